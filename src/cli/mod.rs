@@ -1,0 +1,67 @@
+//! Command-line interface: one clap derive struct per subcommand, each in its
+//! own file, each dispatching to the library module that does the work.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+use crate::failure::CmdResult;
+
+mod build_cmd;
+mod cache_cmd;
+mod check_cmd;
+mod cxz_cmd;
+mod plan_cmd;
+
+const AFTER_HELP: &str = "\
+Examples:
+  coex run examples/regex_demo.coex            build and run a program
+  coex build app.coex -o app                    build a native executable
+  coex check app.coex                           check Coex source, no build
+  coex cxz pack examples/libs/counter -o counter.cxz
+  coex cxz inspect counter.cxz --json
+  coex cache stats";
+
+/// Hermetic, content-addressed builds for Coex programs and `.cxz` libraries.
+#[derive(Debug, Parser)]
+#[command(name = "coex", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build a program into a native executable (e.g. `coex build app.coex -o app`)
+    Build(build_cmd::BuildArgs),
+    /// Build a program and run it, passing its exit status through (e.g. `coex run app.coex -- arg`)
+    Run(build_cmd::RunArgs),
+    /// Check Coex source for errors without building (e.g. `coex check app.coex`)
+    Check(check_cmd::CheckArgs),
+    /// Print the action graph of a build as JSON (e.g. `coex plan app.coex --json`)
+    Plan(plan_cmd::PlanArgs),
+    /// Work with `.cxz` library archives (e.g. `coex cxz inspect lib.cxz`)
+    #[command(subcommand)]
+    Cxz(cxz_cmd::CxzCommand),
+    /// Inspect and maintain the local build cache (e.g. `coex cache stats`)
+    #[command(subcommand)]
+    Cache(cache_cmd::CacheCommand),
+}
+
+/// Runs one parsed command line and turns any failure into printed text.
+pub fn run(cli: Cli) -> ExitCode {
+    let result: CmdResult = match cli.command {
+        Command::Build(args) => build_cmd::build(args),
+        Command::Run(args) => build_cmd::run(args),
+        Command::Check(args) => check_cmd::run(args),
+        Command::Plan(args) => plan_cmd::run(args),
+        Command::Cxz(cmd) => cxz_cmd::run(cmd),
+        Command::Cache(cmd) => cache_cmd::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("{failure}");
+            ExitCode::from(failure.status)
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! coex: hermetic, content-addressed builds for Coex programs and `.cxz` libraries.
+//!
+//! The binary in `main.rs` only parses arguments; everything it does lives in
+//! these modules so integration tests and benchmarks call the same code.
+
+pub mod cli;
+pub mod failure;
