@@ -4,5 +4,6 @@
 //! these modules so integration tests and benchmarks call the same code.
 
 pub mod cli;
-pub mod failure;
 pub mod exec;
+pub mod failure;
+pub mod toolchain;

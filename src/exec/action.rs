@@ -25,7 +25,10 @@ pub fn fixed_env() -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     env.insert("LC_ALL".to_string(), "C".to_string());
     env.insert("SOURCE_DATE_EPOCH".to_string(), "0".to_string());
-    env.insert("PATH".to_string(), "/usr/local/bin:/usr/bin:/bin".to_string());
+    env.insert(
+        "PATH".to_string(),
+        "/usr/local/bin:/usr/bin:/bin".to_string(),
+    );
     env.insert("TZ".to_string(), "UTC".to_string());
     env
 }

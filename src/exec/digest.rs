@@ -50,7 +50,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// True for a string that can be a file name of a cache entry (64 lowercase hex).
 pub fn is_hex64(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]

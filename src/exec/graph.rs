@@ -86,7 +86,9 @@ pub enum GraphError {
     #[error("duplicate action id '{0}'")]
     DuplicateId(String),
     /// A path that is absolute, empty or climbs out with `..`.
-    #[error("action '{id}': path '{path}' must be relative and stay inside the action's directory")]
+    #[error(
+        "action '{id}': path '{path}' must be relative and stay inside the action's directory"
+    )]
     BadPath {
         /// The action.
         id: String,
@@ -136,7 +138,9 @@ impl ActionGraph {
     /// Adds a plan-time blob and returns its digest.
     pub fn add_blob(&mut self, bytes: Vec<u8>) -> Digest {
         let d = Digest::of(&bytes);
-        self.blobs.entry(d.hash.clone()).or_insert_with(|| Arc::new(bytes));
+        self.blobs
+            .entry(d.hash.clone())
+            .or_insert_with(|| Arc::new(bytes));
         d
     }
 
@@ -302,24 +306,43 @@ mod tests {
             action: a.into(),
             path: p.into(),
         };
-        g.add(spec("a", BTreeMap::from([("i".into(), dep("b", "o"))]), &["o"]))
-            .unwrap();
-        g.add(spec("b", BTreeMap::from([("i".into(), dep("a", "o"))]), &["o"]))
-            .unwrap();
+        g.add(spec(
+            "a",
+            BTreeMap::from([("i".into(), dep("b", "o"))]),
+            &["o"],
+        ))
+        .unwrap();
+        g.add(spec(
+            "b",
+            BTreeMap::from([("i".into(), dep("a", "o"))]),
+            &["o"],
+        ))
+        .unwrap();
         assert!(matches!(g.validate(), Err(GraphError::Cycle(_))));
         let mut g = ActionGraph::new();
-        g.add(spec("a", BTreeMap::from([("i".into(), dep("b", "zz"))]), &["o"]))
-            .unwrap();
+        g.add(spec(
+            "a",
+            BTreeMap::from([("i".into(), dep("b", "zz"))]),
+            &["o"],
+        ))
+        .unwrap();
         g.add(spec("b", BTreeMap::new(), &["o"])).unwrap();
-        assert!(matches!(g.validate(), Err(GraphError::UnknownOutput { .. })));
+        assert!(matches!(
+            g.validate(),
+            Err(GraphError::UnknownOutput { .. })
+        ));
     }
 
     #[test]
     fn plan_json_is_deterministic_and_keys_only_leaves() {
         let mut g = ActionGraph::new();
         let d = g.add_blob(b"x".to_vec());
-        g.add(spec("a", BTreeMap::from([("in".into(), InputSource::Blob(d))]), &["o"]))
-            .unwrap();
+        g.add(spec(
+            "a",
+            BTreeMap::from([("in".into(), InputSource::Blob(d))]),
+            &["o"],
+        ))
+        .unwrap();
         let dep = InputSource::Output {
             action: "a".into(),
             path: "o".into(),

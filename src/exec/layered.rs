@@ -119,7 +119,11 @@ impl CacheStack {
 
     fn remote_fault(&self, f: &StoreFault) {
         if !self.remote_off.swap(true, Ordering::SeqCst) {
-            let loc = self.remote.as_ref().map(|r| r.location()).unwrap_or_default();
+            let loc = self
+                .remote
+                .as_ref()
+                .map(|r| r.location())
+                .unwrap_or_default();
             self.warn(format!(
                 "warning: remote cache {loc} failed ({}); building locally without it",
                 f.detail

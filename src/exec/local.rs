@@ -189,7 +189,12 @@ impl LocalStore {
     }
 
     fn rel_name(section: Section, name: &str) -> String {
-        format!("{}/{}/{}", section.dir(), name.get(..2).unwrap_or("xx"), name)
+        format!(
+            "{}/{}/{}",
+            section.dir(),
+            name.get(..2).unwrap_or("xx"),
+            name
+        )
     }
 
     fn write_atomic(&self, section: Section, name: &str, bytes: &[u8]) -> Result<(), StoreFault> {
@@ -249,7 +254,12 @@ impl LocalStore {
             let shards = match fs::read_dir(&sdir) {
                 Ok(r) => r,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(CacheError::Io { path: sdir, source: e }),
+                Err(e) => {
+                    return Err(CacheError::Io {
+                        path: sdir,
+                        source: e,
+                    })
+                }
             };
             for shard in shards {
                 let shard = shard.map_err(|e| CacheError::Io {

@@ -135,11 +135,7 @@ impl Executor {
             }
         });
         Executor {
-            stack: CacheStack::new(
-                LocalStore::new(&opts.cache_dir),
-                remote,
-                opts.echo_warnings,
-            ),
+            stack: CacheStack::new(LocalStore::new(&opts.cache_dir), remote, opts.echo_warnings),
             jobs: opts.effective_jobs(),
             progress: opts.progress,
         }
@@ -200,9 +196,9 @@ impl Executor {
         if let Some(b) = bar {
             b.finish_and_clear();
         }
-        let st = state.into_inner().map_err(|_| {
-            ExecError::Cache("a worker thread panicked".to_string())
-        })?;
+        let st = state
+            .into_inner()
+            .map_err(|_| ExecError::Cache("a worker thread panicked".to_string()))?;
         if let Some(e) = st.failed {
             return Err(e);
         }
@@ -230,9 +226,8 @@ impl Executor {
                     if let Some(id) = st.ready.pop_front() {
                         st.running += 1;
                         let Some(spec) = graph.get(&id) else { return };
-                        let resolved = spec.resolve(|a, p| {
-                            st.done.get(a)?.result.outputs.get(p).cloned()
-                        });
+                        let resolved =
+                            spec.resolve(|a, p| st.done.get(a)?.result.outputs.get(p).cloned());
                         break (id, resolved);
                     }
                     if st.running == 0 {
