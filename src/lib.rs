@@ -6,4 +6,5 @@
 pub mod cli;
 pub mod exec;
 pub mod failure;
+pub mod ffi_build;
 pub mod toolchain;

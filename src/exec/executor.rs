@@ -14,6 +14,7 @@ use super::action::{Action, ActionKey, ActionResult, SCRATCH};
 use super::digest::Digest;
 use super::graph::ActionGraph;
 use super::layered::{CacheStack, Satisfied};
+use super::store::Store;
 
 /// Why an action (and so the build) failed.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +89,11 @@ pub struct ActionOutcome {
 /// Finds an input's bytes: plan-time blobs first, then the local CAS.
 fn input_bytes(stack: &CacheStack, graph: &ActionGraph, d: &Digest) -> Option<Vec<u8>> {
     if let Some(b) = graph.blob(d) {
+        // Plan-time blobs enter the CAS when first needed, so every input of
+        // an action that ran can be found (and replayed) by digest.
+        if !stack.local().has_blob(d) {
+            let _ = stack.local().put_blob(d, b);
+        }
         return Some(b.as_ref().clone());
     }
     stack.local_blob(d)
