@@ -1,7 +1,8 @@
 //! Turning FFI units into cached clang actions and unit images.
 //!
 //! One compile action per C source (inputs: every file of the unit's
-//! `ffi/src` tree, so a header edit re-runs every compile), one link action
+//! `ffi/src` tree except the unit's other listed sources, so a header edit
+//! re-runs every compile and a source edit only its own), one link action
 //! per unit producing `lib<unit>.so`. This module knows nothing about `.cxz`
 //! archives: whoever reads the archive fills in [`FfiUnitInput`].
 

@@ -137,6 +137,11 @@ fn add_unit(
         outputs: Vec::new(),
         tool: clang.identity.clone(),
     };
+    let listed: BTreeSet<String> = u
+        .sources
+        .iter()
+        .map(|s| format!("src/{}", norm(s)))
+        .collect();
     let mut compile_actions = Vec::new();
     let mut objects = Vec::new();
     for src in &u.sources {
@@ -158,7 +163,14 @@ fn add_unit(
         a.argv.push(format!("-fdebug-prefix-map={SCRATCH}=."));
         a.argv
             .extend(["-o".to_string(), obj.clone(), format!("src/{s}")]);
-        a.inputs = inputs.clone();
+        // Every file of the tree except the unit's *other* listed sources:
+        // a header (or an #included .c that is not itself a source) change
+        // re-runs every compile, while editing one source re-runs only its own.
+        a.inputs = inputs
+            .iter()
+            .filter(|(p, _)| *p == &format!("src/{s}") || !listed.contains(p.as_str()))
+            .map(|(p, v)| (p.clone(), v.clone()))
+            .collect();
         a.outputs = vec![obj.clone()];
         compile_actions.push(a.id.clone());
         objects.push((a.id.clone(), obj));
