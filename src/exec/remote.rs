@@ -69,11 +69,17 @@ impl RemoteStore {
     }
 
     fn fault(&self, e: ureq::Error, url: &str) -> StoreFault {
-        let kind = match e {
-            ureq::Error::StatusCode(c) => FaultKind::BadStatus(c),
-            _ => FaultKind::Unreachable,
-        };
-        StoreFault::new(kind, format!("{url}: {e}"))
+        match e {
+            ureq::Error::StatusCode(c) => {
+                StoreFault::new(FaultKind::BadStatus(c), format!("{url}: {e}"))
+            }
+            // More bytes than the digest's size: wrong content, not a network problem.
+            ureq::Error::BodyExceedsLimit(_) => StoreFault::new(
+                FaultKind::Corrupt,
+                format!("{url}: content does not match its digest (too long)"),
+            ),
+            _ => StoreFault::new(FaultKind::Unreachable, format!("{url}: {e}")),
+        }
     }
 
     fn get(&self, url: &str, limit: u64) -> Fetch<Vec<u8>> {

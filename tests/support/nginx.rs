@@ -18,8 +18,14 @@ pub struct Nginx {
     child: Option<Child>,
 }
 
-fn config(dir: &Path, port: u16) -> String {
+fn config(dir: &Path, port: u16, fail_with: Option<u16>) -> String {
     let d = dir.display();
+    let location = match fail_with {
+        Some(code) => format!("location /cache/ {{ return {code}; }}"),
+        None => "location /cache/ { dav_methods PUT; create_full_put_path on;
+      dav_access user:rw group:r all:r; client_max_body_size 0; }"
+            .to_string(),
+    };
     format!(
         "worker_processes 1; daemon off; master_process off;
 pid {d}/nginx.pid;
@@ -31,8 +37,7 @@ http {{
   proxy_temp_path {d}/tmp/proxy; fastcgi_temp_path {d}/tmp/fastcgi;
   uwsgi_temp_path {d}/tmp/uwsgi; scgi_temp_path {d}/tmp/scgi;
   server {{ listen 127.0.0.1:{port}; root {d}/data;
-    location /cache/ {{ dav_methods PUT; create_full_put_path on;
-      dav_access user:rw group:r all:r; client_max_body_size 0; }} }} }}
+    {location} }} }}
 "
     )
 }
@@ -43,8 +48,19 @@ fn free_port() -> u16 {
 }
 
 impl Nginx {
-    /// Starts a server on a free port (retrying if the port was taken).
+    /// Starts a WebDAV cache server on a free port.
     pub fn start() -> Nginx {
+        Self::launch(None)
+    }
+
+    /// Starts a server that answers every cache request with `status`
+    /// (e.g. 503), to test a broken remote.
+    pub fn start_failing(status: u16) -> Nginx {
+        Self::launch(Some(status))
+    }
+
+    /// Starts a server on a free port (retrying if the port was taken).
+    fn launch(fail_with: Option<u16>) -> Nginx {
         let dir = tempfile::tempdir().expect("tempdir");
         for sub in ["logs", "tmp", "data/cache"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
@@ -52,7 +68,7 @@ impl Nginx {
         for _attempt in 0..5 {
             let port = free_port();
             let conf = dir.path().join("nginx.conf");
-            std::fs::write(&conf, config(dir.path(), port)).expect("write nginx.conf");
+            std::fs::write(&conf, config(dir.path(), port, fail_with)).expect("write nginx.conf");
             let mut child = Command::new("nginx")
                 .arg("-p")
                 .arg(dir.path())
