@@ -14,7 +14,7 @@ use crate::ffi_build::{build_units, plan_json, FfiBuildOptions, FfiUnitInput};
 #[derive(Debug, Subcommand)]
 pub enum DebugCommand {
     /// Build one FFI unit from a directory laid out like a library's ffi/src
-    BuildUnit(BuildUnitArgs),
+    BuildUnit(Box<BuildUnitArgs>),
 }
 
 /// Arguments of `coex debug build-unit`.
@@ -52,6 +52,9 @@ pub struct BuildUnitArgs {
     /// Print the plan JSON instead of building
     #[arg(long)]
     pub plan: bool,
+    /// List how each action was satisfied (ran / cached / remote)
+    #[arg(short, long)]
+    pub verbose: bool,
     #[command(flatten)]
     pub exec: ExecArgs,
 }
@@ -86,7 +89,7 @@ fn read_tree(root: &Path, rel: &str, out: &mut BTreeMap<String, Vec<u8>>) -> Res
 
 pub fn run(cmd: DebugCommand) -> CmdResult {
     match cmd {
-        DebugCommand::BuildUnit(a) => build_unit(a),
+        DebugCommand::BuildUnit(a) => build_unit(*a),
     }
 }
 
@@ -128,7 +131,13 @@ fn build_unit(a: BuildUnitArgs) -> CmdResult {
         exec: a.exec.options()?,
         cc: a.exec.cc.clone(),
     };
+    let verbose = a.verbose;
     let outcome = build_units(&inputs, &opts, &a.out).map_err(Failure::new)?;
+    if verbose {
+        for line in outcome.report.action_lines() {
+            println!("{line}");
+        }
+    }
     println!("{}", outcome.report.summary());
     Ok(ExitCode::SUCCESS)
 }

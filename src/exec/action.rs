@@ -62,6 +62,16 @@ impl ToolIdentity {
     }
 }
 
+/// argv[0] and identity for an action run by this very `coex` binary (a
+/// later codegen step runs `coex <subcommand>` as an action).
+pub fn coex_self_tool() -> std::io::Result<(String, ToolIdentity)> {
+    let exe = std::env::current_exe()?;
+    Ok((
+        exe.to_string_lossy().into_owned(),
+        ToolIdentity::coex_self()?,
+    ))
+}
+
 /// The hash naming an action in the action cache (64 lowercase hex digits).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -259,6 +269,14 @@ mod tests {
         let mut b = sample();
         b.argv = vec!["cc".into(), "a".into(), "bc".into()];
         assert_ne!(a.key(), b.key());
+    }
+
+    #[test]
+    fn coex_self_identity_is_stable_and_named() {
+        let a = ToolIdentity::coex_self().unwrap();
+        assert_eq!(a, ToolIdentity::coex_self().unwrap());
+        assert_eq!(a.name, "coex");
+        assert_eq!(a.fingerprint.len(), 64);
     }
 
     #[test]

@@ -102,6 +102,14 @@ impl BuildReport {
         )
     }
 
+    /// One line per action, sorted by id: `ran     compile:demo/u/a.c`.
+    pub fn action_lines(&self) -> Vec<String> {
+        self.actions
+            .iter()
+            .map(|(id, o)| format!("{:<7} {id}", o.satisfied.word()))
+            .collect()
+    }
+
     /// Digest of output `path` of action `id`.
     pub fn output(&self, id: &str, path: &str) -> Option<&Digest> {
         self.actions.get(id)?.result.outputs.get(path)
