@@ -421,3 +421,23 @@ fn environment_is_fixed_not_inherited() {
         "scratch dir must be removed"
     );
 }
+
+#[test]
+fn link_failure_names_the_unit_and_the_missing_library() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    write_unit(&src, 1);
+    let mut input = unit_input(&src, "demo", "u");
+    input.system_libs = vec!["coex_no_such_lib".into()];
+    let text = build_units(&[input], &options(&t.path().join("c")), &t.path().join("o"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.starts_with("FFI link failed for 'demo' (unit 'u')\n\nCommand: clang -shared "),
+        "{text}"
+    );
+    assert!(text.contains(" -lcoex_no_such_lib\nError: "), "{text}");
+    assert!(text.contains("coex_no_such_lib"), "{text}");
+    let error_line = text.lines().find(|l| l.starts_with("Error: ")).unwrap();
+    assert!(error_line.contains("cannot find"), "{error_line}");
+}

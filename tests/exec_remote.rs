@@ -14,10 +14,7 @@ use std::path::{Path, PathBuf};
 
 fn remote_opts(cache: &Path, url: &str, upload: bool) -> FfiBuildOptions {
     let mut o = options(cache);
-    o.exec.remote = Some(RemoteOptions {
-        url: url.to_string(),
-        upload,
-    });
+    o.exec.remote = Some(RemoteOptions::new(url, upload));
     o
 }
 
@@ -230,4 +227,39 @@ fn a_remote_answering_5xx_costs_one_warning_and_nothing_else() {
     // at most one request per worker (-j 2) was already in flight.
     let log = server.access_log();
     assert!(!log.is_empty() && log.len() <= 2, "{log:?}");
+}
+
+#[test]
+fn a_remote_that_never_answers_times_out_once_and_the_build_goes_on() {
+    // A server that accepts connections and then says nothing.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    listener.set_nonblocking(true).unwrap();
+    let holder = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        while !stop2.load(std::sync::atomic::Ordering::SeqCst) {
+            if let Ok((s, _)) = listener.accept() {
+                held.push(s);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    });
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    write_unit(&src, 3);
+    let mut o = options(&t.path().join("cache"));
+    let mut remote = RemoteOptions::new(format!("http://127.0.0.1:{port}/cache"), true);
+    remote.timeout = std::time::Duration::from_millis(700);
+    o.exec.remote = Some(remote);
+    let started = std::time::Instant::now();
+    let r = build_units(&[unit_input(&src, "demo", "u")], &o, &t.path().join("out")).unwrap();
+    let took = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    holder.join().unwrap();
+    assert_eq!(r.report.summary(), "4 actions: 4 ran, 0 cached, 0 remote");
+    assert_eq!(r.report.warnings.len(), 1, "{:?}", r.report.warnings);
+    // Only the requests already in flight waited for the timeout.
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
 }

@@ -39,10 +39,7 @@ impl ExecArgs {
             .clone()
             .or_else(|| std::env::var("COEX_REMOTE_CACHE").ok())
             .filter(|u| !u.is_empty())
-            .map(|url| RemoteOptions {
-                url,
-                upload: self.remote_upload,
-            });
+            .map(|url| RemoteOptions::new(url, self.remote_upload));
         if let Some(r) = &o.remote {
             if !r.url.starts_with("http://") {
                 return Err(Failure::with_body(

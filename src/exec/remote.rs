@@ -46,10 +46,15 @@ impl RemoteStore {
     /// A client for `base_url` (e.g. `http://127.0.0.1:8080/cache`), with short
     /// timeouts (connect 2 s, whole request 5 s) so a dead server costs little.
     pub fn new(base_url: &str) -> Self {
+        Self::with_timeout(base_url, Duration::from_secs(5))
+    }
+
+    /// Like [`Self::new`] with another limit for a whole request.
+    pub fn with_timeout(base_url: &str, total: Duration) -> Self {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(2)))
-            .timeout_global(Some(Duration::from_secs(5)))
+            .timeout_connect(Some(Duration::from_secs(2).min(total)))
+            .timeout_global(Some(total))
             .build();
         RemoteStore {
             base: base_url.trim_end_matches('/').to_string(),

@@ -24,6 +24,19 @@ pub struct RemoteOptions {
     pub url: String,
     /// False for `--remote-upload=false` (read only).
     pub upload: bool,
+    /// Limit for one whole request (connecting is capped at 2 s as well).
+    pub timeout: std::time::Duration,
+}
+
+impl RemoteOptions {
+    /// A remote at `url` with the default 5 s request timeout.
+    pub fn new(url: impl Into<String>, upload: bool) -> Self {
+        RemoteOptions {
+            url: url.into(),
+            upload,
+            timeout: std::time::Duration::from_secs(5),
+        }
+    }
 }
 
 /// How to execute a graph.
@@ -58,7 +71,7 @@ impl ExecOptions {
         if self.remote.is_none() {
             if let Ok(url) = std::env::var("COEX_REMOTE_CACHE") {
                 if !url.is_empty() {
-                    self.remote = Some(RemoteOptions { url, upload: true });
+                    self.remote = Some(RemoteOptions::new(url, true));
                 }
             }
         }
@@ -135,7 +148,7 @@ impl Executor {
     /// An executor for these options (no I/O happens until [`Self::run`]).
     pub fn new(opts: &ExecOptions) -> Self {
         let remote: Option<Box<dyn Store>> = opts.remote.as_ref().map(|r| {
-            let store = RemoteStore::new(&r.url);
+            let store = RemoteStore::with_timeout(&r.url, r.timeout);
             if r.upload {
                 Box::new(store) as Box<dyn Store>
             } else {

@@ -107,11 +107,15 @@ pub enum FfiBuildError {
     },
 }
 
-/// The first stderr line that mentions an error (what §5 shows after `Error:`).
+/// The first stderr line that mentions an error (what §5 shows after
+/// `Error:`). The linker says `cannot find -lx` / `undefined reference`
+/// before clang's generic "linker command failed" error, so those count too.
 pub fn first_error_line(stderr: &str) -> String {
     stderr
         .lines()
-        .find(|l| l.contains("error"))
+        .find(|l| {
+            l.contains("error") || l.contains("cannot find") || l.contains("undefined reference")
+        })
         .or_else(|| stderr.lines().find(|l| !l.trim().is_empty()))
         .unwrap_or("(no diagnostic output)")
         .trim_end()
@@ -211,5 +215,10 @@ mod tests {
         let s = "src/a.c:1:1: warning: x\nsrc/a.c:2:3: error: expected ';'\n1 error generated.\n";
         assert_eq!(first_error_line(s), "src/a.c:2:3: error: expected ';'");
         assert_eq!(first_error_line(""), "(no diagnostic output)");
+        let ld = "/usr/bin/ld: cannot find -lnope: No such file or directory\nclang: error: linker command failed with exit code 1\n";
+        assert_eq!(
+            first_error_line(ld),
+            "/usr/bin/ld: cannot find -lnope: No such file or directory"
+        );
     }
 }
