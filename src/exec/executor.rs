@@ -148,11 +148,13 @@ pub fn execute(
         }
     }
     let root_str = root.to_string_lossy().into_owned();
-    let program = substitute(&action.argv[0], &root_str);
-    let args: Vec<String> = action.argv[1..]
-        .iter()
-        .map(|a| substitute(a, &root_str))
-        .collect();
+    let Some((argv0, rest)) = action.argv.split_first() else {
+        return Err(ExecError::Graph(super::graph::GraphError::EmptyArgv(
+            action.id.clone(),
+        )));
+    };
+    let program = substitute(argv0, &root_str);
+    let args: Vec<String> = rest.iter().map(|a| substitute(a, &root_str)).collect();
     let out = Command::new(&program)
         .args(&args)
         .env_clear()
