@@ -263,3 +263,38 @@ fn a_remote_that_never_answers_times_out_once_and_the_build_goes_on() {
     // Only the requests already in flight waited for the timeout.
     assert!(took < std::time::Duration::from_secs(5), "{took:?}");
 }
+
+#[test]
+fn a_foreign_action_result_on_the_remote_is_rejected() {
+    let server = Nginx::start();
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    write_unit(&src, 2);
+    let input = || vec![unit_input(&src, "demo", "u")];
+    let a = build_units(
+        &input(),
+        &remote_opts(&t.path().join("a"), &server.url(), true),
+        &t.path().join("out_a"),
+    )
+    .unwrap();
+    let image = file_digest(&t.path().join("out_a/libu.so"));
+    // Put a compile action's (well-formed) entry where the link's entry is.
+    let ac = server.data_dir().join("ac");
+    let link_key = &a.report.actions["link:demo/u"].key.0;
+    let compile_key = &a.report.actions["compile:demo/u/f0.c"].key.0;
+    std::fs::copy(ac.join(compile_key), ac.join(link_key)).unwrap();
+    let b = build_units(
+        &input(),
+        &remote_opts(&t.path().join("b"), &server.url(), true),
+        &t.path().join("out_b"),
+    )
+    .unwrap();
+    assert_eq!(b.report.warnings.len(), 1, "{:?}", b.report.warnings);
+    assert!(
+        b.report.warnings[0].contains("declared outputs"),
+        "{}",
+        b.report.warnings[0]
+    );
+    assert_eq!(b.report.actions["link:demo/u"].satisfied, Satisfied::Ran);
+    assert_eq!(file_digest(&t.path().join("out_b/libu.so")), image);
+}

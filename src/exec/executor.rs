@@ -118,7 +118,7 @@ pub fn execute(
     action: &Action,
 ) -> Result<ActionOutcome, ExecError> {
     let key = action.key();
-    if let Some((satisfied, result)) = stack.lookup(&key) {
+    if let Some((satisfied, result)) = stack.lookup(&key, &action.outputs) {
         return Ok(ActionOutcome {
             key,
             satisfied,

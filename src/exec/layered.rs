@@ -150,15 +150,31 @@ impl CacheStack {
     /// Finds a usable result: local first (with every blob present and
     /// verified), then remote (every blob fetched, verified, then copied into
     /// the local cache before the result is recorded locally).
-    pub fn lookup(&self, key: &ActionKey) -> Option<(Satisfied, ActionResult)> {
+    /// A result must name exactly the declared outputs (the key covers
+    /// them, so anything else is a damaged or foreign entry) and be a success.
+    pub fn lookup(&self, key: &ActionKey, outputs: &[String]) -> Option<(Satisfied, ActionResult)> {
+        let fits = |r: &ActionResult| {
+            r.exit_code == 0
+                && r.outputs.len() == outputs.len()
+                && outputs.iter().all(|o| r.outputs.contains_key(o))
+        };
         match self.local.get_result(key) {
-            Fetch::Hit(r) if self.local_has_all(&r) => return Some((Satisfied::Cached, r)),
+            Fetch::Hit(r) if fits(&r) && self.local_has_all(&r) => {
+                return Some((Satisfied::Cached, r))
+            }
             Fetch::Hit(_) | Fetch::Miss => {}
             Fetch::Fault(f) => self.local_fault(&f),
         }
         let remote = self.remote()?;
         let r = match remote.get_result(key) {
-            Fetch::Hit(r) => r,
+            Fetch::Hit(r) if fits(&r) => r,
+            Fetch::Hit(_) => {
+                self.remote_fault(&StoreFault::new(
+                    FaultKind::Corrupt,
+                    format!("ac/{key}: result does not match the action's declared outputs"),
+                ));
+                return None;
+            }
             Fetch::Miss => return None,
             Fetch::Fault(f) => {
                 self.remote_fault(&f);
