@@ -10,6 +10,8 @@ mod build_cmd;
 mod cache_cmd;
 mod check_cmd;
 mod cxz_cmd;
+mod debug_cmd;
+mod exec_args;
 mod plan_cmd;
 
 const AFTER_HELP: &str = "\
@@ -45,6 +47,9 @@ pub enum Command {
     /// Inspect and maintain the local build cache (e.g. `coex cache stats`)
     #[command(subcommand)]
     Cache(cache_cmd::CacheCommand),
+    /// Developer commands (unstable, hidden)
+    #[command(subcommand, hide = true)]
+    Debug(debug_cmd::DebugCommand),
 }
 
 /// Runs one parsed command line and turns any failure into printed text.
@@ -56,6 +61,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) => plan_cmd::run(args),
         Command::Cxz(cmd) => cxz_cmd::run(cmd),
         Command::Cache(cmd) => cache_cmd::run(cmd),
+        Command::Debug(cmd) => debug_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,
