@@ -4,4 +4,5 @@
 //! these modules so integration tests and benchmarks call the same code.
 
 pub mod cli;
+pub mod cxz;
 pub mod failure;
