@@ -7,7 +7,7 @@
 //! normalised path, the validated manifest and the content digest.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use zip::ZipArchive;
@@ -62,35 +62,29 @@ pub struct CxzArchive {
 }
 
 impl CxzArchive {
-    /// Opens and validates the archive at `path`.
+    /// Opens and validates the archive at `path`. Only what the entries hold
+    /// (capped by [`Limits`]) is read into memory.
     pub fn open(path: &Path) -> Result<CxzArchive, CxzError> {
         let display = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|source| CxzError::Io {
+        let io_err = |source| CxzError::Io {
             path: display.clone(),
             source,
-        })?;
+        };
+        let meta = std::fs::metadata(path).map_err(io_err)?;
         if !meta.is_file() {
             return Err(CxzError::NotZip {
                 path: display,
                 detail: "\n\nIt is not a regular file.".to_string(),
             });
         }
-        let headroom = 64 * 1024 * 1024;
-        if meta.len() > Limits::STANDARD.max_total_size + headroom {
-            return Err(CxzError::Invalid {
-                path: display,
-                problems: vec![Problem::archive(format!(
-                    "the file is {} bytes; a .cxz holds at most {} bytes of files",
-                    meta.len(),
-                    Limits::STANDARD.max_total_size
-                ))],
-            });
-        }
-        let bytes = std::fs::read(path).map_err(|source| CxzError::Io {
-            path: display.clone(),
-            source,
-        })?;
-        CxzArchive::from_bytes(&bytes, &display)
+        let file = std::fs::File::open(path).map_err(io_err)?;
+        let read = read_entries(
+            std::io::BufReader::new(file),
+            meta.len(),
+            &display,
+            Limits::STANDARD,
+        )?;
+        validate(read.files, read.problems, read.saw_manifest, &display, Limits::STANDARD)
     }
 
     /// Validates an archive held in memory; `display` names it in errors.
@@ -104,14 +98,8 @@ impl CxzArchive {
         display: &str,
         limits: Limits,
     ) -> Result<CxzArchive, CxzError> {
-        let read = read_entries(bytes, display, limits)?;
-        validate(
-            read.files,
-            read.problems,
-            read.saw_manifest,
-            display,
-            limits,
-        )
+        let read = read_entries(Cursor::new(bytes), bytes.len() as u64, display, limits)?;
+        validate(read.files, read.problems, read.saw_manifest, display, limits)
     }
 
     /// Validates files that are already in memory (as `pack` collects them).
@@ -245,14 +233,25 @@ struct ReadEntries {
     saw_manifest: bool,
 }
 
-fn read_entries(bytes: &[u8], display: &str, limits: Limits) -> Result<ReadEntries, CxzError> {
-    if bytes.is_empty() {
+fn read_entries<R: Read + Seek>(
+    mut reader: R,
+    len: u64,
+    display: &str,
+    limits: Limits,
+) -> Result<ReadEntries, CxzError> {
+    if len == 0 {
         return Err(CxzError::NotZip {
             path: display.to_string(),
             detail: "\n\nThe file is empty.".to_string(),
         });
     }
-    let mut zip = ZipArchive::new(Cursor::new(bytes)).map_err(|e| CxzError::NotZip {
+    let raw_names = central_directory_names(&mut reader, len);
+    let io_err = |source| CxzError::Io {
+        path: display.to_string(),
+        source,
+    };
+    reader.seek(SeekFrom::Start(0)).map_err(io_err)?;
+    let mut zip = ZipArchive::new(reader).map_err(|e| CxzError::NotZip {
         path: display.to_string(),
         detail: format!("\n\nThe ZIP reader says: {e}"),
     })?;
@@ -260,7 +259,6 @@ fn read_entries(bytes: &[u8], display: &str, limits: Limits) -> Result<ReadEntri
         path: display.to_string(),
         problems,
     };
-    let raw_names = central_directory_names(bytes);
     let entry_count = raw_names
         .as_ref()
         .map_or(zip.len(), |n| n.len().max(zip.len()));
@@ -456,30 +454,38 @@ fn read_entries(bytes: &[u8], display: &str, limits: Limits) -> Result<ReadEntri
 /// Raw entry names as listed in the central directory, duplicates included
 /// (the ZIP reader's index keeps one entry per name). `None` if the central
 /// directory cannot be walked (e.g. ZIP64), which only weakens error text.
-fn central_directory_names(bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let u16_at = |p: usize| -> Option<usize> {
-        Some(u16::from_le_bytes(bytes.get(p..p + 2)?.try_into().ok()?) as usize)
+fn central_directory_names<R: Read + Seek>(r: &mut R, len: u64) -> Option<Vec<Vec<u8>>> {
+    let tail_len = len.min(22 + 65_535);
+    r.seek(SeekFrom::Start(len - tail_len)).ok()?;
+    let mut tail = Vec::new();
+    r.by_ref().take(tail_len).read_to_end(&mut tail).ok()?;
+    let u16_at = |b: &[u8], p: usize| -> Option<usize> {
+        Some(u16::from_le_bytes(b.get(p..p + 2)?.try_into().ok()?) as usize)
     };
-    let u32_at = |p: usize| -> Option<usize> {
-        Some(u32::from_le_bytes(bytes.get(p..p + 4)?.try_into().ok()?) as usize)
+    let u32_at = |b: &[u8], p: usize| -> Option<usize> {
+        Some(u32::from_le_bytes(b.get(p..p + 4)?.try_into().ok()?) as usize)
     };
-    let last = bytes.len().checked_sub(22)?;
-    let first = last.saturating_sub(65_535);
-    let eocd = (first..=last)
+    let last = tail.len().checked_sub(22)?;
+    let eocd = (0..=last)
         .rev()
-        .find(|&p| bytes.get(p..p + 4) == Some(b"PK\x05\x06"))?;
-    let cd_size = u32_at(eocd + 12)?;
-    let count = u16_at(eocd + 10)?;
-    if cd_size == 0xFFFF_FFFF || count == 0xFFFF {
+        .find(|&p| tail.get(p..p + 4) == Some(b"PK\x05\x06"))?;
+    let cd_size = u32_at(&tail, eocd + 12)?;
+    let count = u16_at(&tail, eocd + 10)?;
+    if cd_size == 0xFFFF_FFFF || count == 0xFFFF || cd_size > 64 * 1024 * 1024 {
         return None;
     }
-    let mut pos = eocd.checked_sub(cd_size)?;
+    let eocd_abs = (len - tail_len).checked_add(eocd as u64)?;
+    let cd_start = eocd_abs.checked_sub(cd_size as u64)?;
+    r.seek(SeekFrom::Start(cd_start)).ok()?;
+    let mut cd = Vec::new();
+    r.by_ref().take(cd_size as u64).read_to_end(&mut cd).ok()?;
+    let mut pos = 0usize;
     let mut names = Vec::new();
-    while pos < eocd && bytes.get(pos..pos + 4) == Some(b"PK\x01\x02") {
-        let name_len = u16_at(pos + 28)?;
-        let extra_len = u16_at(pos + 30)?;
-        let comment_len = u16_at(pos + 32)?;
-        names.push(bytes.get(pos + 46..pos + 46 + name_len)?.to_vec());
+    while cd.get(pos..pos + 4) == Some(b"PK\x01\x02") {
+        let name_len = u16_at(&cd, pos + 28)?;
+        let extra_len = u16_at(&cd, pos + 30)?;
+        let comment_len = u16_at(&cd, pos + 32)?;
+        names.push(cd.get(pos + 46..pos + 46 + name_len)?.to_vec());
         pos += 46 + name_len + extra_len + comment_len;
     }
     Some(names)
