@@ -96,7 +96,10 @@ fn a_string_with_a_slash_is_a_path() {
     put(&dir.path().join("vendor/good.cxz"));
     let (code, out, _) = find(dir.path(), &["vendor/good.cxz"], None);
     assert_eq!(code, 0);
-    assert_eq!(out.trim(), dir.path().join("vendor/good.cxz").display().to_string());
+    assert_eq!(
+        out.trim(),
+        dir.path().join("vendor/good.cxz").display().to_string()
+    );
     let (code, _, stderr) = find(dir.path(), &["vendor/none.cxz"], None);
     assert_eq!(code, 1);
     assert!(stderr.starts_with("error: Library file '"), "{stderr}");
@@ -123,7 +126,10 @@ fn inspect_json_is_stable_and_complete() {
     assert_eq!(v["digest"], archive.digest.as_str());
     assert_eq!(v["schema"], 1);
     assert_eq!(v["library"]["name"], "good");
-    assert_eq!(v["library"]["modules"], serde_json::json!(["src/good.coex"]));
+    assert_eq!(
+        v["library"]["modules"],
+        serde_json::json!(["src/good.coex"])
+    );
     let unit = &v["units"][0];
     assert_eq!(unit["sources"], serde_json::json!(["ffi/src/a.c"]));
     assert_eq!(unit["system_headers"], serde_json::json!(["zlib.h"]));
@@ -142,7 +148,11 @@ fn inspect_json_is_stable_and_complete() {
 #[test]
 fn inspect_text_lists_units_and_signatures() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("lib.cxz"), zip_of(&library_with(GOOD_MANIFEST))).unwrap();
+    std::fs::write(
+        dir.path().join("lib.cxz"),
+        zip_of(&library_with(GOOD_MANIFEST)),
+    )
+    .unwrap();
     let out = coex(dir.path())
         .args(["cxz", "inspect", "lib.cxz"])
         .output()

@@ -56,7 +56,10 @@ returns = "string"
              extern coex_regex_match(handle: int, text: string) -> bool\n~\n\
              extern coex_regex_free(handle: int)\n~\n",
         ),
-        ("ffi/src/coex_wrapper.c", "#include \"regex.h\"\nint coex_wrapper_marker;\n"),
+        (
+            "ffi/src/coex_wrapper.c",
+            "#include \"regex.h\"\nint coex_wrapper_marker;\n",
+        ),
         ("ffi/src/rxspencer/regex.h", "/* header */\n"),
         ("ffi/src/rxspencer/regcomp.c", "int rx_regcomp_marker;\n"),
         ("ffi/src/rxspencer/regexec.c", "int rx_regexec_marker;\n"),
@@ -222,11 +225,8 @@ fn packing_is_byte_identical_across_runs_and_directories() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(
-            b.join("README.md"),
-            std::fs::Permissions::from_mode(0o600),
-        )
-        .unwrap();
+        std::fs::set_permissions(b.join("README.md"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
     }
     pack(work.path(), &b, &work.path().join("b.cxz"));
 
@@ -245,7 +245,13 @@ fn pack_skips_vcs_and_editor_junk() {
     let dirty = work.path().join("dirty");
     write_python_style_tree(&clean);
     write_python_style_tree(&dirty);
-    for junk in [".git/HEAD", ".git/objects/ab/cdef", "src/regex.coex~", "ffi/src/.coex_wrapper.c.swp", ".DS_Store"] {
+    for junk in [
+        ".git/HEAD",
+        ".git/objects/ab/cdef",
+        "src/regex.coex~",
+        "ffi/src/.coex_wrapper.c.swp",
+        ".DS_Store",
+    ] {
         let p = dirty.join(junk);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, "junk").unwrap();
@@ -284,7 +290,8 @@ fn pack_refuses_symlinks_and_leaves_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("error: Cannot pack ") && stderr.contains("passwd.h: it is a symbolic link"),
+        stderr.contains("error: Cannot pack ")
+            && stderr.contains("passwd.h: it is a symbolic link"),
         "{stderr}"
     );
     assert_eq!(listing(work.path()), before);
@@ -298,7 +305,10 @@ fn pack_refuses_an_invalid_library_and_leaves_nothing() {
     let manifest = std::fs::read_to_string(tree.join("manifest.toml")).unwrap();
     std::fs::write(
         tree.join("manifest.toml"),
-        manifest.replace("headers = [\".\", \"rxspencer\"]", "headers = [\"/usr/include\"]"),
+        manifest.replace(
+            "headers = [\".\", \"rxspencer\"]",
+            "headers = [\"/usr/include\"]",
+        ),
     )
     .unwrap();
     let before = listing(work.path());
@@ -320,11 +330,9 @@ fn pack_refuses_an_invalid_library_and_leaves_nothing() {
 fn digest_ignores_zip_metadata_but_not_content() {
     let files = library_with(GOOD_MANIFEST);
     let deflated = coex::cxz::CxzArchive::from_bytes(&zip_of(&files), "a").unwrap();
-    let stored = coex::cxz::CxzArchive::from_bytes(
-        &zip_with(&files, zip::CompressionMethod::Stored),
-        "b",
-    )
-    .unwrap();
+    let stored =
+        coex::cxz::CxzArchive::from_bytes(&zip_with(&files, zip::CompressionMethod::Stored), "b")
+            .unwrap();
     let mut reversed = files.clone();
     reversed.reverse();
     let reordered = coex::cxz::CxzArchive::from_bytes(&zip_of(&reversed), "c").unwrap();

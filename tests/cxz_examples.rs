@@ -38,7 +38,9 @@ fn externs_of(module: &str, text: &str) -> Vec<ExternDecl> {
     let ty = |t: &str| BoundaryType::parse(t.trim(), true).unwrap_or_else(|| panic!("type {t}"));
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let Some(rest) = line.trim().strip_prefix("extern ") else { continue };
+        let Some(rest) = line.trim().strip_prefix("extern ") else {
+            continue;
+        };
         let (name, rest) = rest.split_once('(').unwrap();
         let (params, rest) = rest.split_once(')').unwrap();
         let params = params
@@ -119,17 +121,32 @@ fn build_and_run(work: &Path, archive: &CxzArchive, harness: &str) -> Vec<(Strin
     for unit in &archive.manifest.units {
         let mut pkg_cflags = Vec::new();
         for pkg in &unit.pkg_config {
-            let cf = Proc::new("pkg-config").args(["--cflags", pkg]).output().unwrap();
+            let cf = Proc::new("pkg-config")
+                .args(["--cflags", pkg])
+                .output()
+                .unwrap();
             assert!(cf.status.success(), "pkg-config {pkg}");
-            pkg_cflags.extend(String::from_utf8_lossy(&cf.stdout).split_whitespace().map(String::from));
-            let lf = Proc::new("pkg-config").args(["--libs", pkg]).output().unwrap();
-            link_flags.extend(String::from_utf8_lossy(&lf.stdout).split_whitespace().map(String::from));
+            pkg_cflags.extend(
+                String::from_utf8_lossy(&cf.stdout)
+                    .split_whitespace()
+                    .map(String::from),
+            );
+            let lf = Proc::new("pkg-config")
+                .args(["--libs", pkg])
+                .output()
+                .unwrap();
+            link_flags.extend(
+                String::from_utf8_lossy(&lf.stdout)
+                    .split_whitespace()
+                    .map(String::from),
+            );
         }
         link_flags.extend(unit.system_libs.iter().map(|l| format!("-l{l}")));
         for (i, source) in unit.sources.iter().enumerate() {
             let obj = work.join(format!("{}_{i}.o", unit.name));
             let mut cmd = Proc::new("clang");
-            cmd.current_dir(&src).args(["-c", "-fPIC", "-Werror", "-Wall"]);
+            cmd.current_dir(&src)
+                .args(["-c", "-fPIC", "-Werror", "-Wall"]);
             cmd.args(&unit.cflags).args(&pkg_cflags);
             for dir in &unit.include_dirs {
                 cmd.arg("-I").arg(dir);
@@ -148,7 +165,14 @@ fn build_and_run(work: &Path, archive: &CxzArchive, harness: &str) -> Vec<(Strin
         }
     }
     let main_c = work.join("harness.c");
-    std::fs::write(&main_c, format!("#include <stdio.h>\n#include <string.h>\n#include \"{}\"\n{harness}", protos.display())).unwrap();
+    std::fs::write(
+        &main_c,
+        format!(
+            "#include <stdio.h>\n#include <string.h>\n#include \"{}\"\n{harness}",
+            protos.display()
+        ),
+    )
+    .unwrap();
     let exe = work.join("harness");
     let out = Proc::new("clang")
         .args(["-std=c99", "-Wall", "-Werror"])
@@ -159,12 +183,19 @@ fn build_and_run(work: &Path, archive: &CxzArchive, harness: &str) -> Vec<(Strin
         .arg(&exe)
         .output()
         .unwrap();
-    assert!(out.status.success(), "link failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "link failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run = Proc::new(&exe).output().unwrap();
     assert!(run.status.success());
     String::from_utf8_lossy(&run.stdout)
         .lines()
-        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
         .collect()
 }
 
@@ -189,9 +220,18 @@ fn python(expr: &str) -> String {
 fn every_example_verifies_with_its_summary() {
     let work = tempfile::tempdir().unwrap();
     for (name, summary) in [
-        ("counter", "ok: counter 0.1.0 (2 modules, 1 FFI unit, 7 symbols), digest "),
-        ("posix_regex", "ok: posix_regex 0.1.0 (1 module, 1 FFI unit, 6 symbols), digest "),
-        ("zlib", "ok: zlib 0.1.0 (1 module, 1 FFI unit, 5 symbols), digest "),
+        (
+            "counter",
+            "ok: counter 0.1.0 (2 modules, 1 FFI unit, 7 symbols), digest ",
+        ),
+        (
+            "posix_regex",
+            "ok: posix_regex 0.1.0 (1 module, 1 FFI unit, 6 symbols), digest ",
+        ),
+        (
+            "zlib",
+            "ok: zlib 0.1.0 (1 module, 1 FFI unit, 5 symbols), digest ",
+        ),
     ] {
         let (path, archive) = pack_example(work.path(), name);
         let out = coex(work.path())
@@ -216,7 +256,11 @@ fn example_externs_agree_with_their_manifests() {
             archive.manifest.symbol_count(),
             "{name}: every symbol has an extern"
         );
-        assert_eq!(verify_externs(&archive.manifest, &externs), vec![], "{name}");
+        assert_eq!(
+            verify_externs(&archive.manifest, &externs),
+            vec![],
+            "{name}"
+        );
     }
 }
 
@@ -246,7 +290,9 @@ fn verify_externs_names_both_places_on_mismatch() {
             "src/counter.coex:{line}: extern 'coex_counter_add' is declared as (int, int) -> string here but as (int, int) -> int in manifest.toml [[ffi.counter.symbols]]"
         )
     );
-    assert!(problems[1].to_string().starts_with("src/counter.coex:99: extern 'coex_counter_missing' is not declared in manifest.toml"));
+    assert!(problems[1].to_string().starts_with(
+        "src/counter.coex:99: extern 'coex_counter_missing' is not declared in manifest.toml"
+    ));
 }
 
 #[test]
@@ -368,7 +414,10 @@ int main(void) {
     assert_eq!(value(&r, "roundtrip"), "23");
     assert_eq!(value(&r, "roundtrip_empty"), "0");
     assert_eq!(value(&r, "bad_level"), "-1");
-    assert_eq!(value(&r, "size"), python("len(zlib.compress(b'a' * 64, 9))"));
+    assert_eq!(
+        value(&r, "size"),
+        python("len(zlib.compress(b'a' * 64, 9))")
+    );
     let modversion = Proc::new("pkg-config")
         .args(["--modversion", "zlib"])
         .output()

@@ -31,21 +31,33 @@ fn zip_slip_parent_dir() {
 #[test]
 fn zip_slip_nested_parent_dir() {
     let bytes = zip_of(&good_plus(&[("src/../../evil.c", b"x")]));
-    assert_rejected(&bytes, "entry 'src/../../evil.c': path has a '..' component");
+    assert_rejected(
+        &bytes,
+        "entry 'src/../../evil.c': path has a '..' component",
+    );
 }
 
 #[test]
 fn absolute_path() {
     let mut bytes = zip_of(&good_plus(&[("XetcXevil.conf", b"x")]));
-    assert_eq!(patch_all(&mut bytes, b"XetcXevil.conf", b"/etc/evil.conf"), 2);
+    assert_eq!(
+        patch_all(&mut bytes, b"XetcXevil.conf", b"/etc/evil.conf"),
+        2
+    );
     assert_rejected(&bytes, "entry '/etc/evil.conf': path is absolute");
 }
 
 #[test]
 fn backslash_in_name() {
     let mut bytes = zip_of(&good_plus(&[("src_evil.coex", b"x")]));
-    assert_eq!(patch_all(&mut bytes, b"src_evil.coex", b"src\\evil.coex"), 2);
-    assert_rejected(&bytes, "entry 'src\\\\evil.coex': path contains a backslash");
+    assert_eq!(
+        patch_all(&mut bytes, b"src_evil.coex", b"src\\evil.coex"),
+        2
+    );
+    assert_rejected(
+        &bytes,
+        "entry 'src\\\\evil.coex': path contains a backslash",
+    );
 }
 
 #[test]
@@ -63,16 +75,26 @@ fn symlink_entry() {
             .unwrap();
         w.write_all(&bytes).unwrap();
     }
-    w.add_symlink("ffi/src/passwd.h", "/etc/passwd", opts(CompressionMethod::Stored))
-        .unwrap();
+    w.add_symlink(
+        "ffi/src/passwd.h",
+        "/etc/passwd",
+        opts(CompressionMethod::Stored),
+    )
+    .unwrap();
     let bytes = w.finish().unwrap().into_inner();
     assert_rejected(&bytes, "entry 'ffi/src/passwd.h': is a symbolic link");
 }
 
 #[test]
 fn duplicate_names() {
-    let mut bytes = zip_of(&good_plus(&[("src/dup_a.coex", b"1"), ("src/dup_b.coex", b"2")]));
-    assert_eq!(patch_all(&mut bytes, b"src/dup_b.coex", b"src/dup_a.coex"), 2);
+    let mut bytes = zip_of(&good_plus(&[
+        ("src/dup_a.coex", b"1"),
+        ("src/dup_b.coex", b"2"),
+    ]));
+    assert_eq!(
+        patch_all(&mut bytes, b"src/dup_b.coex", b"src/dup_a.coex"),
+        2
+    );
     assert_rejected(&bytes, "entry 'src/dup_a.coex': appears more than once");
 }
 
@@ -89,14 +111,24 @@ fn duplicate_names_after_normalisation() {
 fn non_utf8_name() {
     // Written as UTF-8 'é' (C3 A9), then made invalid UTF-8 (FF FE).
     let mut bytes = zip_of(&good_plus(&[("src/\u{e9}.coex", b"x")]));
-    assert_eq!(patch_all(&mut bytes, "src/\u{e9}.coex".as_bytes(), b"src/\xff\xfe.coex"), 2);
+    assert_eq!(
+        patch_all(
+            &mut bytes,
+            "src/\u{e9}.coex".as_bytes(),
+            b"src/\xff\xfe.coex"
+        ),
+        2
+    );
     assert_rejected(&bytes, "name is not valid UTF-8");
 }
 
 #[test]
 fn non_utf8_name_without_utf8_flag() {
     let mut bytes = zip_of(&good_plus(&[("src/XY.coex", b"x")]));
-    assert_eq!(patch_all(&mut bytes, b"src/XY.coex", b"src/\xff\xfe.coex"), 2);
+    assert_eq!(
+        patch_all(&mut bytes, b"src/XY.coex", b"src/\xff\xfe.coex"),
+        2
+    );
     assert_rejected(&bytes, "name is not valid UTF-8");
 }
 
@@ -118,7 +150,10 @@ fn more_than_ten_thousand_entries() {
         files.push((format!("data/{i}.txt"), Vec::new()));
     }
     let bytes = zip_with(&files, CompressionMethod::Stored);
-    assert_rejected(&bytes, "archive: 10003 entries, more than the limit of 10000");
+    assert_rejected(
+        &bytes,
+        "archive: 10003 entries, more than the limit of 10000",
+    );
 }
 
 fn set_claimed_size(bytes: &mut [u8], name: &[u8], size: u32) {
@@ -129,10 +164,16 @@ fn set_claimed_size(bytes: &mut [u8], name: &[u8], size: u32) {
 
 #[test]
 fn zip_bomb_by_claimed_size() {
-    let mut bytes = zip_with(&good_plus(&[("README", b"hello")]), CompressionMethod::Stored);
+    let mut bytes = zip_with(
+        &good_plus(&[("README", b"hello")]),
+        CompressionMethod::Stored,
+    );
     set_claimed_size(&mut bytes, b"README", 300 * 1024 * 1024);
     let stderr = assert_rejected(&bytes, "entry 'README': brings the uncompressed total to ");
-    assert!(stderr.contains("over the limit of 268435456 bytes"), "{stderr}");
+    assert!(
+        stderr.contains("over the limit of 268435456 bytes"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -148,7 +189,8 @@ fn zip_bomb_by_real_size_with_lying_header() {
             .unwrap();
         w.write_all(&bytes).unwrap();
     }
-    w.start_file("BIG", opts(CompressionMethod::Stored)).unwrap();
+    w.start_file("BIG", opts(CompressionMethod::Stored))
+        .unwrap();
     let chunk = vec![0u8; 1024 * 1024];
     for _ in 0..257 {
         w.write_all(&chunk).unwrap();
@@ -210,7 +252,10 @@ fn not_a_zip() {
 
 #[test]
 fn empty_file() {
-    let stderr = assert_rejected(b"", "error: Invalid .cxz file: lib.cxz is not a ZIP archive");
+    let stderr = assert_rejected(
+        b"",
+        "error: Invalid .cxz file: lib.cxz is not a ZIP archive",
+    );
     assert!(stderr.contains("The file is empty."), "{stderr}");
 }
 
@@ -220,7 +265,10 @@ fn missing_manifest() {
         .into_iter()
         .filter(|(n, _)| n != "manifest.toml")
         .collect();
-    assert_rejected(&zip_of(&files), "archive: missing manifest.toml at the archive root");
+    assert_rejected(
+        &zip_of(&files),
+        "archive: missing manifest.toml at the archive root",
+    );
 }
 
 #[test]
@@ -380,7 +428,10 @@ fn headers_absolute() {
 #[test]
 fn cflags_plugin() {
     manifest_case(
-        &good_manifest_replacing("headers = [\".\"]", "headers = [\".\"]\ncflags = [\"-O2\", \"-fplugin=evil.so\"]"),
+        &good_manifest_replacing(
+            "headers = [\".\"]",
+            "headers = [\".\"]\ncflags = [\"-O2\", \"-fplugin=evil.so\"]",
+        ),
         "manifest.toml [ffi.unit]: cflags: flag '-fplugin=evil.so' is not allowed",
     );
 }
@@ -388,7 +439,10 @@ fn cflags_plugin() {
 #[test]
 fn cflags_xclang() {
     manifest_case(
-        &good_manifest_replacing("headers = [\".\"]", "headers = [\".\"]\ncflags = [\"-Xclang\", \"-load\"]"),
+        &good_manifest_replacing(
+            "headers = [\".\"]",
+            "headers = [\".\"]\ncflags = [\"-Xclang\", \"-load\"]",
+        ),
         "manifest.toml [ffi.unit]: cflags: flag '-Xclang' is not allowed",
     );
 }
@@ -396,7 +450,10 @@ fn cflags_xclang() {
 #[test]
 fn cflags_response_file() {
     manifest_case(
-        &good_manifest_replacing("headers = [\".\"]", "headers = [\".\"]\ncflags = [\"@file\"]"),
+        &good_manifest_replacing(
+            "headers = [\".\"]",
+            "headers = [\".\"]\ncflags = [\"@file\"]",
+        ),
         "manifest.toml [ffi.unit]: cflags: flag '@file' is not allowed",
     );
 }
@@ -404,7 +461,10 @@ fn cflags_response_file() {
 #[test]
 fn cflags_linker_passthrough() {
     manifest_case(
-        &good_manifest_replacing("headers = [\".\"]", "headers = [\".\"]\ncflags = [\"-Wl,-rpath,/tmp\"]"),
+        &good_manifest_replacing(
+            "headers = [\".\"]",
+            "headers = [\".\"]\ncflags = [\"-Wl,-rpath,/tmp\"]",
+        ),
         "manifest.toml [ffi.unit]: cflags: flag '-Wl,-rpath,/tmp' is not allowed",
     );
 }
@@ -412,7 +472,10 @@ fn cflags_linker_passthrough() {
 #[test]
 fn system_libs_with_linker_flag() {
     manifest_case(
-        &good_manifest_replacing("headers = [\".\"]", "headers = [\".\"]\nsystem_libs = [\"-Wl,evil\"]"),
+        &good_manifest_replacing(
+            "headers = [\".\"]",
+            "headers = [\".\"]\nsystem_libs = [\"-Wl,evil\"]",
+        ),
         "manifest.toml [ffi.unit]: system_libs: '-Wl,evil' is not a valid name",
     );
 }
@@ -420,7 +483,10 @@ fn system_libs_with_linker_flag() {
 #[test]
 fn pkg_config_with_option() {
     manifest_case(
-        &good_manifest_replacing("headers = [\".\"]", "headers = [\".\"]\npkg_config = [\"--define-variable=prefix=/tmp\"]"),
+        &good_manifest_replacing(
+            "headers = [\".\"]",
+            "headers = [\".\"]\npkg_config = [\"--define-variable=prefix=/tmp\"]",
+        ),
         "manifest.toml [ffi.unit]: pkg_config: '--define-variable=prefix=/tmp' is not a valid name",
     );
 }

@@ -84,7 +84,13 @@ impl CxzArchive {
             &display,
             Limits::STANDARD,
         )?;
-        validate(read.files, read.problems, read.saw_manifest, &display, Limits::STANDARD)
+        validate(
+            read.files,
+            read.problems,
+            read.saw_manifest,
+            &display,
+            Limits::STANDARD,
+        )
     }
 
     /// Validates an archive held in memory; `display` names it in errors.
@@ -99,7 +105,13 @@ impl CxzArchive {
         limits: Limits,
     ) -> Result<CxzArchive, CxzError> {
         let read = read_entries(Cursor::new(bytes), bytes.len() as u64, display, limits)?;
-        validate(read.files, read.problems, read.saw_manifest, display, limits)
+        validate(
+            read.files,
+            read.problems,
+            read.saw_manifest,
+            display,
+            limits,
+        )
     }
 
     /// Validates files that are already in memory (as `pack` collects them).

@@ -63,7 +63,8 @@ pub fn zip_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
 pub fn zip_with(files: &[(String, Vec<u8>)], method: CompressionMethod) -> Vec<u8> {
     let mut w = ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, bytes) in files {
-        w.start_file(name.as_str(), opts(method)).expect("start_file");
+        w.start_file(name.as_str(), opts(method))
+            .expect("start_file");
         w.write_all(bytes).expect("write");
     }
     w.finish().expect("finish").into_inner()
@@ -153,7 +154,11 @@ pub fn assert_rejected(bytes: &[u8], expected: &str) -> String {
         let out = coex(dir.path()).args(args).output().expect("run coex");
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert_eq!(out.status.code(), Some(1), "{args:?}: stderr:\n{stderr}\nstdout:\n{stdout}");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: stderr:\n{stderr}\nstdout:\n{stdout}"
+        );
         assert!(stderr.starts_with("error: "), "{args:?}: stderr:\n{stderr}");
         assert!(
             stderr.contains(expected),
@@ -166,6 +171,10 @@ pub fn assert_rejected(bytes: &[u8], expected: &str) -> String {
         }
     }
     let expected_listing: BTreeSet<String> = ["lib.cxz".to_string()].into_iter().collect();
-    assert_eq!(listing(dir.path()), expected_listing, "something was written");
+    assert_eq!(
+        listing(dir.path()),
+        expected_listing,
+        "something was written"
+    );
     verify_stderr
 }
