@@ -582,3 +582,39 @@ proptest! {
         let _ = coex::cxz::CxzArchive::from_bytes(&bytes, "fuzz.cxz");
     }
 }
+
+// ---- resource exhaustion through the manifest ---------------------------
+
+#[test]
+fn deeply_nested_toml_is_an_error_not_a_crash() {
+    let manifest = format!(
+        "{GOOD_MANIFEST}\nx = {}{}\n",
+        "[".repeat(200_000),
+        "]".repeat(200_000)
+    );
+    let bytes = zip_with(&library_with(&manifest), CompressionMethod::Stored);
+    let stderr = assert_rejected(&bytes, "manifest.toml: invalid TOML at line ");
+    assert!(
+        stderr.len() < 2_000,
+        "error text quotes the huge line: {} bytes",
+        stderr.len()
+    );
+}
+
+#[test]
+fn backtracking_glob_is_stopped() {
+    let long_name = format!("ffi/src/{}.c", "a".repeat(20_000));
+    // `*` then many literals: every extension of the star re-matches them all.
+    let pattern = format!("*{}b*.c", "a".repeat(1000));
+    let manifest = good_manifest_replacing(
+        "source = [\"a.c\"]",
+        &format!("source = [\"a.c\", \"{pattern}\", \"{pattern}\", \"{pattern}\"]"),
+    );
+    let mut files = library_with(&manifest);
+    for i in 0..20 {
+        files.push((format!("{long_name}{i}"), Vec::new()));
+    }
+    let started = std::time::Instant::now();
+    assert_rejected(&zip_of(&files), "is too expensive to expand");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}

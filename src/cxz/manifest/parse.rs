@@ -38,11 +38,20 @@ pub(super) fn parse_manifest(
     let top: Table = match toml::from_str(text) {
         Ok(t) => t,
         Err(e) => {
-            let detail = e.to_string();
-            let detail = detail.trim_end().replace('\n', "\n    ");
+            // Position and message only: the parser's own rendering quotes
+            // the whole source line, which may be a megabyte long.
+            let message: String = e.message().trim_end().chars().take(300).collect();
+            let message = message.replace('\n', " ");
+            let at = match e.span() {
+                Some(span) => {
+                    let (line, col) = line_col(text, span.start);
+                    format!(" at line {line}, column {col}")
+                }
+                None => String::new(),
+            };
             return Err(vec![Problem::manifest(
                 "",
-                format!("invalid TOML: {detail}"),
+                format!("invalid TOML{at}: {message}"),
             )]);
         }
     };
@@ -87,9 +96,18 @@ pub(super) fn parse_manifest(
     }
 
     let mut seen_symbols: BTreeMap<String, String> = BTreeMap::new();
+    let mut glob_budget = glob::GLOB_BUDGET;
     let mut units = Vec::new();
     for (name, table) in raw_units {
-        if let Some(unit) = read_unit(&mut w, &name, table, &system, files, &mut seen_symbols) {
+        if let Some(unit) = read_unit(
+            &mut w,
+            &name,
+            table,
+            &system,
+            files,
+            &mut seen_symbols,
+            &mut glob_budget,
+        ) {
             units.push(unit);
         }
     }
@@ -102,6 +120,14 @@ pub(super) fn parse_manifest(
         }),
         _ => Err(w.problems),
     }
+}
+
+/// 1-based line and column (in characters) of byte offset `at` in `text`.
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let before = text.get(..at).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
 }
 
 fn valid_unit_name(name: &str) -> bool {
@@ -308,6 +334,7 @@ fn read_unit(
     system: &SystemDeps,
     files: &BTreeMap<String, Vec<u8>>,
     seen_symbols: &mut BTreeMap<String, String>,
+    glob_budget: &mut u64,
 ) -> Option<ResolvedUnit> {
     let at = format!("[ffi.{name}]");
     let at = at.as_str();
@@ -321,7 +348,7 @@ fn read_unit(
     }
     let before = w.problems.len();
     let entries = w.strings(t, at, "source");
-    let sources = resolve_sources(w, at, &entries, files);
+    let sources = resolve_sources(w, at, &entries, files, glob_budget);
     if t.contains_key("source") && sources.is_empty() && w.problems.len() == before {
         w.report(at, "source: the unit has no C sources");
     }
@@ -395,6 +422,7 @@ fn resolve_sources(
     at: &str,
     entries: &[String],
     files: &BTreeMap<String, Vec<u8>>,
+    budget: &mut u64,
 ) -> Vec<String> {
     let mut out = BTreeSet::new();
     for s in entries {
@@ -410,10 +438,24 @@ fn resolve_sources(
         };
         let pattern = format!("{FFI_SRC}{rel}");
         if glob::is_glob(&rel) {
-            let hits: Vec<&String> = files
-                .keys()
-                .filter(|p| p.starts_with(FFI_SRC) && glob::matches(&pattern, p))
-                .collect();
+            let mut hits: Vec<&String> = Vec::new();
+            for p in files.keys().filter(|p| p.starts_with(FFI_SRC)) {
+                match glob::matches_within(&pattern, p, budget) {
+                    Some(true) => hits.push(p),
+                    Some(false) => {}
+                    None => {
+                        w.report(
+                            at,
+                            format!(
+                                "source: glob '{}' is too expensive to expand (over {} matching steps for the manifest); use simpler globs",
+                                s.escape_debug(),
+                                glob::GLOB_BUDGET
+                            ),
+                        );
+                        return out.into_iter().collect();
+                    }
+                }
+            }
             if hits.is_empty() {
                 w.report(
                     at,
