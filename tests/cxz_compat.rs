@@ -345,3 +345,27 @@ fn digest_ignores_zip_metadata_but_not_content() {
     assert_ne!(deflated.digest, changed.digest);
     assert_ne!(deflated.ffi_src_digest(), changed.ffi_src_digest());
 }
+
+#[test]
+fn pack_with_a_failing_extra_check_writes_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("regex");
+    write_python_style_tree(&tree);
+    let out = work.path().join("out.cxz");
+    let before = listing(work.path());
+    let err = coex::cxz::pack_dir_checked(&tree, &out, |archive| {
+        // What the front end does: compare the externs it parsed.
+        let decl = coex::cxz::ExternDecl {
+            module: "src/regex.coex".into(),
+            line: 1,
+            name: "coex_regex_compile".into(),
+            params: vec![coex::cxz::BoundaryType::String],
+            returns: coex::cxz::BoundaryType::Int,
+        };
+        coex::cxz::verify_externs(&archive.manifest, &[decl])
+    })
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("src/regex.coex:1: extern 'coex_regex_compile' is declared as (string) -> int here but as (string, int) -> int"), "{text}");
+    assert_eq!(listing(work.path()), before);
+}

@@ -22,7 +22,7 @@ pub use archive::{CxzArchive, Limits};
 pub use digest::{content_digest, prefix_digest};
 pub use externs::{verify_externs, ExternDecl};
 pub use manifest::{BoundaryType, LibraryInfo, Manifest, ResolvedUnit, Symbol, SystemDeps};
-pub use pack::{pack_dir, PackError};
+pub use pack::{pack_dir, pack_dir_checked, PackError};
 pub use problem::{CxzError, Problem};
 pub use search::{find_library, ImportTarget, LibraryNotFound, LibrarySearch};
 

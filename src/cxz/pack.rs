@@ -163,7 +163,21 @@ pub fn write_zip(files: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, String> {
 }
 
 /// Packs the library in `dir` into `out`; returns the validated archive.
+///
+/// Checks the archive rules and the manifest. Use [`pack_dir_checked`] to
+/// add checks that need other parts of the compiler (the Coex front end's
+/// extern agreement, through [`crate::cxz::verify_externs`]).
 pub fn pack_dir(dir: &Path, out: &Path) -> Result<CxzArchive, PackError> {
+    pack_dir_checked(dir, out, |_| Vec::new())
+}
+
+/// [`pack_dir`] with an extra check run on the validated library before
+/// anything is written: any problem it returns refuses the pack.
+pub fn pack_dir_checked(
+    dir: &Path,
+    out: &Path,
+    extra_check: impl FnOnce(&CxzArchive) -> Vec<crate::cxz::Problem>,
+) -> Result<CxzArchive, PackError> {
     let files = collect_tree(dir, Some(out))?;
     let dir_display = dir.display().to_string();
     let archive = CxzArchive::from_files(files, &dir_display, Limits::STANDARD).map_err(|e| {
@@ -175,6 +189,13 @@ pub fn pack_dir(dir: &Path, out: &Path) -> Result<CxzArchive, PackError> {
             },
         }
     })?;
+    let problems = extra_check(&archive);
+    if !problems.is_empty() {
+        return Err(PackError::Invalid {
+            dir: dir_display,
+            problems,
+        });
+    }
     let bytes = write_zip(&archive.files).map_err(|message| PackError::Write {
         path: out.display().to_string(),
         message,
