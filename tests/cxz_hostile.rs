@@ -618,3 +618,19 @@ fn backtracking_glob_is_stopped() {
     assert_rejected(&zip_of(&files), "is too expensive to expand");
     assert!(started.elapsed() < std::time::Duration::from_secs(60));
 }
+
+#[test]
+fn path_component_too_long() {
+    let name = format!("ffi/src/{}.h", "n".repeat(300));
+    let bytes = zip_of(&good_plus(&[(name.as_str(), b"x")]));
+    assert_rejected(&bytes, &format!("entry '{name}': path is too long"));
+}
+
+#[test]
+fn file_used_as_a_folder() {
+    let bytes = zip_of(&good_plus(&[("ffi/src/a.c/inner.h", b"x")]));
+    assert_rejected(
+        &bytes,
+        "entry 'ffi/src/a.c': is a file but 'ffi/src/a.c/inner.h' uses it as a folder",
+    );
+}

@@ -17,6 +17,12 @@ use crate::cxz::manifest::Manifest;
 use crate::cxz::paths::normalize_relative;
 use crate::cxz::{CxzError, Problem, FFI_SRC, MANIFEST};
 
+/// Longest file path inside an archive (bytes): files are materialised in
+/// scratch folders by the build, where longer paths fail.
+pub const MAX_PATH_LEN: usize = 1024;
+/// Longest path component (the usual file-system limit).
+pub const MAX_COMPONENT_LEN: usize = 255;
+
 /// The limits of §6 (a type so tests and tools can see them by name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -207,6 +213,14 @@ fn check_file_set(
         )));
     }
     for path in files.keys() {
+        if path.len() > MAX_PATH_LEN || path.split('/').any(|c| c.len() > MAX_COMPONENT_LEN) {
+            problems.push(Problem::entry(
+                path,
+                format!(
+                    "path is too long (at most {MAX_PATH_LEN} bytes, {MAX_COMPONENT_LEN} per component)"
+                ),
+            ));
+        }
         let mut prefix = path.as_str();
         while let Some((parent, _)) = prefix.rsplit_once('/') {
             if files.contains_key(parent) {
