@@ -516,3 +516,94 @@ fn central_directory_names<R: Read + Seek>(r: &mut R, len: u64) -> Option<Vec<Ve
     }
     Some(names)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+
+    const MANIFEST_TEXT: &str = "[library]\nname = \"t\"\nversion = \"0.1.0\"\n";
+
+    fn zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, bytes) in entries {
+            w.start_file(*name, SimpleFileOptions::default()).unwrap();
+            w.write_all(bytes).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn loads_files_drops_directories_and_hashes_content() {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        w.add_directory("src/", SimpleFileOptions::default())
+            .unwrap();
+        w.start_file("manifest.toml", SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(MANIFEST_TEXT.as_bytes()).unwrap();
+        w.start_file("./src/x.coex", SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(b"formula f() -> int\n    return 1\n~\n")
+            .unwrap();
+        let bytes = w.finish().unwrap().into_inner();
+        let a = CxzArchive::from_bytes(&bytes, "t.cxz").unwrap();
+        let paths: Vec<&str> = a.files.keys().map(String::as_str).collect();
+        assert_eq!(paths, ["manifest.toml", "src/x.coex"]);
+        assert_eq!(a.digest, content_digest(&a.files));
+        assert_eq!(a.manifest.library.modules, ["src/x.coex"]);
+    }
+
+    #[test]
+    fn custom_limits_apply() {
+        let bytes = zip(&[
+            ("manifest.toml", MANIFEST_TEXT.as_bytes()),
+            ("a", b"1"),
+            ("b", b"2"),
+        ]);
+        let tight = Limits {
+            max_entries: 2,
+            ..Limits::STANDARD
+        };
+        let err = CxzArchive::from_bytes_with(&bytes, "t.cxz", tight).unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("3 entries, more than the limit of 2"));
+        let small_total = Limits {
+            max_total_size: 10,
+            ..Limits::STANDARD
+        };
+        let err = CxzArchive::from_bytes_with(&bytes, "t.cxz", small_total).unwrap_err();
+        assert!(
+            err.to_string().contains("over the limit of 10 bytes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn central_directory_lists_duplicates() {
+        let mut bytes = zip(&[
+            ("manifest.toml", MANIFEST_TEXT.as_bytes()),
+            ("x1", b"a"),
+            ("x2", b"b"),
+        ]);
+        let len = bytes.len() as u64;
+        let mut patched = 0;
+        for i in 0..bytes.len() - 1 {
+            if &bytes[i..i + 2] == b"x2" {
+                bytes[i + 1] = b'1';
+                patched += 1;
+            }
+        }
+        assert_eq!(patched, 2);
+        let names = central_directory_names(&mut Cursor::new(&bytes), len).unwrap();
+        assert_eq!(names.len(), 3);
+        assert_eq!(names[1], names[2]);
+        let err = CxzArchive::from_bytes(&bytes, "t.cxz").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("entry 'x1': appears more than once"),
+            "{err}"
+        );
+    }
+}
