@@ -163,3 +163,30 @@ fn inspect_text_lists_units_and_signatures() {
     assert!(text.contains("    sources:        ffi/src/a.c\n"), "{text}");
     assert!(text.contains("      coex_good_get() -> int\n"), "{text}");
 }
+
+#[test]
+fn pack_without_output_names_the_archive_after_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("tree");
+    for (name, bytes) in library_with(GOOD_MANIFEST) {
+        let p = lib.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    let out = coex(dir.path())
+        .args(["cxz", "pack", "tree"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("packed good 1.0.0 -> good.cxz (3 files), digest "),
+        "{stdout}"
+    );
+    let archive = coex::cxz::CxzArchive::open(&dir.path().join("good.cxz")).unwrap();
+    assert!(stdout.trim_end().ends_with(&archive.digest));
+}

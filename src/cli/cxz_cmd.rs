@@ -67,14 +67,13 @@ fn pack(dir: PathBuf, output: Option<PathBuf>) -> CmdResult {
     let out = match output {
         Some(o) => o,
         None => {
-            // Name the archive after the library; the manifest is validated by pack_dir.
-            let files = crate::cxz::pack::collect_tree(&dir, None).map_err(Failure::new)?;
-            let name =
-                CxzArchive::from_files(files, &dir.display().to_string(), Default::default())
-                    .map_err(|e| Failure::new(format!("Cannot pack {}: {e}", dir.display())))?
-                    .manifest
-                    .library
-                    .name;
+            // Name the archive after the library (validating it once more
+            // costs little and keeps the error text the same as with -o).
+            let name = crate::cxz::pack::validate_tree(&dir, None)
+                .map_err(Failure::new)?
+                .manifest
+                .library
+                .name;
             PathBuf::from(format!("{name}.cxz"))
         }
     };

@@ -162,6 +162,20 @@ pub fn write_zip(files: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, String> {
     Ok(cursor.into_inner())
 }
 
+/// Reads and validates the library in `dir` (skipping `skip`, e.g. the
+/// output file) without writing anything.
+pub fn validate_tree(dir: &Path, skip: Option<&Path>) -> Result<CxzArchive, PackError> {
+    let files = collect_tree(dir, skip)?;
+    let dir_display = dir.display().to_string();
+    CxzArchive::from_files(files, &dir_display, Limits::STANDARD).map_err(|e| PackError::Invalid {
+        dir: dir_display.clone(),
+        problems: match e {
+            CxzError::Invalid { problems, .. } => problems,
+            other => other.problems(),
+        },
+    })
+}
+
 /// Packs the library in `dir` into `out`; returns the validated archive.
 ///
 /// Checks the archive rules and the manifest. Use [`pack_dir_checked`] to
@@ -178,17 +192,8 @@ pub fn pack_dir_checked(
     out: &Path,
     extra_check: impl FnOnce(&CxzArchive) -> Vec<crate::cxz::Problem>,
 ) -> Result<CxzArchive, PackError> {
-    let files = collect_tree(dir, Some(out))?;
+    let archive = validate_tree(dir, Some(out))?;
     let dir_display = dir.display().to_string();
-    let archive = CxzArchive::from_files(files, &dir_display, Limits::STANDARD).map_err(|e| {
-        PackError::Invalid {
-            dir: dir_display.clone(),
-            problems: match e {
-                CxzError::Invalid { problems, .. } => problems,
-                other => other.problems(),
-            },
-        }
-    })?;
     let problems = extra_check(&archive);
     if !problems.is_empty() {
         return Err(PackError::Invalid {
