@@ -4,6 +4,7 @@
 //! these modules so integration tests and benchmarks call the same code.
 
 pub mod cli;
+pub mod cxz;
 pub mod exec;
 pub mod failure;
 pub mod ffi_build;
