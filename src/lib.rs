@@ -4,4 +4,6 @@
 //! these modules so integration tests and benchmarks call the same code.
 
 pub mod cli;
+pub mod codegen;
 pub mod failure;
+pub mod link;
