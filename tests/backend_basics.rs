@@ -84,7 +84,7 @@ fn int_min_divided_by_minus_one_does_not_trap() {
 
 #[test]
 fn floats_print_like_c_percent_f() {
-    let values = [10.0, 0.1, -2.5, 1e20, 3.14159265, 0.0000004, 123456.789];
+    let values = [10.0, 0.1, -2.5, 1e20, 2.71875, 0.0000004, 123456.789];
     let mut f = FnB::new();
     let mut c = String::new();
     for v in values {
@@ -535,4 +535,35 @@ fn bad_ir_is_an_error_not_a_panic() {
     assert!(err.to_string().contains("local 42 out of range"), "{err}");
     let no_entry = Program::default();
     assert!(compile_program(&no_entry).is_err());
+}
+
+#[test]
+fn linked_executables_and_runtime_objects_are_reproducible_across_directories() {
+    use coex::link::{run_tool, runtime_compile_argv, RUNTIME_HEADER, RUNTIME_SOURCES};
+    let make = || {
+        let mut p = ProgB::default();
+        let mut f = FnB::new();
+        f.push(print(add(string("same "), string("bytes"))));
+        let main = p.add(f.finish("main", FuncKind::Func));
+        p.finish(main)
+    };
+    let a = build(&make(), &[b"image".to_vec()]);
+    let b = build(&make(), &[b"image".to_vec()]);
+    assert_ne!(a.dir.path(), b.dir.path());
+    assert_eq!(
+        std::fs::read(&a.exe).unwrap(),
+        std::fs::read(&b.exe).unwrap()
+    );
+    assert_eq!(stdout(&run(&a, &[])), "same bytes\n");
+
+    let compile_in = |dir: &std::path::Path| {
+        std::fs::write(dir.join(RUNTIME_HEADER.0), RUNTIME_HEADER.1).unwrap();
+        let (name, text) = RUNTIME_SOURCES[0];
+        std::fs::write(dir.join(name), text).unwrap();
+        run_tool(&runtime_compile_argv(CC, name, "out.o", "."), dir).unwrap();
+        std::fs::read(dir.join("out.o")).unwrap()
+    };
+    let d1 = tempfile::tempdir().unwrap();
+    let d2 = tempfile::tempdir().unwrap();
+    assert_eq!(compile_in(d1.path()), compile_in(d2.path()));
 }

@@ -78,13 +78,13 @@ impl FnLowerer<'_, '_> {
         let mut vals = Vec::with_capacity(args.len());
         for a in args {
             let v = self.lower_value(a)?;
-            vals.push(self.to_c_arg_bare(v, &a.ty)?);
+            vals.push(self.bare_c_arg(v, &a.ty)?);
         }
         let fref = self.m.module.declare_func_in_func(id, self.b.func);
         let call = self.b.ins().call(fref, &vals);
         let r = self.b.inst_results(call).first().copied();
         match r {
-            Some(r) => Ok(Some(self.from_c_ret(r, &ext.ret)?)),
+            Some(r) => Ok(Some(self.coex_from_c_ret(r, &ext.ret)?)),
             None => Ok(None),
         }
     }
@@ -92,7 +92,7 @@ impl FnLowerer<'_, '_> {
     /// A Coex value as a C argument of a bare extern: strings pass a pointer
     /// to the runtime-owned bytes (after the 8-byte length), valid during
     /// the call because the GC never moves objects.
-    fn to_c_arg_bare(&mut self, v: Value, ty: &Type) -> Result<Value, CodegenError> {
+    fn bare_c_arg(&mut self, v: Value, ty: &Type) -> Result<Value, CodegenError> {
         Ok(match ty {
             Type::Str => {
                 let eight = self.b.ins().iconst(types::I64, 8);
@@ -109,7 +109,7 @@ impl FnLowerer<'_, '_> {
     }
 
     /// A C return value as a Coex value.
-    pub(crate) fn from_c_ret(&mut self, r: Value, ty: &Type) -> Result<Value, CodegenError> {
+    pub(crate) fn coex_from_c_ret(&mut self, r: Value, ty: &Type) -> Result<Value, CodegenError> {
         Ok(match ty {
             Type::Str => self.rt_val(RtFn::StrFromCstr, &[r])?,
             Type::Bool => self.i32_to_bool(r),

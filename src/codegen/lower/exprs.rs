@@ -221,7 +221,7 @@ impl FnLowerer<'_, '_> {
         let mut slots = Vec::with_capacity(fields.len());
         for f in fields {
             let v = self.lower_value(f)?;
-            slots.push(self.to_slot(v, &f.ty));
+            slots.push(self.slot_of(v, &f.ty));
         }
         let n = self.b.ins().iconst(types::I64, fields.len() as i64);
         let rec = self.rt_val(RtFn::RecordNew, &[n])?;
@@ -239,7 +239,7 @@ impl FnLowerer<'_, '_> {
             .b
             .ins()
             .load(types::I64, MemFlagsData::trusted(), r, (index * 8) as i32);
-        let v = self.from_slot(slot, ty);
+        let v = self.value_of_slot(slot, ty);
         self.share_if_list(v, ty)
     }
 
@@ -251,7 +251,7 @@ impl FnLowerer<'_, '_> {
         let mut list = self.rt_val(RtFn::ListNew, &[cap])?;
         for item in items {
             let v = self.lower_value(item)?;
-            let s = self.to_slot(v, &item.ty);
+            let s = self.slot_of(v, &item.ty);
             list = self.rt_val(RtFn::ListAppend, &[list, s])?;
         }
         Ok(list)
@@ -262,7 +262,7 @@ impl FnLowerer<'_, '_> {
         let i = self.lower_value(index)?;
         let loc = self.loc_addr(&e.loc)?;
         let slot = self.rt_val(RtFn::ListGet, &[l, i, loc])?;
-        let v = self.from_slot(slot, &e.ty);
+        let v = self.value_of_slot(slot, &e.ty);
         self.share_if_list(v, &e.ty)
     }
 
@@ -286,7 +286,7 @@ impl FnLowerer<'_, '_> {
             Builtin::Get(list, index) => self.lower_index(list, index, e)?,
             Builtin::Append(local, value) => {
                 let v = self.lower_value(value)?;
-                let s = self.to_slot(v, &value.ty);
+                let s = self.slot_of(v, &value.ty);
                 let var = self.var(*local)?;
                 let cur = self.b.use_var(var);
                 let new = self.rt_val(RtFn::ListAppend, &[cur, s])?;

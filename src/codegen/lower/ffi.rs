@@ -85,7 +85,7 @@ impl FnLowerer<'_, '_> {
         for (i, (v, a)) in vals.into_iter().zip(args).enumerate() {
             let s = match a.ty {
                 Type::Str => self.rt_val(RtFn::FfiStrArg, &[v])?,
-                _ => self.to_slot(v, &a.ty),
+                _ => self.slot_of(v, &a.ty),
             };
             self.b
                 .ins()

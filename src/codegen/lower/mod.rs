@@ -454,7 +454,7 @@ impl<'a, 'b> FnLowerer<'a, 'b> {
     }
 
     /// A value as an 8-byte slot (lists, records, task env, FFI args).
-    pub(crate) fn to_slot(&mut self, v: Value, ty: &Type) -> Value {
+    pub(crate) fn slot_of(&mut self, v: Value, ty: &Type) -> Value {
         match ty {
             Type::Float => self.b.ins().bitcast(types::I64, MemFlagsData::new(), v),
             Type::Bool => self.b.ins().uextend(types::I64, v),
@@ -463,7 +463,7 @@ impl<'a, 'b> FnLowerer<'a, 'b> {
     }
 
     /// An 8-byte slot back to a value of `ty`.
-    pub(crate) fn from_slot(&mut self, v: Value, ty: &Type) -> Value {
+    pub(crate) fn value_of_slot(&mut self, v: Value, ty: &Type) -> Value {
         match ty {
             Type::Float => self.b.ins().bitcast(types::F64, MemFlagsData::new(), v),
             Type::Bool => self.b.ins().ireduce(types::I8, v),

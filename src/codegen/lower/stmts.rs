@@ -211,7 +211,7 @@ impl FnLowerer<'_, '_> {
         self.b.switch_to_block(body_b);
         let null = self.b.ins().iconst(types::I64, 0);
         let slot = self.rt_val(RtFn::ListGet, &[l, i, null])?;
-        let v = self.from_slot(slot, &elem_ty);
+        let v = self.value_of_slot(slot, &elem_ty);
         let v = self.share_if_list(v, &elem_ty)?;
         self.b.def_var(user, v);
         self.with_loop(step, exit, body)?;

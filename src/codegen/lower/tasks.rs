@@ -52,7 +52,7 @@ impl FnLowerer<'_, '_> {
             }
             let v = self.b.use_var(self.vars[i]);
             let v = self.share_if_list(v, &local.ty)?;
-            let s = self.to_slot(v, &local.ty);
+            let s = self.slot_of(v, &local.ty);
             self.b.ins().stack_store(types::I64, s, env, (i * 8) as i32);
         }
         let n = *self.shared.task_count;
@@ -88,7 +88,7 @@ impl FnLowerer<'_, '_> {
             .task_ctx
             .ok_or_else(|| self.bad("yield outside a task for body"))?;
         let v = self.lower_value(e)?;
-        let s = self.to_slot(v, &e.ty);
+        let s = self.slot_of(v, &e.ty);
         self.rt(RtFn::TaskYield, &[ctx, s])?;
         Ok(())
     }
@@ -111,14 +111,14 @@ impl ProgramLowering<'_> {
                     let s =
                         l.b.ins()
                             .load(types::I64, MemFlagsData::trusted(), env, (i * 8) as i32);
-                    l.from_slot(s, &local.ty)
+                    l.value_of_slot(s, &local.ty)
                 } else {
                     l.zero(&Type::Void)
                 };
                 l.b.def_var(l.vars[i], v);
             }
             let var_ty = l.local_ty(task.var)?.clone();
-            let item_v = l.from_slot(item, &var_ty);
+            let item_v = l.value_of_slot(item, &var_ty);
             let item_v = l.share_if_list(item_v, &var_ty)?;
             let var = l.var(task.var)?;
             l.b.def_var(var, item_v);
