@@ -177,3 +177,65 @@ fn direct_task_call_and_nested_task_for() {
     let ss = |n: i64| (0..n).map(|i| i * i).sum::<i64>();
     assert_eq!(stdout(&out), format!("{}\n{}\n{}\n", ss(10), ss(3), ss(5)));
 }
+
+/// Parallel tasks allocating heavily while the collector runs: every task's
+/// live strings and lists must survive collections triggered by the others.
+#[test]
+fn gc_keeps_live_data_of_parallel_tasks() {
+    let mut f = FnB::new();
+    let t = f.local("t", Type::Int);
+    let i = f.local("i", Type::Int);
+    let keep = f.local("keep", list_ty(Type::Str));
+    let s = f.local("s", Type::Str);
+    let total = f.local("total", Type::Int);
+    let res = f.local("res", list_ty(Type::Int));
+    f.push(Stmt::TaskFor {
+        var: t,
+        items: range(int(0), int(12)),
+        body: vec![
+            assign(keep, list(Type::Str, vec![])),
+            Stmt::ForRange {
+                var: i,
+                start: int(0),
+                end: int(100_000),
+                body: vec![
+                    assign(
+                        s,
+                        add(to_string(f.get(t)), add(string(":"), to_string(f.get(i)))),
+                    ),
+                    // keep every 10th string alive, drop the rest
+                    Stmt::If {
+                        cond: bin(BinOp::Eq, bin(BinOp::Mod, f.get(i), int(10)), int(0)),
+                        then_body: vec![expr_stmt(f.append(keep, f.get(s)))],
+                        else_body: vec![],
+                    },
+                ],
+            },
+            assign(total, int(0)),
+            Stmt::ForList {
+                var: s,
+                list: f.get(keep),
+                body: vec![assign(total, add(f.get(total), len(f.get(s))))],
+            },
+            Stmt::Yield(f.get(total)),
+            Stmt::Yield(len(index(f.get(keep), int(9999)))),
+        ],
+        result: Some(res),
+    });
+    f.push(Stmt::ForList {
+        var: i,
+        list: f.get(res),
+        body: vec![print(f.get(i))],
+    });
+    let out = run_main_env(f, &[("COEX_THREADS", "4")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut expected = String::new();
+    for t in 0..12i64 {
+        let total: usize = (0..100_000i64)
+            .filter(|i| i % 10 == 0)
+            .map(|i| format!("{t}:{i}").len())
+            .sum();
+        expected.push_str(&format!("{total}\n{}\n", format!("{t}:99990").len()));
+    }
+    assert_eq!(stdout(&out), expected);
+}

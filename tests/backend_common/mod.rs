@@ -95,10 +95,15 @@ pub fn stderr(o: &Output) -> String {
 
 /// Build a program whose `main` is `f`, run it, return the output.
 pub fn run_main(main: FnB) -> Output {
+    run_main_env(main, &[])
+}
+
+/// [`run_main`] with extra environment variables.
+pub fn run_main_env(main: FnB, env: &[(&str, &str)]) -> Output {
     let mut p = ProgB::default();
     let id = p.add(main.finish("main", FuncKind::Func));
     let prog = p.finish(id);
-    run(&build(&prog, &[]), &[])
+    run(&build(&prog, &[]), env)
 }
 
 // ---- IR builder ------------------------------------------------------------
