@@ -158,8 +158,13 @@ void coex_ffi_release_args(void);
  * the C result in slots[0]. */
 typedef void (*coex_ffi_tramp)(void *fn, int64_t *slots);
 /* Run one foreign call: coex_ffi_enter, tramp(fn, slots) inside a GC blocking
- * region, coex_ffi_exit. */
-void coex_ffi_invoke(coex_ffi_tramp tramp, void *fn, int64_t *slots);
+ * region, coex_ffi_exit. nslots = max(1, number of arguments).
+ * Inside `within`, the call runs on a helper thread; if the deadline passes
+ * first, the call is abandoned: slots[0] is set to 0 (a NULL string, a zero
+ * number), the instance is detached from the scope (later calls get a fresh
+ * one) and destroyed by the helper once the C function returns, and the
+ * caller continues at once (generated code then takes the else branch). */
+void coex_ffi_invoke(coex_ffi_tramp tramp, void *fn, int64_t *slots, int64_t nslots);
 /* In-foreign-code flag of the calling thread (the GC safe point marker). */
 void coex_ffi_enter(void);
 void coex_ffi_exit(void);
@@ -177,5 +182,8 @@ int32_t coex_within_expired(void);
 extern const coex_unit_desc coex_ffi_unit_table[];
 extern const int64_t coex_ffi_unit_count;
 void coex_rt_flush_all(void);
+/* Deadline (CLOCK_MONOTONIC ns) of the innermost `within`, or -1. */
+int64_t coex_within_deadline(void);
+int64_t coex_now_ns(void);
 
 #endif

@@ -14,8 +14,11 @@
  * destroyed when it exits. A task (each `task for` iteration, each direct
  * call of a task function) pushes a fresh scope (coex_task_scope_enter).
  *
+ * `within`: a call made while a deadline is active runs on a helper thread;
+ * at the deadline the caller abandons it (see coex_ffi_invoke).
+ *
  * First form only (left for the isolation work, see docs/runtime.md):
- * instance-local heaps and caps, handle tables, abandonment for `within`.
+ * instance-local heaps and caps, handle tables.
  * Resource exhaustion is reported when memfd/dlopen fail with ENOMEM/EMFILE,
  * or when more than COEX_FFI_MAX_INSTANCES instances would be live. */
 #define _GNU_SOURCE
@@ -23,6 +26,8 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +48,10 @@ typedef struct ffi_scope {
 } ffi_scope;
 
 static __thread ffi_scope *current_scope;
+/* Instance and unit of the latest coex_ffi_fn on this thread: the call that
+ * coex_ffi_invoke runs next (abandonment detaches exactly this instance). */
+static __thread ffi_instance *call_instance;
+static __thread int64_t call_unit;
 static __thread int32_t in_foreign_code;
 static __thread char **arg_copies;
 static __thread int64_t arg_count, arg_cap;
@@ -194,6 +203,8 @@ void *coex_ffi_fn(int64_t unit, int64_t sym, int32_t *status, const coex_loc *lo
         current_scope->instances[unit] = inst;
     }
     if (status) *status = 0;
+    call_instance = inst;
+    call_unit = unit;
     return inst->syms[sym];
 }
 
@@ -239,7 +250,106 @@ static void *run_blocking(void *data) {
     return NULL;
 }
 
-void coex_ffi_invoke(coex_ffi_tramp tramp, void *fn, int64_t *slots) {
+/* A call running on a helper thread under a deadline. */
+typedef struct timed_call {
+    pthread_mutex_t lock;
+    pthread_cond_t done_cond;
+    int done;
+    int abandoned;
+    coex_ffi_tramp tramp;
+    void *fn;
+    ffi_instance *inst;   /* owned by the call once abandoned          */
+    char **args;          /* string copies, owned once abandoned       */
+    int64_t nargs;
+    int64_t nslots;
+    int64_t slots[];
+} timed_call;
+
+static void timed_call_free(timed_call *c) {
+    for (int64_t i = 0; i < c->nargs; i++) free(c->args[i]);
+    free(c->args);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->done_cond);
+    free(c);
+}
+
+static void *timed_call_run(void *arg) {
+    timed_call *c = arg;
+    coex_ffi_enter();
+    c->tramp(c->fn, c->slots);
+    coex_ffi_exit();
+    pthread_mutex_lock(&c->lock);
+    c->done = 1;
+    int abandoned = c->abandoned;
+    pthread_cond_signal(&c->done_cond);
+    pthread_mutex_unlock(&c->lock);
+    if (abandoned) {
+        /* the caller has left: this thread was the last one inside the image */
+        instance_destroy(c->inst);
+        timed_call_free(c);
+    }
+    return NULL;
+}
+
+/* Run the call on a helper thread and wait until it returns or the deadline
+ * passes. Returns 0 when the call completed (slots hold the result). */
+static int invoke_with_deadline(coex_ffi_tramp tramp, void *fn, int64_t *slots,
+                                int64_t nslots, int64_t deadline) {
+    timed_call *c = calloc(1, sizeof(timed_call) + (size_t)nslots * sizeof(int64_t));
+    if (!c) coex_rt_error("out of memory", NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->done_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&c->lock, NULL);
+    c->tramp = tramp;
+    c->fn = fn;
+    c->inst = call_instance;
+    c->nslots = nslots;
+    memcpy(c->slots, slots, (size_t)nslots * sizeof(int64_t));
+
+    pthread_t helper;
+    if (pthread_create(&helper, NULL, timed_call_run, c) != 0) {
+        /* no thread to spare: run it here, without a deadline */
+        coex_ffi_enter();
+        tramp(fn, slots);
+        coex_ffi_exit();
+        timed_call_free(c);
+        return 0;
+    }
+    struct timespec until = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
+    pthread_mutex_lock(&c->lock);
+    while (!c->done) {
+        if (pthread_cond_timedwait(&c->done_cond, &c->lock, &until) == ETIMEDOUT && !c->done) break;
+    }
+    if (c->done) {
+        pthread_mutex_unlock(&c->lock);
+        pthread_join(helper, NULL);
+        memcpy(slots, c->slots, (size_t)nslots * sizeof(int64_t));
+        timed_call_free(c);
+        return 0;
+    }
+    /* Abandon: the helper owns the instance and the argument copies now. */
+    c->abandoned = 1;
+    c->args = arg_copies;
+    c->nargs = arg_count;
+    arg_copies = NULL;
+    arg_count = arg_cap = 0;
+    if (current_scope && current_scope->instances[call_unit] == c->inst)
+        current_scope->instances[call_unit] = NULL;
+    pthread_mutex_unlock(&c->lock);
+    pthread_detach(helper);
+    slots[0] = 0;
+    return 1;
+}
+
+void coex_ffi_invoke(coex_ffi_tramp tramp, void *fn, int64_t *slots, int64_t nslots) {
+    int64_t deadline = coex_within_deadline();
+    if (deadline >= 0 && call_instance) {
+        invoke_with_deadline(tramp, fn, slots, nslots > 0 ? nslots : 1, deadline);
+        return;
+    }
     invoke_args a = {tramp, fn, slots};
     coex_ffi_enter();
     GC_do_blocking(run_blocking, &a);

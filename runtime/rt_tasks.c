@@ -98,14 +98,14 @@ coex_list *coex_task_for(coex_list *items, coex_task_body body, int64_t *env) {
 static __thread int64_t within_deadlines[MAX_WITHIN];
 static __thread int within_depth;
 
-static int64_t now_ns(void) {
+int64_t coex_now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 void coex_within_enter(int64_t ns) {
-    int64_t deadline = now_ns() + (ns > 0 ? ns : 0);
+    int64_t deadline = coex_now_ns() + (ns > 0 ? ns : 0);
     /* an inner within never extends an outer deadline */
     if (within_depth > 0 && within_deadlines[within_depth - 1] < deadline)
         deadline = within_deadlines[within_depth - 1];
@@ -120,5 +120,11 @@ void coex_within_exit(void) {
 int32_t coex_within_expired(void) {
     if (within_depth == 0) return 0;
     int d = within_depth <= MAX_WITHIN ? within_depth : MAX_WITHIN;
-    return now_ns() >= within_deadlines[d - 1];
+    return coex_now_ns() >= within_deadlines[d - 1];
+}
+
+int64_t coex_within_deadline(void) {
+    if (within_depth == 0) return -1;
+    int d = within_depth <= MAX_WITHIN ? within_depth : MAX_WITHIN;
+    return within_deadlines[d - 1];
 }

@@ -245,18 +245,41 @@ fn within_takes_the_else_branch_after_the_deadline() {
         body: vec![print(call_extern(INC, vec![int(1)], Type::Int))],
         else_body: vec![print(string("not printed"))],
     });
-    // a slow call overruns a 20 ms deadline: else, and the rest of the body is skipped
+    // a 3 s call overruns a 50 ms deadline: it is abandoned, the else branch
+    // runs at once, and the rest of the body is skipped
     f.push(Stmt::Within {
-        deadline: int(20_000_000),
+        deadline: int(50_000_000),
         body: vec![
-            expr_stmt(call_extern(NAP, vec![int(200)], Type::Void)),
+            expr_stmt(call_extern(NAP, vec![int(3000)], Type::Void)),
             print(string("not printed")),
         ],
         else_body: vec![print(string("slow call timed out"))],
     });
+    // the abandoned instance left the scope: a later call gets a fresh one
     f.push(print(call_extern(INC, vec![int(1)], Type::Int)));
+    // a string-returning call abandoned mid-flight yields no garbage
+    let s = f.local("s", Type::Str);
+    f.push(assign(s, string("unset")));
+    f.push(Stmt::Within {
+        deadline: int(50_000_000),
+        body: vec![
+            expr_stmt(call_extern(NAP, vec![int(3000)], Type::Void)),
+            assign(s, call_extern(ECHO, vec![string("late")], Type::Str)),
+        ],
+        else_body: vec![print(f.get(s))],
+    });
     let main = p.add(f.finish("main", FuncKind::Func));
-    let out = run(&build(&p.finish(main), &[unit_image()]), &[]);
+    let built = build(&p.finish(main), &[unit_image()]);
+    let started = std::time::Instant::now();
+    let out = run(&built, &[]);
+    let took = started.elapsed();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "timed out\n1\nslow call timed out\n2\n");
+    assert_eq!(
+        stdout(&out),
+        "timed out\n1\nslow call timed out\n1\nunset\n"
+    );
+    assert!(
+        took < std::time::Duration::from_millis(2000),
+        "took {took:?}"
+    );
 }

@@ -88,7 +88,7 @@ runtime_table! {
     FfiStrArg = "coex_ffi_str_arg"(I64) -> I64;
     FfiStrRet = "coex_ffi_str_ret"(I64) -> I64;
     FfiReleaseArgs = "coex_ffi_release_args"() -> void;
-    FfiInvoke = "coex_ffi_invoke"(I64, I64, I64) -> void;
+    FfiInvoke = "coex_ffi_invoke"(I64, I64, I64, I64) -> void;
     WithinEnter = "coex_within_enter"(I64) -> void;
     WithinExit = "coex_within_exit"() -> void;
     WithinExpired = "coex_within_expired"() -> I32;

@@ -95,7 +95,8 @@ impl FnLowerer<'_, '_> {
         let tramp = self.trampoline(x)?;
         let tref = self.m.module.declare_func_in_func(tramp, self.b.func);
         let tramp_addr = self.b.ins().func_addr(types::I64, tref);
-        self.rt(RtFn::FfiInvoke, &[tramp_addr, fnptr, slots_addr])?;
+        let nslots = self.b.ins().iconst(types::I64, i64::from(n));
+        self.rt(RtFn::FfiInvoke, &[tramp_addr, fnptr, slots_addr, nslots])?;
 
         let result = match ext.ret {
             Type::Void => None,

@@ -7,6 +7,7 @@
 mod calls;
 mod exprs;
 mod ffi;
+mod scopes;
 mod stmts;
 mod tasks;
 
@@ -18,7 +19,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::{DataDescription, FuncId, Linkage, Module};
 
 use super::embed;
-use super::ir::{ExprKind, FuncKind, Function, Program, Stmt, Type};
+use super::ir::{FuncKind, Function, Program, Stmt, Type};
 use super::object::{emit, new_object_module, ModuleCtx};
 use super::runtime_abi::RtFn;
 use super::CodegenError;
@@ -102,7 +103,7 @@ impl<'p> ProgramLowering<'p> {
             program,
             m,
             funcs,
-            needs_scope: scope_analysis(program),
+            needs_scope: scopes::scope_analysis(program),
             bare_externs: vec![None; program.externs.len()],
             trampolines: vec![None; program.externs.len()],
             pending_tasks: Vec::new(),
@@ -556,160 +557,5 @@ impl<'a, 'b> FnLowerer<'a, 'b> {
     pub(crate) fn start_dead_block(&mut self) {
         let blk = self.b.create_block();
         self.b.switch_to_block(blk);
-    }
-}
-
-/// Which functions open an FFI scope: funcs (and formulas, which never call
-/// externs) that can reach an FFI extern call without entering a task.
-fn scope_analysis(program: &Program) -> Vec<bool> {
-    let n = program.functions.len();
-    let mut direct = vec![false; n];
-    let mut calls: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, f) in program.functions.iter().enumerate() {
-        let mut v = ScopeVisitor {
-            program,
-            ffi: false,
-            calls: Vec::new(),
-        };
-        v.stmts(&f.body);
-        direct[i] = v.ffi;
-        calls[i] = v.calls;
-    }
-    let mut needs = direct.clone();
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for i in 0..n {
-            if needs[i] || program.functions[i].kind == FuncKind::Task {
-                continue;
-            }
-            if calls[i]
-                .iter()
-                .any(|&c| c < n && needs[c] && program.functions[c].kind != FuncKind::Task)
-            {
-                needs[i] = true;
-                changed = true;
-            }
-        }
-    }
-    for (i, f) in program.functions.iter().enumerate() {
-        if f.kind == FuncKind::Task {
-            needs[i] = false;
-        }
-    }
-    needs
-}
-
-struct ScopeVisitor<'p> {
-    program: &'p Program,
-    ffi: bool,
-    calls: Vec<usize>,
-}
-
-impl ScopeVisitor<'_> {
-    fn stmts(&mut self, body: &[Stmt]) {
-        for s in body {
-            self.stmt(s);
-        }
-    }
-
-    fn stmt(&mut self, s: &Stmt) {
-        match s {
-            Stmt::Assign { value, .. } => self.expr(value),
-            Stmt::If {
-                cond,
-                then_body,
-                else_body,
-            } => {
-                self.expr(cond);
-                self.stmts(then_body);
-                self.stmts(else_body);
-            }
-            Stmt::While { cond, body } => {
-                self.expr(cond);
-                self.stmts(body);
-            }
-            Stmt::ForRange {
-                start, end, body, ..
-            } => {
-                self.expr(start);
-                self.expr(end);
-                self.stmts(body);
-            }
-            Stmt::ForList { list, body, .. } => {
-                self.expr(list);
-                self.stmts(body);
-            }
-            Stmt::Break | Stmt::Continue | Stmt::Return(None) => {}
-            Stmt::Return(Some(e)) | Stmt::Expr(e) | Stmt::Yield(e) => self.expr(e),
-            // the body runs in tasks with their own scopes
-            Stmt::TaskFor { items, .. } => self.expr(items),
-            Stmt::Select {
-                call,
-                args,
-                body,
-                exhausted,
-                ..
-            } => {
-                self.extern_call(call.0 as usize);
-                for a in args {
-                    self.expr(a);
-                }
-                self.stmts(body);
-                self.stmts(exhausted);
-            }
-            Stmt::Within {
-                deadline,
-                body,
-                else_body,
-            } => {
-                self.expr(deadline);
-                self.stmts(body);
-                self.stmts(else_body);
-            }
-        }
-    }
-
-    fn extern_call(&mut self, index: usize) {
-        if let Some(ext) = self.program.externs.get(index) {
-            if ext.ffi.is_some() {
-                self.ffi = true;
-            }
-        }
-    }
-
-    fn expr(&mut self, e: &super::ir::Expr) {
-        use super::ir::Builtin as B;
-        match &e.kind {
-            ExprKind::Lit(_) | ExprKind::Const(_) | ExprKind::Local(_) => {}
-            ExprKind::Binary(_, a, b) | ExprKind::Index(a, b) => {
-                self.expr(a);
-                self.expr(b);
-            }
-            ExprKind::Unary(_, a) | ExprKind::Field(a, _) => self.expr(a),
-            ExprKind::Ternary(c, a, b) => {
-                self.expr(c);
-                self.expr(a);
-                self.expr(b);
-            }
-            ExprKind::Call(f, args) => {
-                self.calls.push(f.0 as usize);
-                args.iter().for_each(|a| self.expr(a));
-            }
-            ExprKind::CallExtern(x, args) => {
-                self.extern_call(x.0 as usize);
-                args.iter().for_each(|a| self.expr(a));
-            }
-            ExprKind::Record(_, args) | ExprKind::List(args) => {
-                args.iter().for_each(|a| self.expr(a))
-            }
-            ExprKind::Builtin(b) => match b {
-                B::Len(a) | B::ToString(a) | B::Print(a) | B::Append(_, a) => self.expr(a),
-                B::Get(a, c) | B::Range(a, c) => {
-                    self.expr(a);
-                    self.expr(c);
-                }
-            },
-        }
     }
 }

@@ -278,10 +278,10 @@ impl FnLowerer<'_, '_> {
         Ok(())
     }
 
-    /// `within d body else e`: first form. The deadline is pushed in the
-    /// runtime; every FFI call lexically inside the body checks it before and
-    /// after the call and leaves for the else branch once it has passed (the
-    /// call itself is not abandoned yet: docs/runtime.md).
+    /// `within d body else e`: the deadline is pushed in the runtime; every
+    /// FFI call lexically inside the body checks it before and after the
+    /// call and leaves for the else branch once it has passed (the runtime
+    /// abandons a call still running at the deadline: docs/runtime.md).
     fn lower_within(
         &mut self,
         deadline: &Expr,
