@@ -100,14 +100,8 @@ impl FnLowerer<'_, '_> {
             (Type::Int, BinOp::Add) => self.b.ins().iadd(x, y),
             (Type::Int, BinOp::Sub) => self.b.ins().isub(x, y),
             (Type::Int, BinOp::Mul) => self.b.ins().imul(x, y),
-            (Type::Int, BinOp::Div) => {
-                let loc = self.loc_addr(&e.loc)?;
-                self.rt_val(RtFn::IntDiv, &[x, y, loc])?
-            }
-            (Type::Int, BinOp::Mod) => {
-                let loc = self.loc_addr(&e.loc)?;
-                self.rt_val(RtFn::IntMod, &[x, y, loc])?
-            }
+            (Type::Int, BinOp::Div) => self.lower_int_div(x, y, RtFn::IntDiv, e)?,
+            (Type::Int, BinOp::Mod) => self.lower_int_div(x, y, RtFn::IntMod, e)?,
             (Type::Int | Type::Bool, _) => {
                 let cc = int_cc(op).ok_or_else(|| self.bad(format!("{op:?} on {:?}", a.ty)))?;
                 if a.ty == Type::Bool && !matches!(op, BinOp::Eq | BinOp::Ne) {
@@ -146,6 +140,43 @@ impl FnLowerer<'_, '_> {
             }
         };
         Ok(v)
+    }
+
+    /// Integer `/` or `%`: `sdiv`/`srem` inline when the divisor is neither 0
+    /// (runtime error) nor -1 (`INT64_MIN / -1` would trap); those two go to
+    /// the runtime's checked helper.
+    fn lower_int_div(
+        &mut self,
+        x: Value,
+        y: Value,
+        slow: RtFn,
+        e: &Expr,
+    ) -> Result<Value, CodegenError> {
+        let fast = self.b.create_block();
+        let checked = self.b.create_block();
+        let done = self.b.create_block();
+        self.b.append_block_param(done, types::I64);
+        // y + 1 <= 1 (unsigned) exactly when y is 0 or -1
+        let y1 = self.b.ins().iadd_imm_s(y, 1);
+        let special = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedLessThanOrEqual, y1, 1);
+        self.b.ins().brif(special, checked, &[], fast, &[]);
+        self.b.set_cold_block(checked);
+        self.b.switch_to_block(checked);
+        let loc = self.loc_addr(&e.loc)?;
+        let r = self.rt_val(slow, &[x, y, loc])?;
+        self.b.ins().jump(done, &[r.into()]);
+        self.b.switch_to_block(fast);
+        let r = if slow == RtFn::IntDiv {
+            self.b.ins().sdiv(x, y)
+        } else {
+            self.b.ins().srem(x, y)
+        };
+        self.b.ins().jump(done, &[r.into()]);
+        self.b.switch_to_block(done);
+        Ok(self.b.block_params(done)[0])
     }
 
     fn lower_short_circuit(
@@ -234,6 +265,15 @@ impl FnLowerer<'_, '_> {
     }
 
     fn lower_field(&mut self, rec: &Expr, index: u32, ty: &Type) -> Result<Value, CodegenError> {
+        let program = self.shared.program;
+        let fields = match &rec.ty {
+            Type::Record(id) => program.records.get(id.0 as usize).map(|r| r.fields.len()),
+            _ => None,
+        };
+        match fields {
+            Some(n) if (index as usize) < n => {}
+            _ => return Err(self.bad(format!("field {index} of a value of type {:?}", rec.ty))),
+        }
         let r = self.lower_borrowed(rec)?;
         let slot = self
             .b
