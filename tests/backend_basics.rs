@@ -539,7 +539,7 @@ fn bad_ir_is_an_error_not_a_panic() {
 
 #[test]
 fn linked_executables_and_runtime_objects_are_reproducible_across_directories() {
-    use coex::link::{run_tool, runtime_compile_argv, RUNTIME_HEADER, RUNTIME_SOURCES};
+    use coex::link::{build_executable, ExecutableBuild};
     let make = || {
         let mut p = ProgB::default();
         let mut f = FnB::new();
@@ -547,23 +547,27 @@ fn linked_executables_and_runtime_objects_are_reproducible_across_directories() 
         let main = p.add(f.finish("main", FuncKind::Func));
         p.finish(main)
     };
-    let a = build(&make(), &[b"image".to_vec()]);
-    let b = build(&make(), &[b"image".to_vec()]);
-    assert_ne!(a.dir.path(), b.dir.path());
-    assert_eq!(
-        std::fs::read(&a.exe).unwrap(),
-        std::fs::read(&b.exe).unwrap()
-    );
-    assert_eq!(stdout(&run(&a, &[])), "same bytes\n");
-
-    let compile_in = |dir: &std::path::Path| {
-        std::fs::write(dir.join(RUNTIME_HEADER.0), RUNTIME_HEADER.1).unwrap();
-        let (name, text) = RUNTIME_SOURCES[0];
-        std::fs::write(dir.join(name), text).unwrap();
-        run_tool(&runtime_compile_argv(CC, name, "out.o", "."), dir).unwrap();
-        std::fs::read(dir.join("out.o")).unwrap()
+    // the whole pipeline, runtime included, in two different directories
+    let build_in = |dir: &std::path::Path| {
+        let exe = build_executable(
+            &make(),
+            &[b"image".to_vec()],
+            &ExecutableBuild {
+                cc: CC,
+                dir,
+                output: "app",
+                runtime_objects: None,
+                system_libs: vec![],
+            },
+        )
+        .unwrap();
+        let out = std::process::Command::new(&exe).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "same bytes\n");
+        std::fs::read(exe).unwrap()
     };
     let d1 = tempfile::tempdir().unwrap();
     let d2 = tempfile::tempdir().unwrap();
-    assert_eq!(compile_in(d1.path()), compile_in(d2.path()));
+    let nested = d2.path().join("deeper/still");
+    std::fs::create_dir_all(&nested).unwrap();
+    assert_eq!(build_in(d1.path()), build_in(&nested));
 }

@@ -3,43 +3,26 @@
 //! link with the real `cc`, and run the executable.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use coex::codegen::compile_program;
-use coex::codegen::embed::embed_unit_image;
 use coex::codegen::ir::*;
-use coex::link::{run_tool, runtime_compile_argv, LinkPlan, RUNTIME_HEADER, RUNTIME_SOURCES};
+use coex::link::{build_executable, compile_runtime, ExecutableBuild};
 
 pub const CC: &str = "clang";
 
-/// The runtime compiled once per test process (objects in a kept tempdir).
-pub fn runtime_dir() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join(RUNTIME_HEADER.0), RUNTIME_HEADER.1).unwrap();
-        for (name, text) in RUNTIME_SOURCES {
-            std::fs::write(dir.path().join(name), text).unwrap();
-            let obj = name.replace(".c", ".o");
-            run_tool(&runtime_compile_argv(CC, name, &obj, "."), dir.path())
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
-        dir
-    })
-    .path()
-}
-
+/// The runtime compiled once per test process (objects in a kept tempdir),
+/// through the library's own `compile_runtime`.
 pub fn runtime_objects() -> Vec<String> {
-    RUNTIME_SOURCES
-        .iter()
-        .map(|(n, _)| {
-            runtime_dir()
-                .join(n.replace(".c", ".o"))
-                .display()
-                .to_string()
-        })
+    static DIR: OnceLock<(tempfile::TempDir, Vec<String>)> = OnceLock::new();
+    let (dir, objs) = DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let objs = compile_runtime(CC, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        (dir, objs)
+    });
+    objs.iter()
+        .map(|o| dir.path().join(o).display().to_string())
         .collect()
 }
 
@@ -49,31 +32,21 @@ pub struct Built {
     pub exe: PathBuf,
 }
 
-/// Lower, embed unit images, link.
+/// Lower, embed unit images, link (`coex::link::build_executable`).
 pub fn build(program: &Program, unit_images: &[Vec<u8>]) -> Built {
     let dir = tempfile::tempdir().unwrap();
-    let obj = compile_program(program).unwrap_or_else(|e| panic!("codegen: {e}"));
-    std::fs::write(dir.path().join("prog.o"), obj).unwrap();
-    let mut unit_objects = Vec::new();
-    for (i, image) in unit_images.iter().enumerate() {
-        let name = format!("unit{i}.o");
-        std::fs::write(
-            dir.path().join(&name),
-            embed_unit_image(i as u32, image).unwrap(),
-        )
-        .unwrap();
-        unit_objects.push(name);
-    }
-    let plan = LinkPlan {
-        cc: CC.into(),
-        program_object: "prog.o".into(),
-        runtime_objects: runtime_objects(),
-        unit_objects,
-        system_libs: vec![],
-        output: "app".into(),
-    };
-    run_tool(&plan.argv(), dir.path()).unwrap_or_else(|e| panic!("link: {e}"));
-    let exe = dir.path().join("app");
+    let exe = build_executable(
+        program,
+        unit_images,
+        &ExecutableBuild {
+            cc: CC,
+            dir: dir.path(),
+            output: "app",
+            runtime_objects: Some(runtime_objects()),
+            system_libs: vec![],
+        },
+    )
+    .unwrap_or_else(|e| panic!("build: {e}"));
     Built { dir, exe }
 }
 
