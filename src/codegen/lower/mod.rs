@@ -1,4 +1,4 @@
-//! Lowering the IR to Cranelift: one [`FnLowerer`] per function body, with one
+//! Lowering the IR to Cranelift: one `FnLowerer` per function body, with one
 //! method per construct spread over files by concern (`exprs`, `stmts`,
 //! `calls`, `tasks`, `ffi`). This file holds the program driver (declaring
 //! every function, the `coex_main` entry, the FFI unit table) and the shared
