@@ -181,6 +181,86 @@ int32_t coex_within_expired(void);
 
 extern const coex_unit_desc coex_ffi_unit_table[];
 extern const int64_t coex_ffi_unit_count;
+
+/* ---- FFI internals shared by rt_ffi_*.c (docs/ffi.md) ------------------- */
+
+/* BEGIN SHIM ABI (identical in runtime/ffi_shim/coex_shim.c; a unit test compares) */
+#define COEX_SHIM_EVENT_CAP 1u     /* an allocation hit a heap cap          */
+#define COEX_SHIM_EVENT_FOREIGN 2u /* freed/reallocated a non-instance block */
+typedef struct coex_shim_host {
+    void *ctx;                                    /* the runtime's instance  */
+    void *(*grow)(void *ctx, uint64_t committed); /* heap base, NULL at a cap */
+    void (*foreign_free)(void *p);                /* the process's free      */
+    void *(*foreign_realloc)(void *p, uint64_t n);
+    int64_t tag;                                  /* handle tag, 1..2^23-1   */
+} coex_shim_host;
+typedef struct coex_shim_ops {
+    uint32_t *(*init)(const coex_shim_host *host); /* returns the events word */
+    void *(*alloc)(uint64_t n);
+    void (*release)(void *p);
+} coex_shim_ops;
+/* END SHIM ABI */
+
+/* Why an instance may not go back to the pool (bits of ffi_instance.taint). */
+#define COEX_TAINT_CAP 1u       /* hit a heap cap                          */
+#define COEX_TAINT_FOREIGN 2u   /* touched libc-owned memory               */
+#define COEX_TAINT_ABANDONED 4u /* a call was abandoned at a deadline      */
+
+/* One private load of a unit image (rt_ffi_load.c). */
+typedef struct ffi_range {
+    unsigned char *addr;
+    uint64_t len;
+} ffi_range;
+
+typedef struct ffi_instance {
+    int64_t unit;
+    int fd;                   /* memfd, open until after dlclose          */
+    void *handle;             /* dlopen handle                            */
+    void **syms;              /* symbol index -> address                  */
+    const coex_shim_ops *shim;/* NULL: image built without the shim       */
+    uint32_t *events;         /* the shim's event word                    */
+    uint32_t taint;
+    coex_shim_host host;
+    unsigned char *heap_base; /* reserved lazily on first allocation      */
+    uint64_t heap_reserved, heap_committed;
+    ffi_range ranges[4];      /* writable, non-RELRO bytes of the image   */
+    int nranges;
+    unsigned char *snapshot;  /* their bytes right after load (pool only) */
+    struct ffi_instance *next_pooled;
+} ffi_instance;
+
+/* Settings read once from the environment (docs/ffi.md). */
+typedef struct ffi_config {
+    int64_t max_instances;      /* COEX_FFI_MAX_INSTANCES, -1: no limit    */
+    uint64_t instance_heap_max; /* COEX_FFI_INSTANCE_HEAP_MAX bytes        */
+    uint64_t total_heap_max;    /* COEX_FFI_TOTAL_HEAP_MAX bytes           */
+    int64_t pool_max;           /* COEX_FFI_POOL_MAX per unit, 0: off      */
+    int64_t max_abandoned;      /* COEX_FFI_MAX_ABANDONED                  */
+    int stats;                  /* COEX_FFI_STATS=1                        */
+} ffi_config;
+const ffi_config *coex_ffi_config(void);
+
+/* Counters printed by COEX_FFI_STATS=1 at exit. */
+typedef struct ffi_stats {
+    _Atomic int64_t created, reused, pooled, destroyed;
+    _Atomic int64_t abandoned, abandoned_destroyed, cap_hits, live, abandoned_running;
+} ffi_stats;
+extern ffi_stats coex_ffi_stats;
+
+/* A fresh or pooled instance of unit u counted as live; NULL when resources
+ * are exhausted (caps, memfd/dlopen ENOMEM/EMFILE, too many abandoned). */
+ffi_instance *coex_ffi_acquire(int64_t u, const coex_loc *loc);
+/* End of a scope's use: reset into the pool when clean, else destroy. */
+void coex_ffi_release(ffi_instance *inst);
+/* Unload now (the caller is the last thread inside the image). */
+void coex_ffi_instance_destroy(ffi_instance *inst);
+/* The current scope's instance of unit (acquired on first use); NULL when
+ * resources are exhausted (rt_ffi_scope.c). */
+ffi_instance *coex_ffi_scope_instance(int64_t unit, const coex_loc *loc);
+/* Forget inst (abandoned): the scope's next call of unit gets a new one. */
+void coex_ffi_scope_detach(int64_t unit, ffi_instance *inst);
+/* The guide's "FFI resource exhausted" error at loc; body by cause. */
+_Noreturn void coex_ffi_exhausted(const coex_loc *loc, int heap);
 void coex_rt_flush_all(void);
 /* Deadline (CLOCK_MONOTONIC ns) of the innermost `within`, or -1. */
 int64_t coex_within_deadline(void);

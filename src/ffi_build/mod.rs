@@ -6,9 +6,11 @@
 //! per unit producing `lib<unit>.so`. This module knows nothing about `.cxz`
 //! archives: whoever reads the archive fills in [`FfiUnitInput`].
 
+mod elf;
 mod plan;
 
-pub use plan::{add_units_to_graph, plan_units, FfiPlan, PlannedUnit};
+pub use elf::has_static_tls;
+pub use plan::{add_units_to_graph, plan_units, FfiPlan, PlannedUnit, SHIM_HEADER, SHIM_SOURCE};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -94,6 +96,14 @@ pub enum FfiBuildError {
         /// What is wrong and how to fix it.
         detail: String,
     },
+    /// The linked image uses initial-exec TLS (`DF_STATIC_TLS`).
+    #[error("FFI unit '{unit}' of library '{library}' uses initial-exec thread-local storage (DF_STATIC_TLS)\n\nEvery FFI instance loads the unit again, and glibc's static TLS space runs out after a few loads.\nUse the default TLS model: remove tls_model(\"initial-exec\") attributes (the FFI build compiles with -ftls-model=global-dynamic).")]
+    StaticTls {
+        /// The library.
+        library: String,
+        /// The unit.
+        unit: String,
+    },
     /// Any other executor failure.
     #[error(transparent)]
     Exec(ExecError),
@@ -172,6 +182,18 @@ pub fn plan_json(
     Ok(plan_units(inputs, &clang)?.graph.plan_json())
 }
 
+/// Checks a linked unit image before it is used (today: no `DF_STATIC_TLS`).
+/// The program build calls this on every image it embeds.
+pub fn check_image(library: &str, unit: &str, image: &[u8]) -> Result<(), FfiBuildError> {
+    if has_static_tls(image) == Some(true) {
+        return Err(FfiBuildError::StaticTls {
+            library: library.to_string(),
+            unit: unit.to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// Builds every unit (cache first, `-j N`) and copies each image to
 /// `out_dir/lib<unit>.so`.
 pub fn build_units(
@@ -200,6 +222,7 @@ pub fn build_units(
                     u.unit
                 )))
             })?;
+        check_image(&u.library, &u.unit, &bytes)?;
         std::fs::write(&target, bytes).map_err(|e| out_err(&target, e))?;
         images.insert((u.library.clone(), u.unit.clone()), target);
     }

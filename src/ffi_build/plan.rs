@@ -8,6 +8,14 @@ use crate::exec::graph::{ActionGraph, ActionSpec, InputSource};
 use crate::toolchain::pkg_config::valid_name;
 use crate::toolchain::{check_system_headers, resolve_pkg_config, Clang};
 
+/// The shim linked into every unit image (instance heap, handle table).
+pub const SHIM_SOURCE: &str = include_str!("../../runtime/ffi_shim/coex_shim.c");
+/// The header library C code includes for handles (`coex_ffi.h`).
+pub const SHIM_HEADER: &str = include_str!("../../runtime/coex_ffi.h");
+
+/// Where the shim and its header sit in a unit's scratch directory.
+const SHIM_DIR: &str = "coex";
+
 /// Where a unit's actions and image are in the graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedUnit {
@@ -113,6 +121,11 @@ fn add_unit(
         let d = graph.add_blob(bytes.clone());
         inputs.insert(format!("src/{}", norm(path)), InputSource::Blob(d));
     }
+    let header = graph.add_blob(SHIM_HEADER.as_bytes().to_vec());
+    inputs.insert(
+        format!("{SHIM_DIR}/coex_ffi.h"),
+        InputSource::Blob(header.clone()),
+    );
     let mut include_flags = Vec::new();
     for dir in &u.include_dirs {
         if !rel_ok(dir) {
@@ -128,6 +141,7 @@ fn add_unit(
             format!("-Isrc/{n}")
         });
     }
+    include_flags.push(format!("-I{SHIM_DIR}"));
     let cc = clang.path.to_string_lossy().into_owned();
     let prefix = |a: &str| ActionSpec {
         id: format!("{a}:{}/{}", u.library, u.unit),
@@ -155,7 +169,9 @@ fn add_unit(
         let obj = format!("obj/{s}.o");
         let mut a = prefix("compile");
         a.id = format!("{}/{s}", a.id);
-        a.argv.extend(["-c", "-fPIC", "-O2"].map(String::from));
+        a.argv.extend(
+            ["-c", "-fPIC", "-O2", "-ftls-model=global-dynamic"].map(String::from),
+        );
         a.argv.extend(include_flags.iter().cloned());
         a.argv.extend(u.cflags.iter().cloned());
         a.argv.extend(pkg.cflags.iter().cloned());
@@ -176,6 +192,40 @@ fn add_unit(
         objects.push((a.id.clone(), obj));
         graph.add(a).map_err(|e| bad(u, e.to_string()))?;
     }
+    // The shim: compiled per unit (same argv and input everywhere, so one
+    // cache entry serves all units), linked first into the image.
+    let shim_obj = format!("obj/{SHIM_DIR}/coex_shim.o");
+    let mut shim = prefix("compile");
+    shim.id = format!("{}/<coex_shim>", shim.id);
+    shim.argv.extend(
+        [
+            "-c",
+            "-fPIC",
+            "-O2",
+            "-fno-builtin",
+            "-ftls-model=global-dynamic",
+        ]
+        .map(String::from),
+    );
+    shim.argv.push(format!("-I{SHIM_DIR}"));
+    shim.argv.extend([
+        "-o".to_string(),
+        shim_obj.clone(),
+        format!("{SHIM_DIR}/coex_shim.c"),
+    ]);
+    let shim_src = graph.add_blob(SHIM_SOURCE.as_bytes().to_vec());
+    shim.inputs = BTreeMap::from([
+        (
+            format!("{SHIM_DIR}/coex_shim.c"),
+            InputSource::Blob(shim_src),
+        ),
+        (format!("{SHIM_DIR}/coex_ffi.h"), InputSource::Blob(header)),
+    ]);
+    shim.outputs = vec![shim_obj.clone()];
+    let shim_id = shim.id.clone();
+    graph.add(shim).map_err(|e| bad(u, e.to_string()))?;
+    objects.insert(0, (shim_id, shim_obj));
+
     let image = format!("lib{}.so", u.unit);
     let mut link = prefix("link");
     link.argv.extend(

@@ -14,7 +14,9 @@ pub const RUNTIME_HEADER: (&str, &str) = ("coex_rt.h", include_str!("../../runti
 pub const RUNTIME_SOURCES: &[(&str, &str)] = &[
     ("rt_alloc.c", include_str!("../../runtime/rt_alloc.c")),
     ("rt_errors.c", include_str!("../../runtime/rt_errors.c")),
-    ("rt_ffi.c", include_str!("../../runtime/rt_ffi.c")),
+    ("rt_ffi_call.c", include_str!("../../runtime/rt_ffi_call.c")),
+    ("rt_ffi_load.c", include_str!("../../runtime/rt_ffi_load.c")),
+    ("rt_ffi_scope.c", include_str!("../../runtime/rt_ffi_scope.c")),
     ("rt_lists.c", include_str!("../../runtime/rt_lists.c")),
     ("rt_main.c", include_str!("../../runtime/rt_main.c")),
     ("rt_print.c", include_str!("../../runtime/rt_print.c")),

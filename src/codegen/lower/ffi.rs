@@ -69,12 +69,6 @@ impl FnLowerer<'_, '_> {
         let sym_v = self.b.ins().iconst(types::I64, i64::from(ffi.symbol));
         let loc_v = self.loc_addr(loc)?;
         let fnptr = self.rt_val(RtFn::FfiFn, &[unit_v, sym_v, status_ptr, loc_v])?;
-        if let (Some(ss), Some(exhausted_b)) = (status_slot, exhausted) {
-            let status = self.b.ins().stack_load(types::I64, types::I32, ss, 0);
-            let ok = self.b.create_block();
-            self.b.ins().brif(status, exhausted_b, &[], ok, &[]);
-            self.b.switch_to_block(ok);
-        }
 
         let n = args.len().max(1) as u32;
         let slots = self.b.create_sized_stack_slot(StackSlotData::new(
@@ -91,12 +85,17 @@ impl FnLowerer<'_, '_> {
                 .ins()
                 .stack_store(types::I64, s, slots, (i * 8) as i32);
         }
+        // The instance, then the string copies into its heap (checked
+        // against the heap caps), can each fail: the runtime sets *status.
+        self.branch_if_exhausted(status_slot, exhausted);
         let slots_addr = self.b.ins().stack_addr(types::I64, slots, 0);
         let tramp = self.trampoline(x)?;
         let tref = self.m.module.declare_func_in_func(tramp, self.b.func);
         let tramp_addr = self.b.ins().func_addr(types::I64, tref);
         let nslots = self.b.ins().iconst(types::I64, i64::from(n));
         self.rt(RtFn::FfiInvoke, &[tramp_addr, fnptr, slots_addr, nslots])?;
+        // A heap cap hit by the library during the call: ResourceExhausted.
+        self.branch_if_exhausted(status_slot, exhausted);
 
         let result = match ext.ret {
             Type::Void => None,
@@ -120,6 +119,21 @@ impl FnLowerer<'_, '_> {
         self.rt(RtFn::FfiReleaseArgs, &[])?;
         self.check_deadline()?;
         Ok(result)
+    }
+
+    /// Inside `select`: jump to the ResourceExhausted arm when the runtime
+    /// reported a failure through the status slot.
+    fn branch_if_exhausted(
+        &mut self,
+        status_slot: Option<cranelift_codegen::ir::StackSlot>,
+        exhausted: Option<Block>,
+    ) {
+        if let (Some(ss), Some(exhausted_b)) = (status_slot, exhausted) {
+            let status = self.b.ins().stack_load(types::I64, types::I32, ss, 0);
+            let ok = self.b.create_block();
+            self.b.ins().brif(status, exhausted_b, &[], ok, &[]);
+            self.b.switch_to_block(ok);
+        }
     }
 
     /// Inside `within`: leave for the innermost else branch once the

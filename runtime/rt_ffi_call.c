@@ -1,0 +1,258 @@
+/* rt_ffi_call.c: one extern call — the callable pointer, argument copies
+ * into the instance heap, the foreign call between coex_ffi_enter/exit,
+ * string results, ResourceExhausted, and abandonment at a `within` deadline.
+ *
+ * Generated code calls, in order: coex_ffi_fn (instance + symbol; remembers
+ * the select status pointer), coex_ffi_str_arg per string argument (copies
+ * checked against the heap caps before the call), coex_ffi_invoke,
+ * coex_ffi_str_ret, coex_ffi_release_args. Inside `select`, a failure at
+ * any of these steps sets *status = 1 and the generated code takes the
+ * `case ResourceExhausted` arm (copies already released); outside it, the
+ * program stops with the guide's "FFI resource exhausted" error. */
+#define _GNU_SOURCE
+#include "coex_rt.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The call in progress on this thread (set by coex_ffi_fn). */
+static __thread ffi_instance *call_instance;
+static __thread int64_t call_unit;
+static __thread int32_t *call_status;
+static __thread const coex_loc *call_loc;
+static __thread int call_failed;
+static __thread int32_t in_foreign_code;
+/* String argument copies of the call (in call_instance's heap, or in the
+ * process heap when the image has no shim). */
+static __thread char **arg_copies;
+static __thread int64_t arg_count, arg_cap;
+
+static const char select_hint[] =
+    "Handle this with select:\n"
+    "\n"
+    "    select\n"
+    "        case result = extern_function(args):\n"
+    "            # success\n"
+    "        ~\n"
+    "        case ResourceExhausted:\n"
+    "            # handle backpressure\n"
+    "        ~\n"
+    "    ~\n";
+
+_Noreturn void coex_ffi_exhausted(const coex_loc *loc, int heap) {
+    char body[1024];
+    snprintf(body, sizeof body, "%s\n\n%s",
+             heap ? "Cannot allocate in the FFI instance heap: heap cap reached "
+                    "(COEX_FFI_INSTANCE_HEAP_MAX / COEX_FFI_TOTAL_HEAP_MAX)."
+                  : "Cannot create FFI instance: system memory pressure.",
+             select_hint);
+    coex_rt_error_body("FFI resource exhausted", body, loc);
+}
+
+void *coex_ffi_fn(int64_t unit, int64_t sym, int32_t *status, const coex_loc *loc) {
+    call_status = status;
+    call_loc = loc;
+    call_failed = 0;
+    ffi_instance *inst = coex_ffi_scope_instance(unit, loc);
+    call_instance = inst;
+    call_unit = unit;
+    if (!inst) {
+        if (!status) coex_ffi_exhausted(loc, 0);
+        *status = 1;
+        call_failed = 1;
+        return NULL;
+    }
+    if (status) *status = 0;
+    return inst->syms[sym];
+}
+
+static void free_copy(ffi_instance *inst, char *p) {
+    if (inst && inst->shim) inst->shim->release(p);
+    else free(p);
+}
+
+void coex_ffi_release_args(void) {
+    for (int64_t i = 0; i < arg_count; i++) free_copy(call_instance, arg_copies[i]);
+    arg_count = 0;
+}
+
+/* A step of the call ran out of heap: give up the call. */
+static void call_exhausted(void) {
+    coex_ffi_release_args();
+    if (call_instance) call_instance->taint |= COEX_TAINT_CAP;
+    if (!call_status) coex_ffi_exhausted(call_loc, 1);
+    *call_status = 1;
+    call_failed = 1;
+}
+
+const char *coex_ffi_str_arg(const coex_str *s) {
+    if (call_failed) return NULL;
+    ffi_instance *inst = call_instance;
+    uint64_t n = (uint64_t)s->len + 1;
+    char *copy = (inst && inst->shim) ? inst->shim->alloc(n) : malloc(n);
+    if (!copy) {
+        call_exhausted();
+        return NULL;
+    }
+    memcpy(copy, s->bytes, n);
+    if (arg_count == arg_cap) {
+        int64_t cap = arg_cap ? arg_cap * 2 : 8;
+        char **grown = realloc(arg_copies, (size_t)cap * sizeof(char *));
+        if (!grown) coex_rt_error("out of memory", NULL);
+        arg_copies = grown;
+        arg_cap = cap;
+    }
+    arg_copies[arg_count++] = copy;
+    return copy;
+}
+
+coex_str *coex_ffi_str_ret(const char *p) {
+    coex_str *s = coex_str_from_cstr(p);
+    atomic_thread_fence(memory_order_release); /* publish the copy */
+    return s;
+}
+
+void coex_ffi_enter(void) { in_foreign_code = 1; }
+void coex_ffi_exit(void) { in_foreign_code = 0; }
+int32_t coex_ffi_in_foreign_code(void) { return in_foreign_code; }
+
+typedef struct invoke_args {
+    coex_ffi_tramp tramp;
+    void *fn;
+    int64_t *slots;
+} invoke_args;
+
+static void *run_blocking(void *data) {
+    invoke_args *a = data;
+    a->tramp(a->fn, a->slots);
+    return NULL;
+}
+
+/* The call itself: in-foreign-code, and inside a GC blocking region so the
+ * collector never waits for this thread. */
+static void run_call(coex_ffi_tramp tramp, void *fn, int64_t *slots) {
+    invoke_args a = {tramp, fn, slots};
+    coex_ffi_enter();
+    GC_do_blocking(run_blocking, &a);
+    coex_ffi_exit();
+}
+
+/* A call running on a helper thread under a deadline. */
+typedef struct timed_call {
+    pthread_mutex_t lock;
+    pthread_cond_t done_cond;
+    int done;
+    int abandoned;
+    coex_ffi_tramp tramp;
+    void *fn;
+    ffi_instance *inst;   /* owned by the call once abandoned            */
+    char **args;          /* process-heap string copies (no-shim images) */
+    int64_t nargs;
+    int64_t nslots;
+    int64_t slots[];
+} timed_call;
+
+static void timed_call_free(timed_call *c) {
+    for (int64_t i = 0; i < c->nargs; i++) free(c->args[i]);
+    free(c->args);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->done_cond);
+    free(c);
+}
+
+static void *timed_call_run(void *arg) {
+    timed_call *c = arg;
+    run_call(c->tramp, c->fn, c->slots);
+    pthread_mutex_lock(&c->lock);
+    c->done = 1;
+    int abandoned = c->abandoned;
+    pthread_cond_signal(&c->done_cond);
+    pthread_mutex_unlock(&c->lock);
+    if (abandoned) {
+        /* the caller has left: this thread was the last one inside the image */
+        atomic_fetch_add(&coex_ffi_stats.abandoned_destroyed, 1);
+        coex_ffi_release(c->inst); /* tainted: destroyed, never pooled */
+        atomic_fetch_sub(&coex_ffi_stats.abandoned_running, 1);
+        timed_call_free(c);
+    }
+    return NULL;
+}
+
+/* Run the call on a helper thread and wait until it returns or the deadline
+ * passes; at the deadline the call is abandoned (see coex_rt.h). */
+static void invoke_with_deadline(coex_ffi_tramp tramp, void *fn, int64_t *slots,
+                                 int64_t nslots, int64_t deadline) {
+    timed_call *c = calloc(1, sizeof(timed_call) + (size_t)nslots * sizeof(int64_t));
+    if (!c) coex_rt_error("out of memory", NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->done_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&c->lock, NULL);
+    c->tramp = tramp;
+    c->fn = fn;
+    c->inst = call_instance;
+    c->nslots = nslots;
+    memcpy(c->slots, slots, (size_t)nslots * sizeof(int64_t));
+
+    pthread_t helper;
+    if (pthread_create(&helper, NULL, timed_call_run, c) != 0) {
+        /* no thread to spare: run it here, without a deadline */
+        run_call(tramp, fn, slots);
+        timed_call_free(c);
+        return;
+    }
+    struct timespec until = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
+    pthread_mutex_lock(&c->lock);
+    while (!c->done) {
+        if (pthread_cond_timedwait(&c->done_cond, &c->lock, &until) == ETIMEDOUT && !c->done) break;
+    }
+    if (c->done) {
+        pthread_mutex_unlock(&c->lock);
+        pthread_join(helper, NULL);
+        memcpy(slots, c->slots, (size_t)nslots * sizeof(int64_t));
+        timed_call_free(c);
+        return;
+    }
+    /* Abandon: the helper owns the instance (and its heap, where the string
+     * copies live) now; process-heap copies go with it too. */
+    c->abandoned = 1;
+    c->inst->taint |= COEX_TAINT_ABANDONED;
+    if (!c->inst->shim) {
+        c->args = arg_copies;
+        c->nargs = arg_count;
+        arg_copies = NULL;
+        arg_cap = 0;
+    }
+    arg_count = 0;
+    coex_ffi_scope_detach(call_unit, c->inst);
+    call_instance = NULL;
+    atomic_fetch_add(&coex_ffi_stats.abandoned, 1);
+    atomic_fetch_add(&coex_ffi_stats.abandoned_running, 1);
+    pthread_mutex_unlock(&c->lock);
+    pthread_detach(helper);
+    slots[0] = 0;
+}
+
+void coex_ffi_invoke(coex_ffi_tramp tramp, void *fn, int64_t *slots, int64_t nslots) {
+    ffi_instance *inst = call_instance;
+    if (call_failed || !inst) return;
+    uint32_t *ev = inst->events;
+    if (ev && (__atomic_load_n(ev, __ATOMIC_RELAXED) & COEX_SHIM_EVENT_CAP))
+        __atomic_and_fetch(ev, ~COEX_SHIM_EVENT_CAP, __ATOMIC_RELAXED);
+    int64_t deadline = coex_within_deadline();
+    if (deadline >= 0) {
+        invoke_with_deadline(tramp, fn, slots, nslots > 0 ? nslots : 1, deadline);
+        if (!call_instance) return; /* abandoned: the else branch follows */
+    } else {
+        run_call(tramp, fn, slots);
+    }
+    /* the library ran into a heap cap during the call: ResourceExhausted */
+    if (ev && (__atomic_load_n(ev, __ATOMIC_RELAXED) & COEX_SHIM_EVENT_CAP)) call_exhausted();
+}
