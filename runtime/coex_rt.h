@@ -237,8 +237,21 @@ typedef struct ffi_config {
     int64_t pool_max;           /* COEX_FFI_POOL_MAX per unit, 0: off      */
     int64_t max_abandoned;      /* COEX_FFI_MAX_ABANDONED                  */
     int stats;                  /* COEX_FFI_STATS=1                        */
+    int gc_blocking;            /* COEX_FFI_GC_BLOCKING=1                  */
 } ffi_config;
 const ffi_config *coex_ffi_config(void);
+/* The same settings once read (coex_ffi_config has run before any instance
+ * exists), for the call fast path. */
+extern ffi_config coex_ffi_settings;
+
+/* The instances of the current func/task scope (rt_ffi_scope.c); exposed so
+ * the call fast path finds an existing instance without a function call. */
+typedef struct ffi_scope {
+    int64_t depth;             /* nested func invocations sharing it  */
+    ffi_instance **instances;  /* one per unit, acquired on first use */
+    struct ffi_scope *parent;  /* scope of the task's parent          */
+} ffi_scope;
+extern __thread ffi_scope *coex_ffi_current_scope;
 
 /* Counters printed by COEX_FFI_STATS=1 at exit. */
 typedef struct ffi_stats {

@@ -20,6 +20,10 @@
 #include <string.h>
 #include <time.h>
 
+#undef pthread_create /* helper threads are not GC threads, see run_helper_call */
+#undef pthread_detach
+#undef pthread_join
+
 /* The call in progress on this thread (set by coex_ffi_fn). */
 static __thread ffi_instance *call_instance;
 static __thread int64_t call_unit;
@@ -58,7 +62,9 @@ void *coex_ffi_fn(int64_t unit, int64_t sym, int32_t *status, const coex_loc *lo
     call_status = status;
     call_loc = loc;
     call_failed = 0;
-    ffi_instance *inst = coex_ffi_scope_instance(unit, loc);
+    ffi_scope *scope = coex_ffi_current_scope;
+    ffi_instance *inst = scope ? scope->instances[unit] : NULL;
+    if (!inst) inst = coex_ffi_scope_instance(unit, loc);
     call_instance = inst;
     call_unit = unit;
     if (!inst) {
@@ -133,12 +139,31 @@ static void *run_blocking(void *data) {
     return NULL;
 }
 
-/* The call itself: in-foreign-code, and inside a GC blocking region so the
- * collector never waits for this thread. */
+/* The call itself, marked in-foreign-code. The thread stays a normal
+ * collector thread: a collection stops it with Boehm's suspend signal
+ * wherever the C code is (it holds no GC pointers: the air gap), so the
+ * collector never waits for the call to finish. GC_do_blocking would keep
+ * the collector from even signalling the thread, but costs a syscall per
+ * call (getcontext's sigprocmask, ~250 ns); COEX_FFI_GC_BLOCKING=1 turns it
+ * on for libraries whose blocking system calls cannot take an EINTR. */
 static void run_call(coex_ffi_tramp tramp, void *fn, int64_t *slots) {
-    invoke_args a = {tramp, fn, slots};
     coex_ffi_enter();
-    GC_do_blocking(run_blocking, &a);
+    if (coex_ffi_settings.gc_blocking) {
+        invoke_args a = {tramp, fn, slots};
+        GC_do_blocking(run_blocking, &a);
+    } else {
+        tramp(fn, slots);
+    }
+    coex_ffi_exit();
+}
+
+/* A call on a helper thread (under a deadline). The helper is a plain
+ * pthread, not registered with the collector (gc.h redirects
+ * pthread_create; not here): it touches no GC memory, so a collection never
+ * signals or waits for it, even while an abandoned call runs on. */
+static void run_helper_call(coex_ffi_tramp tramp, void *fn, int64_t *slots) {
+    coex_ffi_enter();
+    tramp(fn, slots);
     coex_ffi_exit();
 }
 
@@ -167,7 +192,7 @@ static void timed_call_free(timed_call *c) {
 
 static void *timed_call_run(void *arg) {
     timed_call *c = arg;
-    run_call(c->tramp, c->fn, c->slots);
+    run_helper_call(c->tramp, c->fn, c->slots);
     pthread_mutex_lock(&c->lock);
     c->done = 1;
     int abandoned = c->abandoned;

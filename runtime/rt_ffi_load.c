@@ -40,7 +40,8 @@ static _Atomic int64_t next_tag;
 
 /* ---- configuration -------------------------------------------------------- */
 
-static ffi_config config;
+ffi_config coex_ffi_settings;
+#define config coex_ffi_settings
 static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 
 static int64_t env_int(const char *name, int64_t fallback) {
@@ -68,6 +69,8 @@ static void config_read(void) {
     config.max_abandoned = env_int("COEX_FFI_MAX_ABANDONED", 16);
     const char *s = getenv("COEX_FFI_STATS");
     config.stats = s && strcmp(s, "1") == 0;
+    s = getenv("COEX_FFI_GC_BLOCKING");
+    config.gc_blocking = s && strcmp(s, "1") == 0;
     if (config.stats) atexit(stats_at_exit);
 }
 

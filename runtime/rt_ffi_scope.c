@@ -10,13 +10,8 @@
 
 #include <stdlib.h>
 
-typedef struct ffi_scope {
-    int64_t depth;             /* nested func invocations sharing it  */
-    ffi_instance **instances;  /* one per unit, acquired on first use */
-    struct ffi_scope *parent;  /* scope of the task's parent          */
-} ffi_scope;
-
-static __thread ffi_scope *current_scope;
+__thread ffi_scope *coex_ffi_current_scope;
+#define current_scope coex_ffi_current_scope
 
 static ffi_scope *scope_new(ffi_scope *parent) {
     ffi_scope *s = calloc(1, sizeof(ffi_scope));
