@@ -49,7 +49,7 @@ typedef struct coex_loc {
 } coex_loc;
 
 /* One embedded FFI unit image, as described by codegen's table
- * `coex_ffi_unit_table[coex_ffi_unit_count]` (see rt_ffi.c). */
+ * `coex_ffi_unit_table[coex_ffi_unit_count]` (see rt_ffi_load.c). */
 typedef struct coex_unit_desc {
     const unsigned char *image;  /* image bytes (embed object)               */
     const int64_t *image_len;    /* its length (embed object)                */
@@ -135,30 +135,36 @@ void coex_task_yield(void *ctx, int64_t v);
 void coex_task_scope_enter(void);
 void coex_task_scope_exit(void);
 
-/* ---- FFI (rt_ffi.c) ---------------------------------------------------- */
+/* ---- FFI (rt_ffi_call.c, rt_ffi_scope.c, rt_ffi_load.c; docs/ffi.md) ---- */
 
 /* Entry/exit of a func that may (transitively) call externs: the outermost
  * active invocation on the thread owns the FFI instances of the scope. */
 void coex_ffi_scope_enter(void);
 void coex_ffi_scope_exit(void);
 /* Callable pointer for symbol sym of unit in the current scope's instance,
- * creating the instance on first use. If the instance cannot be created
- * (resource exhausted): with status != NULL, *status = 1 and NULL returned
- * (select's ResourceExhausted arm); with status == NULL, the program stops
- * with the "FFI resource exhausted" error at loc. *status = 0 on success. */
+ * acquiring the instance on first use (fresh or pooled, docs/ffi.md). The
+ * call's status pointer is remembered until coex_ffi_invoke: with status !=
+ * NULL, every failure of this call (no instance, an argument copy over the
+ * heap caps, a heap cap hit by the library during the call) sets *status = 1
+ * and releases the argument copies, and generated code then takes select's
+ * ResourceExhausted arm (it tests *status after the argument copies and
+ * after the call); with status == NULL the program stops with the
+ * "FFI resource exhausted" error at loc. *status = 0 on success. */
 void *coex_ffi_fn(int64_t unit, int64_t sym, int32_t *status, const coex_loc *loc);
-/* String parameter: a NUL-terminated copy outside the GC heap, valid until
- * coex_ffi_release_args. */
+/* String parameter: a NUL-terminated copy in the instance heap, valid until
+ * coex_ffi_release_args; NULL once the call has failed (see above). */
 const char *coex_ffi_str_arg(const coex_str *s);
-/* String return: deep copy into the GC heap; NULL becomes "". */
+/* String return: deep copy into the GC heap; NULL becomes ""; release fence. */
 coex_str *coex_ffi_str_ret(const char *p);
 /* Free the string parameter copies of the call just made. */
 void coex_ffi_release_args(void);
 /* A generated trampoline: loads the C arguments from slots, calls fn, stores
  * the C result in slots[0]. */
 typedef void (*coex_ffi_tramp)(void *fn, int64_t *slots);
-/* Run one foreign call: coex_ffi_enter, tramp(fn, slots) inside a GC blocking
- * region, coex_ffi_exit. nslots = max(1, number of arguments).
+/* Run one foreign call: coex_ffi_enter, tramp(fn, slots), coex_ffi_exit
+ * (inside GC_do_blocking only with COEX_FFI_GC_BLOCKING=1; docs/ffi.md).
+ * nslots = max(1, number of arguments). Nothing happens when the call has
+ * already failed.
  * Inside `within`, the call runs on a helper thread; if the deadline passes
  * first, the call is abandoned: slots[0] is set to 0 (a NULL string, a zero
  * number), the instance is detached from the scope (later calls get a fresh

@@ -1,7 +1,7 @@
 /* rt_tasks.c: `task for` on a bounded pool of OS threads, and deadlines.
  *
  * Each iteration is an isolated task: it runs with its own FFI scope (fresh
- * instances, see rt_ffi.c) and its own yield list; the parent waits for all
+ * instances, see rt_ffi_scope.c) and its own yield list; the parent waits for all
  * iterations (the implicit barrier) and concatenates the yields in input
  * order, so the result never depends on scheduling. Threads are created with
  * GC_pthread_create (via GC_THREADS) so the collector scans their stacks. */

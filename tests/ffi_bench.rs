@@ -117,7 +117,11 @@ fn bench_ffi() {
     }
     for (label, task) in [("task_scope_ffi", once), ("task_scope_empty", empty)] {
         f.push(assign(t0, now(&f)));
-        f.push(repeat(i, SCOPES, vec![expr_stmt(call(task, vec![], Type::Void))]));
+        f.push(repeat(
+            i,
+            SCOPES,
+            vec![expr_stmt(call(task, vec![], Type::Void))],
+        ));
         report(&mut f, label, t0, SCOPES);
     }
     // task for: 8 CPU-bound calls
@@ -156,8 +160,14 @@ fn bench_ffi() {
     println!("bench direct_call_ns {direct:.1} ns");
     println!("bench ffi_call_overhead_ns {:.1} ns", ffi - direct);
     println!("bench task_call_no_ffi_us {:.2} us", empty / 1000.0);
-    println!("bench pool_acquire_reset_release_plus_call_us {:.2} us", pool / 1000.0);
-    println!("bench fresh_create_destroy_plus_call_us {:.2} us", create / 1000.0);
+    println!(
+        "bench pool_acquire_reset_release_plus_call_us {:.2} us",
+        pool / 1000.0
+    );
+    println!(
+        "bench fresh_create_destroy_plus_call_us {:.2} us",
+        create / 1000.0
+    );
     println!("bench fresh_over_pooled_ratio {:.1} x", create / pool);
     println!("bench task_for_1_thread_ms {:.1} ms", t1 / 1e6);
     println!("bench task_for_2_threads_ms {:.1} ms", t2 / 1e6);

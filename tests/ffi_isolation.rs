@@ -116,10 +116,10 @@ fn counting_program() -> Program {
 #[test]
 fn each_task_has_its_own_globals_and_a_func_shares_one_instance() {
     let built = build(&counting_program(), &[counter_image()]);
-    let expected: String = std::iter::repeat("100000\n")
-        .take(8)
-        .chain((1..=8).map(|r| Box::leak(format!("{}\n", r * 100_000).into_boxed_str()) as &str))
-        .collect();
+    let mut expected = "100000\n".repeat(8);
+    for r in 1..=8 {
+        expected += &format!("{}\n", r * 100_000);
+    }
     for threads in ["1", "2", "8"] {
         let out = run(
             &built,
@@ -203,8 +203,12 @@ fn handles_only_mean_something_in_the_instance_that_made_them() {
     let k = f.local("k", Type::Int);
     f.push(assign(h, call_extern(BOX_NEW, vec![int(42)], Type::Int)));
     f.push(print(call_extern(BOX_GET, vec![f.get(h)], Type::Int))); // 42
-    f.push(print(call_extern(BOX_GET, vec![add(f.get(h), int(1))], Type::Int))); // forged: -1
-    // a task sees the parent's number, but not its instance: -1
+    f.push(print(call_extern(
+        BOX_GET,
+        vec![add(f.get(h), int(1))],
+        Type::Int,
+    ))); // forged: -1
+         // a task sees the parent's number, but not its instance: -1
     f.push(Stmt::TaskFor {
         var: x,
         items: range(int(0), int(2)),
@@ -322,4 +326,44 @@ fn units_using_libc_owned_resources_are_never_pooled() {
         (4, 0, 4),
         "{stats:?}"
     );
+}
+
+#[test]
+fn a_pooled_instance_is_reset_to_fresh_over_thousands_of_reuses() {
+    // one thread: 3,000 tasks take turns with one pooled instance; each
+    // starts with the load-time globals (counter 0, empty handle table)
+    let mut p = counter_program();
+    let mut f = FnB::new();
+    let x = f.local("x", Type::Int);
+    let r = f.local("r", list_ty(Type::Int));
+    let k = f.local("k", Type::Int);
+    let bad = f.local("bad", Type::Int);
+    f.push(Stmt::TaskFor {
+        var: x,
+        items: range(int(0), int(3000)),
+        body: vec![
+            expr_stmt(call_extern(BOX_NEW, vec![f.get(x)], Type::Int)),
+            Stmt::Yield(call_extern(INC, vec![], Type::Int)),
+        ],
+        result: Some(r),
+    });
+    f.push(assign(bad, int(0)));
+    f.push(Stmt::ForList {
+        var: k,
+        list: f.get(r),
+        body: vec![Stmt::If {
+            cond: bin(BinOp::Ne, f.get(k), int(1)),
+            then_body: vec![assign(bad, add(f.get(bad), int(1)))],
+            else_body: vec![],
+        }],
+    });
+    f.push(print(f.get(bad)));
+    let main = p.add(f.finish("main", FuncKind::Func));
+    let built = build(&p.finish(main), &[counter_image()]);
+    let out = run(&built, &[("COEX_THREADS", "1"), ("COEX_FFI_STATS", "1")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "0\n");
+    let stats = ffi_stats(&stderr(&out));
+    assert_eq!(stats["created"], 1, "{stats:?}");
+    assert_eq!(stats["reused"], 2999, "{stats:?}");
 }

@@ -37,6 +37,11 @@ int64_t now_ms(void) {
 }
 static int64_t counter;
 int64_t bump(void) { return ++counter; }
+/* Sleeps the full ms even when a signal (a GC stop) interrupts it. */
+void sleep_full(int64_t ms) {
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L}, left;
+    while (nanosleep(&t, &left) != 0) t = left;
+}
 /* Allocates n bytes (touched) and keeps them. */
 int64_t grab_bytes(int64_t n) {
     char *p = malloc((size_t)n);
@@ -53,6 +58,7 @@ const NAP: ExternId = ExternId(3);
 const NOW_MS: ExternId = ExternId(4);
 const BUMP: ExternId = ExternId(5);
 const GRAB_BYTES: ExternId = ExternId(6);
+const SLEEP_FULL: ExternId = ExternId(7);
 
 fn heap_program() -> ProgB {
     program_with(
@@ -65,6 +71,7 @@ fn heap_program() -> ProgB {
             Sym("now_ms", vec![], Type::Int),
             Sym("bump", vec![], Type::Int),
             Sym("grab_bytes", vec![Type::Int], Type::Int),
+            Sym("sleep_full", vec![Type::Int], Type::Void),
         ],
     )
 }
@@ -159,20 +166,18 @@ fn the_process_wide_cap_counts_every_instance() {
     let r = f.local("r", Type::Int);
     let res = f.local("res", list_ty(Type::Str));
     let k = f.local("k", Type::Str);
-    let body = vec![
-        Stmt::Select {
-            target: Some(r),
-            call: GRAB,
-            args: vec![int(12)],
-            loc: loc(2, "case r = grab(12):"),
-            body: vec![
-                // keep holding it while siblings run
-                expr_stmt(call_extern(NAP, vec![int(300)], Type::Void)),
-                Stmt::Yield(string("ok")),
-            ],
-            exhausted: vec![Stmt::Yield(string("exhausted"))],
-        },
-    ];
+    let body = vec![Stmt::Select {
+        target: Some(r),
+        call: GRAB,
+        args: vec![int(12)],
+        loc: loc(2, "case r = grab(12):"),
+        body: vec![
+            // keep holding it while siblings run
+            expr_stmt(call_extern(NAP, vec![int(300)], Type::Void)),
+            Stmt::Yield(string("ok")),
+        ],
+        exhausted: vec![Stmt::Yield(string("exhausted"))],
+    }];
     f.push(Stmt::TaskFor {
         var: x,
         items: range(int(0), int(4)),
@@ -264,7 +269,11 @@ fn within_program(linger_ms: i64) -> Program {
     // the scope continues with a fresh instance
     f.push(print(call_extern(BUMP, vec![], Type::Int)));
     if linger_ms > 0 {
-        f.push(expr_stmt(call_extern(NAP, vec![int(linger_ms)], Type::Void)));
+        f.push(expr_stmt(call_extern(
+            NAP,
+            vec![int(linger_ms)],
+            Type::Void,
+        )));
     }
     let main = p.add(f.finish("main", FuncKind::Func));
     p.finish(main)
@@ -412,7 +421,9 @@ int64_t tick(void) { return ++n; }
 
 #[test]
 fn the_ffi_build_rejects_initial_exec_tls() {
-    let err = try_unit_image("ietls", STATIC_TLS_C).unwrap_err().to_string();
+    let err = try_unit_image("ietls", STATIC_TLS_C)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.starts_with(
             "FFI unit 'ietls' of library 'ietlslib' uses initial-exec thread-local storage (DF_STATIC_TLS)"
@@ -421,7 +432,10 @@ fn the_ffi_build_rejects_initial_exec_tls() {
     );
     assert!(err.contains("-ftls-model=global-dynamic"), "{err}");
     // default-model TLS is fine
-    let ok = try_unit_image("gdtls", "static __thread long n; long tick(void) { return ++n; }");
+    let ok = try_unit_image(
+        "gdtls",
+        "static __thread long n; long tick(void) { return ++n; }",
+    );
     assert!(ok.is_ok(), "{:?}", ok.err());
 }
 
@@ -455,4 +469,62 @@ fn the_runtime_refuses_an_initial_exec_tls_image_it_is_handed() {
         stderr(&out)
     );
     assert!(stderr(&out).contains("-ftls-model=global-dynamic"));
+}
+
+#[test]
+fn the_collector_does_not_wait_for_a_thread_in_foreign_code() {
+    // task 0 sleeps 2 s inside C; task 1 allocates 3 million strings (many
+    // collections) and reports how long that took: far less than 2 s, so no
+    // collection waited for the sleeping thread
+    let mut p = heap_program();
+    let mut f = FnB::new();
+    let x = f.local("x", Type::Int);
+    let t0 = f.local("t0", Type::Int);
+    let i = f.local("i", Type::Int);
+    let s = f.local("s", Type::Str);
+    let res = f.local("res", list_ty(Type::Int));
+    let k = f.local("k", Type::Int);
+    f.push(Stmt::TaskFor {
+        var: x,
+        items: range(int(0), int(2)),
+        body: vec![Stmt::If {
+            cond: bin(BinOp::Eq, f.get(x), int(0)),
+            then_body: vec![
+                expr_stmt(call_extern(SLEEP_FULL, vec![int(2000)], Type::Void)),
+                Stmt::Yield(int(-1)),
+            ],
+            else_body: vec![
+                assign(t0, call_extern(NOW_MS, vec![], Type::Int)),
+                repeat(
+                    i,
+                    3_000_000,
+                    vec![assign(s, add(to_string(f.get(i)), string("x")))],
+                ),
+                Stmt::Yield(sub(call_extern(NOW_MS, vec![], Type::Int), f.get(t0))),
+            ],
+        }],
+        result: Some(res),
+    });
+    f.push(Stmt::ForList {
+        var: k,
+        list: f.get(res),
+        body: vec![print(f.get(k))],
+    });
+    let main = p.add(f.finish("main", FuncKind::Func));
+    let built = build(&p.finish(main), &[heap_image()]);
+    for blocking in ["0", "1"] {
+        let out = run(
+            &built,
+            &[("COEX_THREADS", "2"), ("COEX_FFI_GC_BLOCKING", blocking)],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = stdout(&out);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "-1");
+        let ms: i64 = lines[1].parse().unwrap();
+        assert!(
+            ms < 1500,
+            "allocating task took {ms} ms (GC_BLOCKING={blocking})"
+        );
+    }
 }

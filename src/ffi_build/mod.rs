@@ -97,7 +97,7 @@ pub enum FfiBuildError {
         detail: String,
     },
     /// The linked image uses initial-exec TLS (`DF_STATIC_TLS`).
-    #[error("FFI unit '{unit}' of library '{library}' uses initial-exec thread-local storage (DF_STATIC_TLS)\n\nEvery FFI instance loads the unit again, and glibc's static TLS space runs out after a few loads.\nUse the default TLS model: remove tls_model(\"initial-exec\") attributes (the FFI build compiles with -ftls-model=global-dynamic).")]
+    #[error("FFI unit '{unit}' of library '{library}' uses initial-exec thread-local storage (DF_STATIC_TLS)\n\nEvery FFI instance loads the unit again, and glibc's static TLS space runs out after a few loads.\nUse the default TLS model: remove tls_model(\"initial-exec\") attributes (-fPIC code uses -ftls-model=global-dynamic by default).")]
     StaticTls {
         /// The library.
         library: String,
@@ -243,5 +243,24 @@ mod tests {
             first_error_line(ld),
             "/usr/bin/ld: cannot find -lnope: No such file or directory"
         );
+    }
+}
+
+#[cfg(test)]
+mod shim_abi_tests {
+    /// The shim and the runtime each declare the host/shim structs (they are
+    /// compiled separately: the shim into unit images, the runtime into the
+    /// executable); the two copies must stay identical.
+    #[test]
+    fn shim_abi_is_declared_identically_on_both_sides() {
+        fn abi(text: &str) -> &str {
+            let start = text.find("/* BEGIN SHIM ABI").expect("BEGIN marker");
+            let start = start + text[start..].find('\n').expect("line end") + 1;
+            let end = text.find("/* END SHIM ABI */").expect("END marker");
+            &text[start..end]
+        }
+        let rt = include_str!("../../runtime/coex_rt.h");
+        assert_eq!(abi(rt), abi(super::SHIM_SOURCE));
+        assert!(abi(rt).contains("coex_shim_ops"));
     }
 }

@@ -169,9 +169,9 @@ fn add_unit(
         let obj = format!("obj/{s}.o");
         let mut a = prefix("compile");
         a.id = format!("{}/{s}", a.id);
-        a.argv.extend(
-            ["-c", "-fPIC", "-O2", "-ftls-model=global-dynamic"].map(String::from),
-        );
+        // (-fPIC already means the global-dynamic TLS model; an explicit
+        // initial-exec attribute is caught after the link, see elf.rs)
+        a.argv.extend(["-c", "-fPIC", "-O2"].map(String::from));
         a.argv.extend(include_flags.iter().cloned());
         a.argv.extend(u.cflags.iter().cloned());
         a.argv.extend(pkg.cflags.iter().cloned());
@@ -192,40 +192,6 @@ fn add_unit(
         objects.push((a.id.clone(), obj));
         graph.add(a).map_err(|e| bad(u, e.to_string()))?;
     }
-    // The shim: compiled per unit (same argv and input everywhere, so one
-    // cache entry serves all units), linked first into the image.
-    let shim_obj = format!("obj/{SHIM_DIR}/coex_shim.o");
-    let mut shim = prefix("compile");
-    shim.id = format!("{}/<coex_shim>", shim.id);
-    shim.argv.extend(
-        [
-            "-c",
-            "-fPIC",
-            "-O2",
-            "-fno-builtin",
-            "-ftls-model=global-dynamic",
-        ]
-        .map(String::from),
-    );
-    shim.argv.push(format!("-I{SHIM_DIR}"));
-    shim.argv.extend([
-        "-o".to_string(),
-        shim_obj.clone(),
-        format!("{SHIM_DIR}/coex_shim.c"),
-    ]);
-    let shim_src = graph.add_blob(SHIM_SOURCE.as_bytes().to_vec());
-    shim.inputs = BTreeMap::from([
-        (
-            format!("{SHIM_DIR}/coex_shim.c"),
-            InputSource::Blob(shim_src),
-        ),
-        (format!("{SHIM_DIR}/coex_ffi.h"), InputSource::Blob(header)),
-    ]);
-    shim.outputs = vec![shim_obj.clone()];
-    let shim_id = shim.id.clone();
-    graph.add(shim).map_err(|e| bad(u, e.to_string()))?;
-    objects.insert(0, (shim_id, shim_obj));
-
     let image = format!("lib{}.so", u.unit);
     let mut link = prefix("link");
     link.argv.extend(
@@ -240,6 +206,20 @@ fn add_unit(
         .map(String::from),
     );
     link.argv.push(image.clone());
+    // The shim is compiled by the link action itself, first on the line:
+    // `-O2 -fno-builtin` only affect this one C file (the objects are
+    // already compiled), so the unit's own code keeps its builtins and the
+    // graph keeps one compile action per listed source.
+    link.argv.extend(["-O2", "-fno-builtin"].map(String::from));
+    link.argv.push(format!("-I{SHIM_DIR}"));
+    link.argv.push(format!("{SHIM_DIR}/coex_shim.c"));
+    let shim_src = graph.add_blob(SHIM_SOURCE.as_bytes().to_vec());
+    link.inputs.insert(
+        format!("{SHIM_DIR}/coex_shim.c"),
+        InputSource::Blob(shim_src),
+    );
+    link.inputs
+        .insert(format!("{SHIM_DIR}/coex_ffi.h"), InputSource::Blob(header));
     for (id, obj) in &objects {
         link.argv.push(obj.clone());
         link.inputs.insert(

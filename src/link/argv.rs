@@ -16,7 +16,10 @@ pub const RUNTIME_SOURCES: &[(&str, &str)] = &[
     ("rt_errors.c", include_str!("../../runtime/rt_errors.c")),
     ("rt_ffi_call.c", include_str!("../../runtime/rt_ffi_call.c")),
     ("rt_ffi_load.c", include_str!("../../runtime/rt_ffi_load.c")),
-    ("rt_ffi_scope.c", include_str!("../../runtime/rt_ffi_scope.c")),
+    (
+        "rt_ffi_scope.c",
+        include_str!("../../runtime/rt_ffi_scope.c"),
+    ),
     ("rt_lists.c", include_str!("../../runtime/rt_lists.c")),
     ("rt_main.c", include_str!("../../runtime/rt_main.c")),
     ("rt_print.c", include_str!("../../runtime/rt_print.c")),
