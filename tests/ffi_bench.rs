@@ -148,6 +148,7 @@ fn bench_ffi() {
     let pooled = run_figures(&[("COEX_THREADS", "2")], &built);
     let fresh = run_figures(&[("COEX_THREADS", "2"), ("COEX_FFI_POOL_MAX", "0")], &built);
     let one = run_figures(&[("COEX_THREADS", "1")], &built);
+    let blocking = run_figures(&[("COEX_FFI_GC_BLOCKING", "1")], &built);
     let get = |v: &[(String, f64)], k: &str| v.iter().find(|(n, _)| n == k).unwrap().1;
     let ffi = get(&pooled, "ffi_call");
     let direct = get(&pooled, "direct_call");
@@ -159,6 +160,10 @@ fn bench_ffi() {
     println!("bench ffi_call_ns {ffi:.1} ns");
     println!("bench direct_call_ns {direct:.1} ns");
     println!("bench ffi_call_overhead_ns {:.1} ns", ffi - direct);
+    println!(
+        "bench ffi_call_gc_blocking_ns {:.1} ns",
+        get(&blocking, "ffi_call")
+    );
     println!("bench task_call_no_ffi_us {:.2} us", empty / 1000.0);
     println!(
         "bench pool_acquire_reset_release_plus_call_us {:.2} us",

@@ -116,7 +116,9 @@ impl FnLowerer<'_, '_> {
                 )))
             }
         };
-        self.rt(RtFn::FfiReleaseArgs, &[])?;
+        if args.iter().any(|a| a.ty == Type::Str) {
+            self.rt(RtFn::FfiReleaseArgs, &[])?;
+        }
         self.check_deadline()?;
         Ok(result)
     }
