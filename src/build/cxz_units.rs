@@ -5,6 +5,7 @@
 //! `ffi/src/`, because that tree is what each action's scratch directory
 //! holds. This file is the only place that translates between the two.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use crate::cxz::{CxzArchive, Manifest, ResolvedUnit, FFI_SRC};
@@ -38,11 +39,21 @@ fn under_ffi_src(path: &str) -> String {
 }
 
 fn unit_input(archive: &CxzArchive, manifest: &Manifest, unit: &ResolvedUnit) -> FfiUnitInput {
-    // Every unit sees the whole ffi/src tree: headers may be shared, and
-    // the planner keys each compile on exactly the files it may read.
+    // A unit sees the ffi/src tree (headers may be shared between units)
+    // except the sources other units list: those are never #included (the
+    // planner's rule for listed sources), so editing one unit's C file must
+    // not re-run another unit's compiles.
+    let foreign: BTreeSet<&str> = manifest
+        .units
+        .iter()
+        .filter(|other| other.name != unit.name)
+        .flat_map(|other| other.sources.iter().map(String::as_str))
+        .filter(|s| !unit.sources.iter().any(|own| own == s))
+        .collect();
     let files = archive
         .files
         .iter()
+        .filter(|(p, _)| !foreign.contains(p.as_str()))
         .filter_map(|(p, bytes)| {
             p.strip_prefix(FFI_SRC)
                 .filter(|rel| !rel.is_empty())
@@ -64,6 +75,8 @@ fn unit_input(archive: &CxzArchive, manifest: &Manifest, unit: &ResolvedUnit) ->
 
 /// Every FFI unit of a validated archive, in manifest (name) order, ready
 /// for [`crate::ffi_build::build_units`] or [`crate::ffi_build::plan_json`].
+/// Each unit's `files` are the `ffi/src/` tree minus the sources that only
+/// other units list.
 pub fn unit_inputs(archive: &CxzArchive) -> Vec<FfiUnitInput> {
     let manifest = &archive.manifest;
     manifest
@@ -169,10 +182,31 @@ source = ["a.c"]
         assert_eq!(beta.include_dirs, [".", "b"]);
         assert_eq!(beta.cflags, ["-DX=1"]);
         assert_eq!(beta.system_libs, ["m"]);
+        // Each unit sees shared files and its own sources, not the other's.
         let files: Vec<&str> = beta.files.keys().map(String::as_str).collect();
-        assert_eq!(files, ["a.c", "b/one.c", "b/two.c", "shared.h"]);
-        assert_eq!(units[0].files, beta.files);
+        assert_eq!(files, ["b/one.c", "b/two.c", "shared.h"]);
+        let files: Vec<&str> = units[0].files.keys().map(String::as_str).collect();
+        assert_eq!(files, ["a.c", "shared.h"]);
         assert!(units[0].include_dirs.is_empty());
+    }
+
+    #[test]
+    fn a_source_two_units_list_stays_in_both() {
+        let (_d, archive) = archive_of(&[
+            (
+                "manifest.toml",
+                "[library]\nname = \"two\"\nversion = \"1.0.0\"\n\
+                 [ffi.x]\nsource = [\"common.c\", \"x.c\"]\n\
+                 [ffi.y]\nsource = [\"common.c\"]\n",
+            ),
+            ("src/two.coex", "\n"),
+            ("ffi/src/common.c", "int c(void) { return 0; }\n"),
+            ("ffi/src/x.c", "int x(void) { return 0; }\n"),
+        ]);
+        let units = unit_inputs(&archive);
+        let keys = |i: usize| units[i].files.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(0), ["common.c", "x.c"]);
+        assert_eq!(keys(1), ["common.c"]);
     }
 
     #[test]
