@@ -170,6 +170,8 @@ fn rebuilds_rezips_and_edits_run_exactly_what_changed() {
 
     let first = build(root, &cache, &archive, &[]);
     assert_eq!(summary(&first), "6 actions: 6 ran, 0 cached, 0 remote");
+    // stderr is not a terminal here: no progress bar, nothing at all.
+    assert_eq!(text(&first.stderr), "");
     let core = root.join("target-coex/multi/libcore.so");
     let extra = root.join("target-coex/multi/libextra.so");
     let (core_hash, extra_hash) = (blake3_hex(&core), blake3_hex(&extra));
@@ -621,4 +623,64 @@ fn plan_json_is_valid_deterministic_and_lists_every_action() {
         .stderr(predicates::str::contains(
             "program plans come with `coex build`",
         ));
+}
+
+#[test]
+fn every_example_library_builds_and_its_images_define_the_manifest_symbols() {
+    let t = tempfile::tempdir().unwrap();
+    let (root, cache) = (t.path(), t.path().join("cache"));
+    for name in ["counter", "posix_regex", "zlib"] {
+        let archive = root.join(format!("{name}.cxz"));
+        pack(root, &example(name), &archive);
+        let out = build(root, &cache, &archive, &[]);
+        assert!(
+            summary(&out).contains(" ran, 0 cached, 0 remote"),
+            "{}",
+            summary(&out)
+        );
+        let inspect = coex(root, &cache)
+            .args(["cxz", "inspect", "--json"])
+            .arg(&archive)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+        for unit in v["units"].as_array().unwrap() {
+            let unit_name = unit["name"].as_str().unwrap();
+            let image = root
+                .join("target-coex")
+                .join(name)
+                .join(format!("lib{unit_name}.so"));
+            let nm = std::process::Command::new("nm")
+                .args(["-D", "--defined-only"])
+                .arg(&image)
+                .output()
+                .expect("run nm");
+            assert!(nm.status.success(), "{}", text(&nm.stderr));
+            let defined: Vec<String> = text(&nm.stdout)
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string))
+                .collect();
+            for sym in unit["symbols"].as_array().unwrap() {
+                let s = sym["name"].as_str().unwrap();
+                assert!(defined.iter().any(|d| d == s), "{s} not in {image:?}");
+            }
+            if unit["pkg_config"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == "zlib")
+            {
+                let readelf = std::process::Command::new("readelf")
+                    .arg("-d")
+                    .arg(&image)
+                    .output()
+                    .expect("run readelf");
+                assert!(
+                    text(&readelf.stdout).contains("[libz.so"),
+                    "{}",
+                    text(&readelf.stdout)
+                );
+            }
+        }
+    }
 }
