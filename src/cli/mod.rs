@@ -11,6 +11,7 @@ mod cache_cmd;
 mod check_cmd;
 mod cxz_cmd;
 mod plan_cmd;
+mod tool_cmd;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -45,6 +46,9 @@ pub enum Command {
     /// Inspect and maintain the local build cache (e.g. `coex cache stats`)
     #[command(subcommand)]
     Cache(cache_cmd::CacheCommand),
+    /// Stable subcommands for build systems (Bazel rules); see docs/bazel.md
+    #[command(subcommand, hide = true)]
+    Tool(tool_cmd::ToolCommand),
 }
 
 /// Runs one parsed command line and turns any failure into printed text.
@@ -56,6 +60,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) => plan_cmd::run(args),
         Command::Cxz(cmd) => cxz_cmd::run(cmd),
         Command::Cache(cmd) => cache_cmd::run(cmd),
+        Command::Tool(cmd) => tool_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,
