@@ -4,4 +4,7 @@
 //! these modules so integration tests and benchmarks call the same code.
 
 pub mod cli;
+pub mod exec;
 pub mod failure;
+pub mod ffi_build;
+pub mod toolchain;

@@ -1,15 +1,104 @@
-//! `coex cache …`: stats, verify, gc.
+//! `coex cache …`: stats, verify, gc of the local cache.
 
 use clap::Subcommand;
+use std::process::ExitCode;
 
+use crate::exec::local::{default_cache_dir, parse_size, LocalStore};
 use crate::failure::{CmdResult, Failure};
 
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
     /// Show entry counts and sizes of the local cache (e.g. `coex cache stats`)
-    Stats,
+    Stats {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every entry, remove bad ones; exit 1 if any were bad (e.g. `coex cache verify`)
+    Verify,
+    /// Delete least recently used entries down to a size (e.g. `coex cache gc --max-size 100M`)
+    Gc {
+        /// Size to shrink to: bytes, or with a K, M or G suffix
+        #[arg(long = "max-size", value_name = "SIZE")]
+        max_size: String,
+    },
 }
 
-pub fn run(_cmd: CacheCommand) -> CmdResult {
-    Err(Failure::new("`coex cache` is not implemented yet"))
+fn human(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < UNITS.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
+}
+
+pub fn run(cmd: CacheCommand) -> CmdResult {
+    let dir = default_cache_dir().map_err(Failure::new)?;
+    let store = LocalStore::new(&dir);
+    match cmd {
+        CacheCommand::Stats { json } => {
+            let s = store.stats().map_err(Failure::new)?;
+            if json {
+                let v = serde_json::json!({ "cache_dir": dir, "stats": s });
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                println!("cache: {}", dir.display());
+                println!(
+                    "cas: {} entries, {} ({} bytes)",
+                    s.cas_entries,
+                    human(s.cas_bytes),
+                    s.cas_bytes
+                );
+                println!(
+                    "ac:  {} entries, {} ({} bytes)",
+                    s.ac_entries,
+                    human(s.ac_bytes),
+                    s.ac_bytes
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CacheCommand::Verify => {
+            let r = store.verify().map_err(Failure::new)?;
+            for bad in &r.removed {
+                println!("removed bad entry {bad}");
+            }
+            if r.removed.is_empty() {
+                println!(
+                    "checked {} entries in {}: all good",
+                    r.checked,
+                    dir.display()
+                );
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Err(Failure::with_body(
+                    format!(
+                        "{} of {} cache entries were bad and have been removed",
+                        r.removed.len(),
+                        r.checked
+                    ),
+                    "The actions that produced them will re-run on the next build.",
+                ))
+            }
+        }
+        CacheCommand::Gc { max_size } => {
+            let max = parse_size(&max_size).map_err(Failure::new)?;
+            let r = store.gc(max).map_err(Failure::new)?;
+            println!(
+                "removed {} entries ({} freed), {} remain in {}",
+                r.removed,
+                human(r.freed),
+                human(r.remaining),
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

@@ -10,6 +10,8 @@ mod build_cmd;
 mod cache_cmd;
 mod check_cmd;
 mod cxz_cmd;
+mod debug_cmd;
+mod exec_args;
 mod plan_cmd;
 mod tool_cmd;
 
@@ -46,6 +48,9 @@ pub enum Command {
     /// Inspect and maintain the local build cache (e.g. `coex cache stats`)
     #[command(subcommand)]
     Cache(cache_cmd::CacheCommand),
+    /// Developer commands (unstable, hidden)
+    #[command(subcommand, hide = true)]
+    Debug(debug_cmd::DebugCommand),
     /// Stable subcommands for build systems (Bazel rules); see docs/bazel.md
     #[command(subcommand, hide = true)]
     Tool(tool_cmd::ToolCommand),
@@ -60,6 +65,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) => plan_cmd::run(args),
         Command::Cxz(cmd) => cxz_cmd::run(cmd),
         Command::Cache(cmd) => cache_cmd::run(cmd),
+        Command::Debug(cmd) => debug_cmd::run(cmd),
         Command::Tool(cmd) => tool_cmd::run(cmd),
     };
     match result {

@@ -1,0 +1,208 @@
+//! Running one action: cache lookup, then (on a miss) materialise the inputs
+//! into a fresh scratch directory, run the tool with the fixed environment,
+//! collect the declared outputs and record them.
+//!
+//! The scratch directory's path is substituted for [`SCRATCH`] in argv at run
+//! time only, so it never reaches the key; it is deleted afterwards.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::action::{Action, ActionKey, ActionResult, SCRATCH};
+use super::digest::Digest;
+use super::graph::ActionGraph;
+use super::layered::{CacheStack, Satisfied};
+use super::store::Store;
+
+/// Why an action (and so the build) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The command ran and exited non-zero (or was killed).
+    #[error("action '{id}' failed: {command}\n{stderr}")]
+    ActionFailed {
+        /// The action id.
+        id: String,
+        /// The command as a user could read it.
+        command: String,
+        /// Exit code, `None` if killed by a signal.
+        exit_code: Option<i32>,
+        /// Everything the command wrote to stderr.
+        stderr: String,
+    },
+    /// The tool could not be started.
+    #[error("action '{id}': cannot run {program}: {source}")]
+    Spawn {
+        /// The action id.
+        id: String,
+        /// The program path.
+        program: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The command succeeded but did not write a declared output.
+    #[error("action '{id}' did not produce its declared output '{path}'")]
+    MissingOutput {
+        /// The action id.
+        id: String,
+        /// The missing path.
+        path: String,
+    },
+    /// An input blob is in neither the graph nor the cache.
+    #[error("action '{id}': input '{path}' ({digest}) is missing from the cache")]
+    MissingInput {
+        /// The action id.
+        id: String,
+        /// The input path.
+        path: String,
+        /// Its digest.
+        digest: Digest,
+    },
+    /// The local cache could not be written.
+    #[error("cannot write to the local cache: {0}")]
+    Cache(String),
+    /// The graph is malformed.
+    #[error("invalid action graph: {0}")]
+    Graph(#[from] super::graph::GraphError),
+    /// Scratch directory trouble.
+    #[error("scratch directory for action '{id}': {source}")]
+    Scratch {
+        /// The action id.
+        id: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// The outcome of one action.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ActionOutcome {
+    /// Its key.
+    pub key: ActionKey,
+    /// How it was satisfied.
+    pub satisfied: Satisfied,
+    /// Its result.
+    pub result: ActionResult,
+}
+
+/// Finds an input's bytes: plan-time blobs first, then the local CAS.
+fn input_bytes(stack: &CacheStack, graph: &ActionGraph, d: &Digest) -> Option<Vec<u8>> {
+    if let Some(b) = graph.blob(d) {
+        // Plan-time blobs enter the CAS when first needed, so every input of
+        // an action that ran can be found (and replayed) by digest.
+        if !stack.local().has_blob(d) {
+            let _ = stack.local().put_blob(d, b);
+        }
+        return Some(b.as_ref().clone());
+    }
+    stack.local_blob(d)
+}
+
+fn write_file(root: &Path, rel: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let p = root.join(rel);
+    if let Some(parent) = p.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    fs::write(p, bytes)
+}
+
+fn substitute(arg: &str, scratch: &str) -> String {
+    arg.replace(SCRATCH, scratch)
+}
+
+/// Satisfies one resolved action from the cache or by running it.
+pub fn execute(
+    stack: &CacheStack,
+    graph: &ActionGraph,
+    action: &Action,
+) -> Result<ActionOutcome, ExecError> {
+    let key = action.key();
+    if let Some((satisfied, result)) = stack.lookup(&key, &action.outputs) {
+        return Ok(ActionOutcome {
+            key,
+            satisfied,
+            result,
+        });
+    }
+    let scratch_err = |e| ExecError::Scratch {
+        id: action.id.clone(),
+        source: e,
+    };
+    let scratch = tempfile::Builder::new()
+        .prefix("coex-scratch-")
+        .tempdir()
+        .map_err(scratch_err)?;
+    let root: PathBuf = scratch.path().to_path_buf();
+    for (path, d) in &action.inputs {
+        let bytes = input_bytes(stack, graph, d).ok_or_else(|| ExecError::MissingInput {
+            id: action.id.clone(),
+            path: path.clone(),
+            digest: d.clone(),
+        })?;
+        write_file(&root, path, &bytes).map_err(scratch_err)?;
+    }
+    for out in &action.outputs {
+        if let Some(parent) = root.join(out).parent() {
+            fs::create_dir_all(parent).map_err(scratch_err)?;
+        }
+    }
+    let root_str = root.to_string_lossy().into_owned();
+    let Some((argv0, rest)) = action.argv.split_first() else {
+        return Err(ExecError::Graph(super::graph::GraphError::EmptyArgv(
+            action.id.clone(),
+        )));
+    };
+    let program = substitute(argv0, &root_str);
+    let args: Vec<String> = rest.iter().map(|a| substitute(a, &root_str)).collect();
+    let out = Command::new(&program)
+        .args(&args)
+        .env_clear()
+        .envs(&action.env)
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| ExecError::Spawn {
+            id: action.id.clone(),
+            program: program.clone(),
+            source: e,
+        })?;
+    if !out.status.success() {
+        return Err(ExecError::ActionFailed {
+            id: action.id.clone(),
+            command: action.display_command(),
+            exit_code: out.status.code(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
+    }
+    let mut blobs: BTreeMap<Digest, Vec<u8>> = BTreeMap::new();
+    let mut outputs = BTreeMap::new();
+    for path in &action.outputs {
+        let bytes = fs::read(root.join(path)).map_err(|_| ExecError::MissingOutput {
+            id: action.id.clone(),
+            path: path.clone(),
+        })?;
+        let d = Digest::of(&bytes);
+        outputs.insert(path.clone(), d.clone());
+        blobs.insert(d, bytes);
+    }
+    let stdout = Digest::of(&out.stdout);
+    let stderr = Digest::of(&out.stderr);
+    blobs.insert(stdout.clone(), out.stdout);
+    blobs.insert(stderr.clone(), out.stderr);
+    let result = ActionResult {
+        outputs,
+        exit_code: 0,
+        stdout,
+        stderr,
+    };
+    stack
+        .record(&key, &result, &blobs)
+        .map_err(|f| ExecError::Cache(f.detail))?;
+    drop(scratch);
+    Ok(ActionOutcome {
+        key,
+        satisfied: Satisfied::Ran,
+        result,
+    })
+}

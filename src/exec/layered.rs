@@ -1,0 +1,233 @@
+//! Stacking stores: the local cache in front of an optional remote, and a
+//! read-only wrapper for `--remote-upload=false`.
+//!
+//! The stack is where the "remote is an accelerator, never a single point of
+//! failure" rule lives: the first remote fault disables the remote for the
+//! rest of the build and produces exactly one warning; nothing fetched from
+//! the remote reaches the local cache before it has been verified.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use super::action::{ActionKey, ActionResult};
+use super::digest::Digest;
+use super::local::LocalStore;
+use super::store::{FaultKind, Fetch, Put, Store, StoreFault};
+
+/// A store that answers reads from `inner` and ignores writes.
+pub struct ReadOnly<S: Store>(pub S);
+
+impl<S: Store> Store for ReadOnly<S> {
+    fn get_blob(&self, digest: &Digest) -> Fetch<Vec<u8>> {
+        self.0.get_blob(digest)
+    }
+    fn put_blob(&self, _digest: &Digest, _bytes: &[u8]) -> Result<Put, StoreFault> {
+        Ok(Put::Skipped)
+    }
+    fn get_result(&self, key: &ActionKey) -> Fetch<ActionResult> {
+        self.0.get_result(key)
+    }
+    fn put_result(&self, _key: &ActionKey, _result: &ActionResult) -> Result<Put, StoreFault> {
+        Ok(Put::Skipped)
+    }
+    fn location(&self) -> String {
+        format!("{} (read-only)", self.0.location())
+    }
+}
+
+/// How an action's result was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Satisfied {
+    /// From the local cache.
+    Cached,
+    /// From the remote cache (now also in the local one).
+    Remote,
+    /// The command was run.
+    Ran,
+}
+
+impl Satisfied {
+    /// The word used in reports.
+    pub fn word(self) -> &'static str {
+        match self {
+            Satisfied::Cached => "cached",
+            Satisfied::Remote => "remote",
+            Satisfied::Ran => "ran",
+        }
+    }
+}
+
+/// Local cache + optional remote, with the warning policy of a build.
+pub struct CacheStack {
+    local: LocalStore,
+    remote: Option<Box<dyn Store>>,
+    remote_off: AtomicBool,
+    warnings: Mutex<Vec<String>>,
+    echo: bool,
+}
+
+impl CacheStack {
+    /// A stack; `echo` prints each warning to stderr as it happens.
+    pub fn new(local: LocalStore, remote: Option<Box<dyn Store>>, echo: bool) -> Self {
+        CacheStack {
+            local,
+            remote,
+            remote_off: AtomicBool::new(false),
+            warnings: Mutex::new(Vec::new()),
+            echo,
+        }
+    }
+
+    /// The local store.
+    pub fn local(&self) -> &LocalStore {
+        &self.local
+    }
+
+    /// Warnings emitted so far.
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+
+    fn warn(&self, text: String) {
+        if self.echo {
+            eprintln!("{text}");
+        }
+        if let Ok(mut w) = self.warnings.lock() {
+            w.push(text);
+        }
+    }
+
+    /// Reports a local fault: corrupt entries get their own warning.
+    pub fn local_fault(&self, f: &StoreFault) {
+        match f.kind {
+            FaultKind::Corrupt => self.warn(format!(
+                "warning: dropped corrupt cache entry {}; it will be rebuilt",
+                f.detail
+            )),
+            _ => self.warn(format!("warning: local cache: {}", f.detail)),
+        }
+    }
+
+    fn remote(&self) -> Option<&dyn Store> {
+        if self.remote_off.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.remote.as_deref()
+    }
+
+    fn remote_fault(&self, f: &StoreFault) {
+        if !self.remote_off.swap(true, Ordering::SeqCst) {
+            let loc = self
+                .remote
+                .as_ref()
+                .map(|r| r.location())
+                .unwrap_or_default();
+            self.warn(format!(
+                "warning: remote cache {loc} failed ({}); building locally without it",
+                f.detail
+            ));
+        }
+    }
+
+    /// A verified blob from the local cache, if present.
+    pub fn local_blob(&self, d: &Digest) -> Option<Vec<u8>> {
+        match self.local.get_blob(d) {
+            Fetch::Hit(b) => Some(b),
+            Fetch::Miss => None,
+            Fetch::Fault(f) => {
+                self.local_fault(&f);
+                None
+            }
+        }
+    }
+
+    fn local_has_all(&self, r: &ActionResult) -> bool {
+        r.blobs().iter().all(|d| self.local_blob(d).is_some())
+    }
+
+    /// Finds a usable result: local first (with every blob present and
+    /// verified), then remote (every blob fetched, verified, then copied into
+    /// the local cache before the result is recorded locally).
+    /// A result must name exactly the declared outputs (the key covers
+    /// them, so anything else is a damaged or foreign entry) and be a success.
+    pub fn lookup(&self, key: &ActionKey, outputs: &[String]) -> Option<(Satisfied, ActionResult)> {
+        let fits = |r: &ActionResult| {
+            r.exit_code == 0
+                && r.outputs.len() == outputs.len()
+                && outputs.iter().all(|o| r.outputs.contains_key(o))
+        };
+        match self.local.get_result(key) {
+            Fetch::Hit(r) if fits(&r) && self.local_has_all(&r) => {
+                return Some((Satisfied::Cached, r))
+            }
+            Fetch::Hit(_) | Fetch::Miss => {}
+            Fetch::Fault(f) => self.local_fault(&f),
+        }
+        let remote = self.remote()?;
+        let r = match remote.get_result(key) {
+            Fetch::Hit(r) if fits(&r) => r,
+            Fetch::Hit(_) => {
+                self.remote_fault(&StoreFault::new(
+                    FaultKind::Corrupt,
+                    format!("ac/{key}: result does not match the action's declared outputs"),
+                ));
+                return None;
+            }
+            Fetch::Miss => return None,
+            Fetch::Fault(f) => {
+                self.remote_fault(&f);
+                return None;
+            }
+        };
+        for d in r.blobs() {
+            if self.local_blob(d).is_some() {
+                continue;
+            }
+            match remote.get_blob(d) {
+                Fetch::Hit(bytes) => {
+                    if let Err(f) = self.local.put_blob(d, &bytes) {
+                        self.local_fault(&f);
+                        return None;
+                    }
+                }
+                Fetch::Miss => return None,
+                Fetch::Fault(f) => {
+                    self.remote_fault(&f);
+                    return None;
+                }
+            }
+        }
+        if let Err(f) = self.local.put_result(key, &r) {
+            self.local_fault(&f);
+        }
+        Some((Satisfied::Remote, r))
+    }
+
+    /// Records a fresh result and its blobs locally (errors are returned:
+    /// later actions need the blobs) and, best effort, remotely.
+    pub fn record(
+        &self,
+        key: &ActionKey,
+        result: &ActionResult,
+        blobs: &BTreeMap<Digest, Vec<u8>>,
+    ) -> Result<(), StoreFault> {
+        for (d, b) in blobs {
+            self.local.put_blob(d, b)?;
+        }
+        self.local.put_result(key, result)?;
+        if let Some(remote) = self.remote() {
+            for (d, b) in blobs {
+                if let Err(f) = remote.put_blob(d, b) {
+                    self.remote_fault(&f);
+                    return Ok(());
+                }
+            }
+            if let Err(f) = remote.put_result(key, result) {
+                self.remote_fault(&f);
+            }
+        }
+        Ok(())
+    }
+}

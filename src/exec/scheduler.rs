@@ -1,0 +1,299 @@
+//! Running a whole action graph on `-j N` worker threads.
+//!
+//! Actions start as soon as their dependencies are done; the first failure
+//! stops the build (actions already running finish, no new one starts).
+//! Each action is reported as `cached`, `remote` or `ran`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::{Condvar, Mutex};
+
+use super::digest::Digest;
+use super::executor::{execute, ActionOutcome, ExecError};
+use super::graph::ActionGraph;
+use super::layered::{CacheStack, ReadOnly, Satisfied};
+use super::local::LocalStore;
+use super::remote::RemoteStore;
+use super::store::Store;
+
+/// Where the shared cache is and whether we may write to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteOptions {
+    /// Base URL, e.g. `http://127.0.0.1:8080/cache`.
+    pub url: String,
+    /// False for `--remote-upload=false` (read only).
+    pub upload: bool,
+    /// Limit for one whole request (connecting is capped at 2 s as well).
+    pub timeout: std::time::Duration,
+}
+
+impl RemoteOptions {
+    /// A remote at `url` with the default 5 s request timeout.
+    pub fn new(url: impl Into<String>, upload: bool) -> Self {
+        RemoteOptions {
+            url: url.into(),
+            upload,
+            timeout: std::time::Duration::from_secs(5),
+        }
+    }
+}
+
+/// How to execute a graph.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// Worker threads (`-j N`); 0 means available cores.
+    pub jobs: usize,
+    /// The local cache root.
+    pub cache_dir: PathBuf,
+    /// Optional remote cache.
+    pub remote: Option<RemoteOptions>,
+    /// Print warnings to stderr as they happen (they are also collected).
+    pub echo_warnings: bool,
+    /// Show a progress bar (only if stderr is a terminal).
+    pub progress: bool,
+}
+
+impl ExecOptions {
+    /// Options for a cache dir with no remote, default jobs, quiet.
+    pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
+        ExecOptions {
+            jobs: 0,
+            cache_dir: cache_dir.into(),
+            remote: None,
+            echo_warnings: false,
+            progress: false,
+        }
+    }
+
+    /// Fills the remote from `COEX_REMOTE_CACHE` when none was given.
+    pub fn remote_from_env(mut self) -> Self {
+        if self.remote.is_none() {
+            if let Ok(url) = std::env::var("COEX_REMOTE_CACHE") {
+                if !url.is_empty() {
+                    self.remote = Some(RemoteOptions::new(url, true));
+                }
+            }
+        }
+        self
+    }
+
+    fn effective_jobs(&self) -> usize {
+        if self.jobs > 0 {
+            self.jobs
+        } else {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        }
+    }
+}
+
+/// What a build did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BuildReport {
+    /// Outcome per action id.
+    pub actions: BTreeMap<String, ActionOutcome>,
+    /// Warnings emitted (corrupt local entries, the remote warning).
+    pub warnings: Vec<String>,
+}
+
+impl BuildReport {
+    /// How many actions were satisfied each way.
+    pub fn count(&self, how: Satisfied) -> usize {
+        self.actions.values().filter(|o| o.satisfied == how).count()
+    }
+
+    /// `12 actions: 0 ran, 10 cached, 2 remote`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} actions: {} ran, {} cached, {} remote",
+            self.actions.len(),
+            self.count(Satisfied::Ran),
+            self.count(Satisfied::Cached),
+            self.count(Satisfied::Remote)
+        )
+    }
+
+    /// One line per action, sorted by id: `ran     compile:demo/u/a.c`.
+    pub fn action_lines(&self) -> Vec<String> {
+        self.actions
+            .iter()
+            .map(|(id, o)| format!("{:<7} {id}", o.satisfied.word()))
+            .collect()
+    }
+
+    /// Digest of output `path` of action `id`.
+    pub fn output(&self, id: &str, path: &str) -> Option<&Digest> {
+        self.actions.get(id)?.result.outputs.get(path)
+    }
+}
+
+/// Runs action graphs against a cache stack.
+pub struct Executor {
+    stack: CacheStack,
+    jobs: usize,
+    progress: bool,
+}
+
+struct State {
+    waiting: BTreeMap<String, usize>,
+    ready: VecDeque<String>,
+    running: usize,
+    done: BTreeMap<String, ActionOutcome>,
+    failed: Option<ExecError>,
+}
+
+impl Executor {
+    /// An executor for these options (no I/O happens until [`Self::run`]).
+    pub fn new(opts: &ExecOptions) -> Self {
+        let remote: Option<Box<dyn Store>> = opts.remote.as_ref().map(|r| {
+            let store = RemoteStore::with_timeout(&r.url, r.timeout);
+            if r.upload {
+                Box::new(store) as Box<dyn Store>
+            } else {
+                Box::new(ReadOnly(store)) as Box<dyn Store>
+            }
+        });
+        Executor {
+            stack: CacheStack::new(LocalStore::new(&opts.cache_dir), remote, opts.echo_warnings),
+            jobs: opts.effective_jobs(),
+            progress: opts.progress,
+        }
+    }
+
+    /// The cache stack (for reading outputs after a build).
+    pub fn stack(&self) -> &CacheStack {
+        &self.stack
+    }
+
+    /// The verified bytes of a blob from the local cache.
+    pub fn read_blob(&self, d: &Digest) -> Option<Vec<u8>> {
+        self.stack.local_blob(d)
+    }
+
+    /// Runs every action of `graph` (dependencies first, `jobs` at a time).
+    pub fn run(&self, graph: &ActionGraph) -> Result<BuildReport, ExecError> {
+        graph.validate()?;
+        let mut users: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut waiting = BTreeMap::new();
+        let mut ready = VecDeque::new();
+        for a in graph.actions() {
+            let deps = a.dependencies();
+            for d in &deps {
+                users.entry(d.clone()).or_default().push(a.id.clone());
+            }
+            if deps.is_empty() {
+                ready.push_back(a.id.clone());
+            } else {
+                waiting.insert(a.id.clone(), deps.len());
+            }
+        }
+        let state = Mutex::new(State {
+            waiting,
+            ready,
+            running: 0,
+            done: BTreeMap::new(),
+            failed: None,
+        });
+        let wake = Condvar::new();
+        let bar = if self.progress && std::io::stderr().is_terminal() {
+            let b = indicatif::ProgressBar::new(graph.actions().len() as u64);
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}")
+            {
+                b.set_style(style);
+            }
+            Some(b)
+        } else {
+            None
+        };
+        let workers = self.jobs.max(1).min(graph.actions().len().max(1));
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| self.worker(graph, &state, &wake, &users, bar.as_ref()));
+            }
+        });
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        let st = state
+            .into_inner()
+            .map_err(|_| ExecError::Cache("a worker thread panicked".to_string()))?;
+        if let Some(e) = st.failed {
+            return Err(e);
+        }
+        Ok(BuildReport {
+            actions: st.done,
+            warnings: self.stack.warnings(),
+        })
+    }
+
+    fn worker(
+        &self,
+        graph: &ActionGraph,
+        state: &Mutex<State>,
+        wake: &Condvar,
+        users: &BTreeMap<String, Vec<String>>,
+        bar: Option<&indicatif::ProgressBar>,
+    ) {
+        loop {
+            let (id, action) = {
+                let Ok(mut st) = state.lock() else { return };
+                loop {
+                    if st.failed.is_some() {
+                        return;
+                    }
+                    if let Some(id) = st.ready.pop_front() {
+                        st.running += 1;
+                        let Some(spec) = graph.get(&id) else { return };
+                        let resolved =
+                            spec.resolve(|a, p| st.done.get(a)?.result.outputs.get(p).cloned());
+                        break (id, resolved);
+                    }
+                    if st.running == 0 {
+                        return;
+                    }
+                    st = match wake.wait(st) {
+                        Ok(s) => s,
+                        Err(_) => return,
+                    };
+                }
+            };
+            if let Some(b) = bar {
+                b.set_message(id.clone());
+            }
+            let outcome = match action {
+                Some(a) => execute(&self.stack, graph, &a),
+                None => Err(ExecError::Cache(format!(
+                    "outputs needed by '{id}' are missing"
+                ))),
+            };
+            let Ok(mut st) = state.lock() else { return };
+            st.running -= 1;
+            match outcome {
+                Ok(o) => {
+                    st.done.insert(id.clone(), o);
+                    for u in users.get(&id).map(|v| v.as_slice()).unwrap_or(&[]) {
+                        if let Some(n) = st.waiting.get_mut(u) {
+                            *n -= 1;
+                            if *n == 0 {
+                                st.waiting.remove(u);
+                                st.ready.push_back(u.clone());
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    if st.failed.is_none() {
+                        st.failed = Some(e);
+                    }
+                }
+            }
+            if let Some(b) = bar {
+                b.inc(1);
+            }
+            wake.notify_all();
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! One interface for every cache: the local disk store and the HTTP remote.
+//!
+//! Each outcome is a type, not a log line: a lookup is a [`Fetch::Hit`], a
+//! [`Fetch::Miss`] or a [`Fetch::Fault`] saying what went wrong, so the
+//! caller decides how loudly to complain and whether to fall back. Stacking
+//! ("local then remote") and read-only access are wrappers
+//! (see `layered.rs`), not flags threaded through every backend.
+
+use std::fmt;
+
+use super::action::{ActionKey, ActionResult};
+use super::digest::Digest;
+
+/// Why a store could not answer (the build goes on without it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Connection refused, DNS, timeout.
+    Unreachable,
+    /// The server answered with an unexpected HTTP status.
+    BadStatus(u16),
+    /// Bytes did not match the name they were stored under.
+    Corrupt,
+    /// A local I/O error.
+    Io,
+}
+
+/// A failed store operation, with a one-line explanation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreFault {
+    /// What kind of failure this is.
+    pub kind: FaultKind,
+    /// Human detail: the entry and the cause.
+    pub detail: String,
+}
+
+impl StoreFault {
+    /// A fault of `kind` with a detail line.
+    pub fn new(kind: FaultKind, detail: impl Into<String>) -> Self {
+        StoreFault {
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for StoreFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+/// The answer to a lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetch<T> {
+    /// Found and verified.
+    Hit(T),
+    /// Not there (a normal outcome).
+    Miss,
+    /// The store failed or held bad bytes (bad local entries are already
+    /// deleted when this is returned).
+    Fault(StoreFault),
+}
+
+/// The answer to a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Put {
+    /// Written (or already present).
+    Stored,
+    /// Deliberately not written (a read-only store).
+    Skipped,
+}
+
+/// A content-addressed store (CAS) plus an action cache (AC).
+///
+/// Contract: `get_blob` only ever returns bytes that match the digest asked
+/// for; `get_result` only returns a well-formed result. Implementations must
+/// be safe to share between threads and between processes.
+pub trait Store: Send + Sync {
+    /// Fetches a blob by digest, verified.
+    fn get_blob(&self, digest: &Digest) -> Fetch<Vec<u8>>;
+    /// Stores a blob (its digest is computed by the caller and trusted).
+    fn put_blob(&self, digest: &Digest, bytes: &[u8]) -> Result<Put, StoreFault>;
+    /// Looks up the result of an action.
+    fn get_result(&self, key: &ActionKey) -> Fetch<ActionResult>;
+    /// Records the result of a successful action.
+    fn put_result(&self, key: &ActionKey, result: &ActionResult) -> Result<Put, StoreFault>;
+    /// Where this store lives (a directory or URL), for messages.
+    fn location(&self) -> String;
+}

@@ -1,0 +1,224 @@
+//! Turning FFI units into cached clang actions and unit images.
+//!
+//! One compile action per C source (inputs: every file of the unit's
+//! `ffi/src` tree except the unit's other listed sources, so a header edit
+//! re-runs every compile and a source edit only its own), one link action
+//! per unit producing `lib<unit>.so`. This module knows nothing about `.cxz`
+//! archives: whoever reads the archive fills in [`FfiUnitInput`].
+
+mod plan;
+
+pub use plan::{add_units_to_graph, plan_units, FfiPlan, PlannedUnit};
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::exec::{BuildReport, ExecError, ExecOptions, Executor};
+use crate::toolchain::{find_clang, ToolchainError};
+
+/// One FFI unit of one library, as read from its archive and manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FfiUnitInput {
+    /// The library's name (for messages).
+    pub library: String,
+    /// The unit's name; the image is `lib<unit>.so`.
+    pub unit: String,
+    /// ALL files under `ffi/src`, by path relative to it.
+    pub files: BTreeMap<String, Vec<u8>>,
+    /// C sources to compile (glob-expanded, relative to `ffi/src`).
+    pub sources: Vec<String>,
+    /// Include directories relative to `ffi/src` (`.` is `ffi/src` itself).
+    pub include_dirs: Vec<String>,
+    /// Extra compiler flags (already allow-listed by the manifest reader).
+    pub cflags: Vec<String>,
+    /// Headers the build machine must provide.
+    pub system_headers: Vec<String>,
+    /// `-l` names to link.
+    pub system_libs: Vec<String>,
+    /// pkg-config packages.
+    pub pkg_config: Vec<String>,
+}
+
+/// Options of an FFI build.
+#[derive(Debug, Clone)]
+pub struct FfiBuildOptions {
+    /// Executor options (cache dir, remote, -j).
+    pub exec: ExecOptions,
+    /// `--cc PATH` (else `COEX_CC`, else `clang` on PATH).
+    pub cc: Option<PathBuf>,
+}
+
+/// The hint line closing a compile failure (contract text, cxz-format §5).
+pub const COMPILE_HINT: &str =
+    "Check that all header files are included in the library's src/ directory.";
+
+/// The hint line closing a link failure.
+pub const LINK_HINT: &str =
+    "Check system_libs and pkg_config in the library's manifest, and that every symbol is defined.";
+
+/// An FFI build failure, worded for the user (the text after `error: `).
+#[derive(Debug, thiserror::Error)]
+pub enum FfiBuildError {
+    /// clang, a header or a pkg-config package is missing.
+    #[error(transparent)]
+    Toolchain(#[from] ToolchainError),
+    /// A C file did not compile.
+    #[error("FFI compilation failed for '{library}'\n\nCommand: {command}\nError: {error_line}\n\n{COMPILE_HINT}")]
+    CompileFailed {
+        /// The library.
+        library: String,
+        /// The command as a user could read it.
+        command: String,
+        /// First line of clang's stderr mentioning `error`.
+        error_line: String,
+    },
+    /// A unit did not link.
+    #[error("FFI link failed for '{library}' (unit '{unit}')\n\nCommand: {command}\nError: {error_line}\n\n{LINK_HINT}")]
+    LinkFailed {
+        /// The library.
+        library: String,
+        /// The unit.
+        unit: String,
+        /// The command as a user could read it.
+        command: String,
+        /// First line of the linker's stderr mentioning `error`.
+        error_line: String,
+    },
+    /// The unit description itself is unusable.
+    #[error("FFI unit '{unit}' of library '{library}': {detail}")]
+    BadUnit {
+        /// The library.
+        library: String,
+        /// The unit.
+        unit: String,
+        /// What is wrong and how to fix it.
+        detail: String,
+    },
+    /// Any other executor failure.
+    #[error(transparent)]
+    Exec(ExecError),
+    /// Writing an image to the output directory failed.
+    #[error("cannot write {path}: {source}")]
+    Output {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// The first stderr line that mentions an error (what §5 shows after
+/// `Error:`). The linker says `cannot find -lx` / `undefined reference`
+/// before clang's generic "linker command failed" error, so those count too.
+pub fn first_error_line(stderr: &str) -> String {
+    stderr
+        .lines()
+        .find(|l| {
+            l.contains("error") || l.contains("cannot find") || l.contains("undefined reference")
+        })
+        .or_else(|| stderr.lines().find(|l| !l.trim().is_empty()))
+        .unwrap_or("(no diagnostic output)")
+        .trim_end()
+        .to_string()
+}
+
+/// Result of [`build_units`].
+#[derive(Debug, Clone)]
+pub struct FfiBuildOutcome {
+    /// Per-action outcomes and warnings.
+    pub report: BuildReport,
+    /// `(library, unit)` → path of the image written to the output dir.
+    pub images: BTreeMap<(String, String), PathBuf>,
+}
+
+impl FfiPlan {
+    /// Maps an executor error to the §5 wording when it is a compile or link
+    /// failure of one of this plan's actions.
+    pub fn explain(&self, e: ExecError) -> FfiBuildError {
+        if let ExecError::ActionFailed {
+            id,
+            command,
+            stderr,
+            ..
+        } = &e
+        {
+            if let Some(u) = self.units.iter().find(|u| &u.link_action == id) {
+                return FfiBuildError::LinkFailed {
+                    library: u.library.clone(),
+                    unit: u.unit.clone(),
+                    command: command.clone(),
+                    error_line: first_error_line(stderr),
+                };
+            }
+            if let Some(u) = self.units.iter().find(|u| u.compile_actions.contains(id)) {
+                return FfiBuildError::CompileFailed {
+                    library: u.library.clone(),
+                    command: command.clone(),
+                    error_line: first_error_line(stderr),
+                };
+            }
+        }
+        FfiBuildError::Exec(e)
+    }
+}
+
+/// The plan JSON of these units (see docs/cache.md); checks the toolchain,
+/// headers and pkg-config packages but runs nothing.
+pub fn plan_json(
+    inputs: &[FfiUnitInput],
+    cc: Option<&Path>,
+) -> Result<serde_json::Value, FfiBuildError> {
+    let clang = find_clang(cc)?;
+    Ok(plan_units(inputs, &clang)?.graph.plan_json())
+}
+
+/// Builds every unit (cache first, `-j N`) and copies each image to
+/// `out_dir/lib<unit>.so`.
+pub fn build_units(
+    inputs: &[FfiUnitInput],
+    opts: &FfiBuildOptions,
+    out_dir: &Path,
+) -> Result<FfiBuildOutcome, FfiBuildError> {
+    let clang = find_clang(opts.cc.as_deref())?;
+    let plan = plan_units(inputs, &clang)?;
+    let executor = Executor::new(&opts.exec);
+    let report = executor.run(&plan.graph).map_err(|e| plan.explain(e))?;
+    let out_err = |path: &Path, e| FfiBuildError::Output {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    std::fs::create_dir_all(out_dir).map_err(|e| out_err(out_dir, e))?;
+    let mut images = BTreeMap::new();
+    for u in &plan.units {
+        let target = out_dir.join(&u.image);
+        let bytes = report
+            .output(&u.link_action, &u.image)
+            .and_then(|d| executor.read_blob(d))
+            .ok_or_else(|| {
+                FfiBuildError::Exec(ExecError::Cache(format!(
+                    "the image of unit '{}' vanished from the cache; run the build again",
+                    u.unit
+                )))
+            })?;
+        std::fs::write(&target, bytes).map_err(|e| out_err(&target, e))?;
+        images.insert((u.library.clone(), u.unit.clone()), target);
+    }
+    Ok(FfiBuildOutcome { report, images })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_error_line_prefers_error_lines() {
+        let s = "src/a.c:1:1: warning: x\nsrc/a.c:2:3: error: expected ';'\n1 error generated.\n";
+        assert_eq!(first_error_line(s), "src/a.c:2:3: error: expected ';'");
+        assert_eq!(first_error_line(""), "(no diagnostic output)");
+        let ld = "/usr/bin/ld: cannot find -lnope: No such file or directory\nclang: error: linker command failed with exit code 1\n";
+        assert_eq!(
+            first_error_line(ld),
+            "/usr/bin/ld: cannot find -lnope: No such file or directory"
+        );
+    }
+}

@@ -1,0 +1,216 @@
+//! Planning: FFI units → compile and link actions in an [`ActionGraph`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{FfiBuildError, FfiUnitInput};
+use crate::exec::action::{fixed_env, SCRATCH};
+use crate::exec::graph::{ActionGraph, ActionSpec, InputSource};
+use crate::toolchain::pkg_config::valid_name;
+use crate::toolchain::{check_system_headers, resolve_pkg_config, Clang};
+
+/// Where a unit's actions and image are in the graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedUnit {
+    /// The library.
+    pub library: String,
+    /// The unit.
+    pub unit: String,
+    /// Ids of its compile actions, in source order.
+    pub compile_actions: Vec<String>,
+    /// Id of its link action.
+    pub link_action: String,
+    /// The image file name (`lib<unit>.so`), the link action's output.
+    pub image: String,
+}
+
+/// A graph of FFI actions plus the map back to units.
+#[derive(Debug, Clone)]
+pub struct FfiPlan {
+    /// The actions.
+    pub graph: ActionGraph,
+    /// The units, in input order.
+    pub units: Vec<PlannedUnit>,
+}
+
+fn rel_ok(p: &str) -> bool {
+    !p.is_empty()
+        && !p.starts_with('/')
+        && !p.starts_with('-')
+        && !p.contains('\\')
+        && !p.contains('\0')
+        && p.split('/').all(|c| c != "..")
+}
+
+fn norm(p: &str) -> String {
+    p.split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Plans every unit into a fresh graph.
+pub fn plan_units(inputs: &[FfiUnitInput], clang: &Clang) -> Result<FfiPlan, FfiBuildError> {
+    let mut graph = ActionGraph::new();
+    let units = add_units_to_graph(&mut graph, inputs, clang)?;
+    Ok(FfiPlan { graph, units })
+}
+
+/// Adds the actions of every unit to an existing graph (the program build
+/// adds its own codegen and link actions next to them).
+pub fn add_units_to_graph(
+    graph: &mut ActionGraph,
+    inputs: &[FfiUnitInput],
+    clang: &Clang,
+) -> Result<Vec<PlannedUnit>, FfiBuildError> {
+    let mut images = BTreeSet::new();
+    let mut units = Vec::new();
+    for u in inputs {
+        if !images.insert(format!("lib{}.so", u.unit)) {
+            return Err(bad(
+                u,
+                "another unit already produces this image; unit names must be unique".into(),
+            ));
+        }
+        units.push(add_unit(graph, u, clang)?);
+    }
+    Ok(units)
+}
+
+fn bad(u: &FfiUnitInput, detail: String) -> FfiBuildError {
+    FfiBuildError::BadUnit {
+        library: u.library.clone(),
+        unit: u.unit.clone(),
+        detail,
+    }
+}
+
+fn add_unit(
+    graph: &mut ActionGraph,
+    u: &FfiUnitInput,
+    clang: &Clang,
+) -> Result<PlannedUnit, FfiBuildError> {
+    let pkg = resolve_pkg_config(&u.library, &u.pkg_config)?;
+    check_system_headers(clang, &u.library, &u.system_headers, &pkg.cflags)?;
+    if u.sources.is_empty() {
+        return Err(bad(
+            u,
+            "it has no C sources; list them under `source`".into(),
+        ));
+    }
+    for l in &u.system_libs {
+        if !valid_name(l) {
+            return Err(bad(
+                u,
+                format!("system library '{l}' must match [A-Za-z0-9_.+-]+ and not start with '-'"),
+            ));
+        }
+    }
+    let mut inputs: BTreeMap<String, InputSource> = BTreeMap::new();
+    for (path, bytes) in &u.files {
+        if !rel_ok(path) {
+            return Err(bad(u, format!("file '{path}' must stay inside ffi/src")));
+        }
+        let d = graph.add_blob(bytes.clone());
+        inputs.insert(format!("src/{}", norm(path)), InputSource::Blob(d));
+    }
+    let mut include_flags = Vec::new();
+    for dir in &u.include_dirs {
+        if !rel_ok(dir) {
+            return Err(bad(
+                u,
+                format!("include dir '{dir}' must stay inside ffi/src"),
+            ));
+        }
+        let n = norm(dir);
+        include_flags.push(if n.is_empty() {
+            "-Isrc".to_string()
+        } else {
+            format!("-Isrc/{n}")
+        });
+    }
+    let cc = clang.path.to_string_lossy().into_owned();
+    let prefix = |a: &str| ActionSpec {
+        id: format!("{a}:{}/{}", u.library, u.unit),
+        argv: vec![cc.clone()],
+        env: fixed_env(),
+        inputs: BTreeMap::new(),
+        outputs: Vec::new(),
+        tool: clang.identity.clone(),
+    };
+    let listed: BTreeSet<String> = u
+        .sources
+        .iter()
+        .map(|s| format!("src/{}", norm(s)))
+        .collect();
+    let mut compile_actions = Vec::new();
+    let mut objects = Vec::new();
+    for src in &u.sources {
+        let s = norm(src);
+        if !rel_ok(src) || !u.files.keys().any(|f| norm(f) == s) {
+            return Err(bad(
+                u,
+                format!("source '{src}' is not a file under ffi/src"),
+            ));
+        }
+        let obj = format!("obj/{s}.o");
+        let mut a = prefix("compile");
+        a.id = format!("{}/{s}", a.id);
+        a.argv.extend(["-c", "-fPIC", "-O2"].map(String::from));
+        a.argv.extend(include_flags.iter().cloned());
+        a.argv.extend(u.cflags.iter().cloned());
+        a.argv.extend(pkg.cflags.iter().cloned());
+        a.argv.push(format!("-ffile-prefix-map={SCRATCH}=."));
+        a.argv.push(format!("-fdebug-prefix-map={SCRATCH}=."));
+        a.argv
+            .extend(["-o".to_string(), obj.clone(), format!("src/{s}")]);
+        // Every file of the tree except the unit's *other* listed sources:
+        // a header (or an #included .c that is not itself a source) change
+        // re-runs every compile, while editing one source re-runs only its own.
+        a.inputs = inputs
+            .iter()
+            .filter(|(p, _)| *p == &format!("src/{s}") || !listed.contains(p.as_str()))
+            .map(|(p, v)| (p.clone(), v.clone()))
+            .collect();
+        a.outputs = vec![obj.clone()];
+        compile_actions.push(a.id.clone());
+        objects.push((a.id.clone(), obj));
+        graph.add(a).map_err(|e| bad(u, e.to_string()))?;
+    }
+    let image = format!("lib{}.so", u.unit);
+    let mut link = prefix("link");
+    link.argv.extend(
+        [
+            "-shared",
+            "-fPIC",
+            "-Wl,-Bsymbolic",
+            "-Wl,-z,now",
+            "-Wl,--build-id=none",
+            "-o",
+        ]
+        .map(String::from),
+    );
+    link.argv.push(image.clone());
+    for (id, obj) in &objects {
+        link.argv.push(obj.clone());
+        link.inputs.insert(
+            obj.clone(),
+            InputSource::Output {
+                action: id.clone(),
+                path: obj.clone(),
+            },
+        );
+    }
+    link.argv
+        .extend(u.system_libs.iter().map(|l| format!("-l{l}")));
+    link.argv.extend(pkg.libs.iter().cloned());
+    link.outputs = vec![image.clone()];
+    let link_action = link.id.clone();
+    graph.add(link).map_err(|e| bad(u, e.to_string()))?;
+    Ok(PlannedUnit {
+        library: u.library.clone(),
+        unit: u.unit.clone(),
+        compile_actions,
+        link_action,
+        image,
+    })
+}
