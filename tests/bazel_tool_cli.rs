@@ -8,7 +8,10 @@ use std::fs;
 fn coex() -> Command {
     let mut cmd = Command::cargo_bin("coex").unwrap();
     // `coex tool` never uses a cache; point any stray use at nowhere useful.
-    cmd.env("COEX_CACHE_DIR", "/nonexistent/coex-tool-must-not-use-a-cache");
+    cmd.env(
+        "COEX_CACHE_DIR",
+        "/nonexistent/coex-tool-must-not-use-a-cache",
+    );
     cmd
 }
 
@@ -87,7 +90,15 @@ fn bad_names_in_program_specs_are_rejected_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("a.o");
     coex()
-        .args(["tool", "codegen", "--main", "main.coex", "--cxz", "bad-name=x.cxz", "-o"])
+        .args([
+            "tool",
+            "codegen",
+            "--main",
+            "main.coex",
+            "--cxz",
+            "bad-name=x.cxz",
+            "-o",
+        ])
         .arg(&out)
         .assert()
         .code(1)
