@@ -4,7 +4,10 @@
 //! these modules so integration tests and benchmarks call the same code.
 
 pub mod cli;
+pub mod codegen;
+pub mod cxz;
 pub mod exec;
 pub mod failure;
 pub mod ffi_build;
+pub mod link;
 pub mod toolchain;

@@ -1,19 +1,115 @@
-//! `coex cxz …`: pack, inspect, verify, find, build.
+//! `coex cxz …`: pack, inspect, verify and find `.cxz` library archives.
 
 use clap::Subcommand;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
+use crate::cxz::search::{parse_import, ImportTarget, LibrarySearch};
+use crate::cxz::{inspect, pack_dir, CxzArchive};
 use crate::failure::{CmdResult, Failure};
 
 #[derive(Debug, Subcommand)]
 pub enum CxzCommand {
+    /// Pack a library source tree into a deterministic archive (e.g. `coex cxz pack examples/libs/counter -o counter.cxz`)
+    Pack {
+        /// The library's folder (with manifest.toml, src/, ffi/src/)
+        dir: PathBuf,
+        /// The archive to write (default: <name>.cxz in the current folder)
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
+    /// Describe an archive: library, modules, FFI units, symbols, digest (e.g. `coex cxz inspect lib.cxz --json`)
+    Inspect {
+        /// The archive
+        file: PathBuf,
+        /// Print stable JSON (schema in docs/cxz.md)
+        #[arg(long)]
+        json: bool,
+    },
     /// Check an archive against every rule of the format (e.g. `coex cxz verify lib.cxz`)
     Verify {
         /// The archive
         file: PathBuf,
     },
+    /// Print where a library would be found (e.g. `coex cxz find regex -L libs`)
+    Find {
+        /// Library name (`regex` or `regex.cxz`), or a path containing '/'
+        name: String,
+        /// Extra folders searched first, in order (then COEX_PATH)
+        #[arg(short = 'L', value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+    },
 }
 
-pub fn run(_cmd: CxzCommand) -> CmdResult {
-    Err(Failure::new("`coex cxz` is not implemented yet"))
+/// Runs one `coex cxz` subcommand.
+pub fn run(cmd: CxzCommand) -> CmdResult {
+    match cmd {
+        CxzCommand::Pack { dir, output } => pack(dir, output),
+        CxzCommand::Inspect { file, json } => {
+            let archive = CxzArchive::open(&file).map_err(Failure::new)?;
+            if json {
+                print!("{}", inspect::to_json(&archive));
+            } else {
+                print!("{}", inspect::to_text(&archive));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CxzCommand::Verify { file } => {
+            let archive = CxzArchive::open(&file).map_err(Failure::new)?;
+            println!("{}", inspect::summary(&archive));
+            Ok(ExitCode::SUCCESS)
+        }
+        CxzCommand::Find { name, dirs } => find(&name, &dirs),
+    }
+}
+
+fn pack(dir: PathBuf, output: Option<PathBuf>) -> CmdResult {
+    let out = match output {
+        Some(o) => o,
+        None => {
+            // Name the archive after the library (validating it once more
+            // costs little and keeps the error text the same as with -o).
+            let name = crate::cxz::pack::validate_tree(&dir, None)
+                .map_err(Failure::new)?
+                .manifest
+                .library
+                .name;
+            PathBuf::from(format!("{name}.cxz"))
+        }
+    };
+    let archive = pack_dir(&dir, &out).map_err(Failure::new)?;
+    println!(
+        "packed {} {} -> {} ({} files), digest {}",
+        archive.manifest.library.name,
+        archive.manifest.library.version,
+        out.display(),
+        archive.files.len(),
+        archive.digest
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn find(name: &str, dirs: &[PathBuf]) -> CmdResult {
+    let cwd = std::env::current_dir()
+        .map_err(|e| Failure::new(format!("Cannot read the current folder: {e}")))?;
+    match parse_import(name, &cwd) {
+        ImportTarget::Path(p) => {
+            if p.is_file() {
+                println!("{}", p.display());
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Err(Failure::new(format!(
+                    "Library file '{}' not found",
+                    p.display()
+                )))
+            }
+        }
+        ImportTarget::Library(lib) => {
+            let hit = LibrarySearch::from_env(dirs)
+                .find(&lib, &cwd)
+                .map_err(Failure::new)?;
+            println!("{}", hit.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

@@ -1,0 +1,245 @@
+//! FFI glue: calls of library externs through the current scope's instance,
+//! their per-extern trampolines, and `select … case ResourceExhausted`.
+//!
+//! A call is: arguments evaluated (Coex side); `coex_ffi_fn(unit, sym,
+//! status?, loc)` for the callable pointer in the current instance; string
+//! arguments copied out of the GC heap (`coex_ffi_str_arg`); the C arguments
+//! stored in an 8-byte slot array; `coex_ffi_invoke(trampoline, fn, slots)`
+//! (enter/exit + GC blocking region); the C result read back from slot 0 and
+//! converted (`coex_ffi_str_ret` for strings); `coex_ffi_release_args`.
+//! The trampoline (one per extern) is the only code that knows the C
+//! signature, so the runtime can later run it elsewhere (e.g. on another
+//! thread for `within` abandonment) without generated call sites changing.
+
+use cranelift_codegen::ir::{
+    types, AbiParam, Block, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind,
+    Value,
+};
+use cranelift_module::{FuncId, Linkage, Module};
+
+use super::calls::c_signature;
+use super::{FnLowerer, ProgramLowering};
+use crate::codegen::ir::{Expr, ExternId, LocalId, SrcLoc, Stmt, Type};
+use crate::codegen::runtime_abi::RtFn;
+use crate::codegen::CodegenError;
+
+impl FnLowerer<'_, '_> {
+    /// Lower an FFI extern call. With `exhausted = Some(block)` (inside
+    /// `select`), a failure to get an instance branches there instead of
+    /// stopping the program.
+    pub(crate) fn lower_ffi_call(
+        &mut self,
+        x: ExternId,
+        args: &[Expr],
+        loc: &SrcLoc,
+        exhausted: Option<Block>,
+    ) -> Result<Option<Value>, CodegenError> {
+        let program = self.shared.program;
+        let ext = &program.externs[x.0 as usize];
+        let ffi = ext
+            .ffi
+            .ok_or_else(|| self.bad(format!("extern '{}' is not an FFI extern", ext.name)))?;
+        let unit = program.ffi_units.get(ffi.unit as usize).ok_or_else(|| {
+            self.bad(format!(
+                "extern '{}': FFI unit {} out of range",
+                ext.name, ffi.unit
+            ))
+        })?;
+        if ffi.symbol as usize >= unit.symbols.len() {
+            return Err(self.bad(format!(
+                "extern '{}': symbol index {} out of range",
+                ext.name, ffi.symbol
+            )));
+        }
+        let mut vals = Vec::with_capacity(args.len());
+        for a in args {
+            vals.push(self.lower_value(a)?);
+        }
+        self.check_deadline()?;
+
+        let status_slot = exhausted.map(|_| {
+            self.b
+                .create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3))
+        });
+        let status_ptr = match status_slot {
+            Some(ss) => self.b.ins().stack_addr(types::I64, ss, 0),
+            None => self.b.ins().iconst(types::I64, 0),
+        };
+        let unit_v = self.b.ins().iconst(types::I64, i64::from(ffi.unit));
+        let sym_v = self.b.ins().iconst(types::I64, i64::from(ffi.symbol));
+        let loc_v = self.loc_addr(loc)?;
+        let fnptr = self.rt_val(RtFn::FfiFn, &[unit_v, sym_v, status_ptr, loc_v])?;
+        if let (Some(ss), Some(exhausted_b)) = (status_slot, exhausted) {
+            let status = self.b.ins().stack_load(types::I64, types::I32, ss, 0);
+            let ok = self.b.create_block();
+            self.b.ins().brif(status, exhausted_b, &[], ok, &[]);
+            self.b.switch_to_block(ok);
+        }
+
+        let n = args.len().max(1) as u32;
+        let slots = self.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            8 * n,
+            3,
+        ));
+        for (i, (v, a)) in vals.into_iter().zip(args).enumerate() {
+            let s = match a.ty {
+                Type::Str => self.rt_val(RtFn::FfiStrArg, &[v])?,
+                _ => self.slot_of(v, &a.ty),
+            };
+            self.b
+                .ins()
+                .stack_store(types::I64, s, slots, (i * 8) as i32);
+        }
+        let slots_addr = self.b.ins().stack_addr(types::I64, slots, 0);
+        let tramp = self.trampoline(x)?;
+        let tref = self.m.module.declare_func_in_func(tramp, self.b.func);
+        let tramp_addr = self.b.ins().func_addr(types::I64, tref);
+        let nslots = self.b.ins().iconst(types::I64, i64::from(n));
+        self.rt(RtFn::FfiInvoke, &[tramp_addr, fnptr, slots_addr, nslots])?;
+
+        let result = match ext.ret {
+            Type::Void => None,
+            Type::Int => Some(self.b.ins().stack_load(types::I64, types::I64, slots, 0)),
+            Type::Float => Some(self.b.ins().stack_load(types::I64, types::F64, slots, 0)),
+            Type::Bool => {
+                let r = self.b.ins().stack_load(types::I64, types::I32, slots, 0);
+                Some(self.i32_to_bool(r))
+            }
+            Type::Str => {
+                let p = self.b.ins().stack_load(types::I64, types::I64, slots, 0);
+                Some(self.rt_val(RtFn::FfiStrRet, &[p])?)
+            }
+            ref t => {
+                return Err(CodegenError::Unsupported(format!(
+                    "extern '{}' returning {t:?}",
+                    ext.name
+                )))
+            }
+        };
+        self.rt(RtFn::FfiReleaseArgs, &[])?;
+        self.check_deadline()?;
+        Ok(result)
+    }
+
+    /// Inside `within`: leave for the innermost else branch once the
+    /// deadline has passed.
+    fn check_deadline(&mut self) -> Result<(), CodegenError> {
+        if let Some(&else_b) = self.withins.last() {
+            let expired = self.rt_val(RtFn::WithinExpired, &[])?;
+            let cont = self.b.create_block();
+            self.b.ins().brif(expired, else_b, &[], cont, &[]);
+            self.b.switch_to_block(cont);
+        }
+        Ok(())
+    }
+
+    /// `select case [target =] extern(args): body ~ case ResourceExhausted: … ~ ~`.
+    pub(crate) fn lower_select(
+        &mut self,
+        target: Option<LocalId>,
+        call: ExternId,
+        args: &[Expr],
+        loc: &SrcLoc,
+        body: &[Stmt],
+        exhausted: &[Stmt],
+    ) -> Result<(), CodegenError> {
+        let program = self.shared.program;
+        let ext = program
+            .externs
+            .get(call.0 as usize)
+            .ok_or_else(|| self.bad(format!("extern {} out of range", call.0)))?;
+        let exhausted_b = self.b.create_block();
+        let merge = self.b.create_block();
+        let r = if ext.ffi.is_some() {
+            self.lower_ffi_call(call, args, loc, Some(exhausted_b))?
+        } else {
+            // A bare libc extern never runs out of FFI instances.
+            self.lower_extern_call(call, args, loc)?
+        };
+        if let (Some(t), Some(v)) = (target, r) {
+            let var = self.var(t)?;
+            self.b.def_var(var, v);
+        }
+        self.lower_block(body)?;
+        if !self.is_filled() {
+            self.b.ins().jump(merge, &[]);
+        }
+        self.b.switch_to_block(exhausted_b);
+        self.lower_block(exhausted)?;
+        if !self.is_filled() {
+            self.b.ins().jump(merge, &[]);
+        }
+        self.b.switch_to_block(merge);
+        Ok(())
+    }
+
+    /// The trampoline of extern `x` (declared here, defined by the driver).
+    fn trampoline(&mut self, x: ExternId) -> Result<FuncId, CodegenError> {
+        if let Some(id) = self.shared.trampolines[x.0 as usize] {
+            return Ok(id);
+        }
+        let id = self
+            .m
+            .module
+            .declare_function(
+                &format!("coex_tramp{}", x.0),
+                Linkage::Local,
+                &tramp_signature(self.m.call_conv),
+            )
+            .map_err(|e| CodegenError::Module(e.to_string()))?;
+        self.shared.trampolines[x.0 as usize] = Some(id);
+        Ok(id)
+    }
+}
+
+/// `void tramp(void* fn, int64_t* slots)`.
+fn tramp_signature(cc: cranelift_codegen::isa::CallConv) -> Signature {
+    let mut sig = Signature::new(cc);
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params.push(AbiParam::new(types::I64));
+    sig
+}
+
+impl ProgramLowering<'_> {
+    /// Define every trampoline declared while lowering the functions.
+    pub(crate) fn define_trampolines(&mut self) -> Result<(), CodegenError> {
+        let program = self.program;
+        for x in 0..self.trampolines.len() {
+            let Some(id) = self.trampolines[x] else {
+                continue;
+            };
+            let ext = &program.externs[x];
+            let csig = c_signature(self.m.call_conv, &ext.params, &ext.ret).ok_or_else(|| {
+                CodegenError::Unsupported(format!("a type in extern '{}'", ext.name))
+            })?;
+            let sig = tramp_signature(self.m.call_conv);
+            self.build_function(id, sig, |m, _shared, mut b| {
+                let entry = b.create_block();
+                b.append_block_params_for_function_params(entry);
+                b.switch_to_block(entry);
+                let fnptr = b.block_params(entry)[0];
+                let slots = b.block_params(entry)[1];
+                let mut args = Vec::with_capacity(ext.params.len());
+                for (i, p) in csig.params.iter().enumerate() {
+                    args.push(b.ins().load(
+                        p.value_type,
+                        MemFlagsData::trusted(),
+                        slots,
+                        (i * 8) as i32,
+                    ));
+                }
+                let sigref = b.import_signature(csig.clone());
+                let call = b.ins().call_indirect(sigref, fnptr, &args);
+                if let Some(&r) = b.inst_results(call).first() {
+                    b.ins().store(MemFlagsData::trusted(), r, slots, 0);
+                }
+                b.ins().return_(&[]);
+                b.seal_all_blocks();
+                b.finalize(m.module.target_config());
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+}

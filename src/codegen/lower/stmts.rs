@@ -1,0 +1,312 @@
+//! Statements: bindings, control flow, loops, return, `within`.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{types, InstBuilder};
+
+use super::{FnLowerer, LoopTargets};
+use crate::codegen::ir::{Builtin, Expr, ExprKind, LocalId, Stmt};
+use crate::codegen::runtime_abi::RtFn;
+use crate::codegen::CodegenError;
+
+impl FnLowerer<'_, '_> {
+    /// Lower statements in order; code after a terminator goes to a dead block.
+    pub(crate) fn lower_block(&mut self, body: &[Stmt]) -> Result<(), CodegenError> {
+        for s in body {
+            if self.is_filled() {
+                self.start_dead_block();
+            }
+            self.lower_stmt(s)?;
+        }
+        Ok(())
+    }
+
+    fn lower_stmt(&mut self, s: &Stmt) -> Result<(), CodegenError> {
+        match s {
+            Stmt::Assign { local, value } => self.lower_assign(*local, value),
+            Stmt::If {
+                cond,
+                then_body,
+                else_body,
+            } => self.lower_if(cond, then_body, else_body),
+            Stmt::While { cond, body } => self.lower_while(cond, body),
+            Stmt::ForRange {
+                var,
+                start,
+                end,
+                body,
+            } => self.lower_for_range(*var, start, end, body),
+            Stmt::ForList { var, list, body } => self.lower_for_list(*var, list, body),
+            Stmt::Break => self.lower_loop_exit(true),
+            Stmt::Continue => self.lower_loop_exit(false),
+            Stmt::Return(value) => self.lower_return(value.as_ref()),
+            Stmt::Expr(e) => self.lower_expr_stmt(e),
+            Stmt::TaskFor {
+                var,
+                items,
+                body,
+                result,
+            } => self.lower_task_for(*var, items, body, *result),
+            Stmt::Yield(e) => self.lower_yield(e),
+            Stmt::Select {
+                target,
+                call,
+                args,
+                loc,
+                body,
+                exhausted,
+            } => self.lower_select(*target, *call, args, loc, body, exhausted),
+            Stmt::Within {
+                deadline,
+                body,
+                else_body,
+            } => self.lower_within(deadline, body, else_body),
+        }
+    }
+
+    fn lower_assign(&mut self, local: LocalId, value: &Expr) -> Result<(), CodegenError> {
+        let var = self.var(local)?;
+        if let Some(v) = self.lower_expr(value)? {
+            self.b.def_var(var, v);
+        }
+        Ok(())
+    }
+
+    fn lower_expr_stmt(&mut self, e: &Expr) -> Result<(), CodegenError> {
+        if let ExprKind::Builtin(b @ Builtin::Append(..)) = &e.kind {
+            self.lower_builtin(b, e, false)?;
+        } else {
+            self.lower_expr(e)?;
+        }
+        Ok(())
+    }
+
+    fn lower_if(
+        &mut self,
+        cond: &Expr,
+        then_body: &[Stmt],
+        else_body: &[Stmt],
+    ) -> Result<(), CodegenError> {
+        let c = self.lower_value(cond)?;
+        let then_b = self.b.create_block();
+        let else_b = self.b.create_block();
+        let merge = self.b.create_block();
+        self.b.ins().brif(c, then_b, &[], else_b, &[]);
+        self.b.switch_to_block(then_b);
+        self.lower_block(then_body)?;
+        if !self.is_filled() {
+            self.b.ins().jump(merge, &[]);
+        }
+        self.b.switch_to_block(else_b);
+        self.lower_block(else_body)?;
+        if !self.is_filled() {
+            self.b.ins().jump(merge, &[]);
+        }
+        self.b.switch_to_block(merge);
+        Ok(())
+    }
+
+    fn lower_while(&mut self, cond: &Expr, body: &[Stmt]) -> Result<(), CodegenError> {
+        let header = self.b.create_block();
+        let body_b = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let c = self.lower_value(cond)?;
+        self.b.ins().brif(c, body_b, &[], exit, &[]);
+        self.b.switch_to_block(body_b);
+        self.with_loop(header, exit, body)?;
+        self.b.switch_to_block(exit);
+        Ok(())
+    }
+
+    /// Lower a loop body with `continue` → `next`, `break` → `exit`, then
+    /// jump back to `next`.
+    fn with_loop(
+        &mut self,
+        next: cranelift_codegen::ir::Block,
+        exit: cranelift_codegen::ir::Block,
+        body: &[Stmt],
+    ) -> Result<(), CodegenError> {
+        self.loops.push(LoopTargets {
+            continue_block: next,
+            break_block: exit,
+            within_depth: self.withins.len(),
+        });
+        let r = self.lower_block(body);
+        self.loops.pop();
+        r?;
+        if !self.is_filled() {
+            self.b.ins().jump(next, &[]);
+        }
+        Ok(())
+    }
+
+    fn lower_for_range(
+        &mut self,
+        var: LocalId,
+        start: &Expr,
+        end: &Expr,
+        body: &[Stmt],
+    ) -> Result<(), CodegenError> {
+        let user = self.var(var)?;
+        let s = self.lower_value(start)?;
+        let e = self.lower_value(end)?;
+        let counter = self.b.declare_var(types::I64);
+        let limit = self.b.declare_var(types::I64);
+        self.b.def_var(counter, s);
+        self.b.def_var(limit, e);
+        let header = self.b.create_block();
+        let body_b = self.b.create_block();
+        let step = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let i = self.b.use_var(counter);
+        let n = self.b.use_var(limit);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, n);
+        self.b.ins().brif(more, body_b, &[], exit, &[]);
+        self.b.switch_to_block(body_b);
+        self.b.def_var(user, i);
+        self.with_loop(step, exit, body)?;
+        self.b.switch_to_block(step);
+        let i = self.b.use_var(counter);
+        let next = self.b.ins().iadd_imm_s(i, 1);
+        self.b.def_var(counter, next);
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(exit);
+        Ok(())
+    }
+
+    fn lower_for_list(
+        &mut self,
+        var: LocalId,
+        list: &Expr,
+        body: &[Stmt],
+    ) -> Result<(), CodegenError> {
+        let elem_ty = match &list.ty {
+            crate::codegen::ir::Type::List(t) => (**t).clone(),
+            t => return Err(self.bad(format!("for over a non-list {t:?}"))),
+        };
+        let user = self.var(var)?;
+        // The loop keeps its own reference: shared, so appends in the body
+        // to the same variable copy instead of changing what we iterate.
+        let l = self.lower_value(list)?;
+        let l = self.share_if_list(l, &list.ty)?;
+        let list_v = self.b.declare_var(types::I64);
+        let counter = self.b.declare_var(types::I64);
+        self.b.def_var(list_v, l);
+        let zero = self.b.ins().iconst(types::I64, 0);
+        self.b.def_var(counter, zero);
+        let header = self.b.create_block();
+        let body_b = self.b.create_block();
+        let step = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let i = self.b.use_var(counter);
+        let l = self.b.use_var(list_v);
+        let n = self.rt_val(RtFn::ListLen, &[l])?;
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, n);
+        self.b.ins().brif(more, body_b, &[], exit, &[]);
+        self.b.switch_to_block(body_b);
+        let null = self.b.ins().iconst(types::I64, 0);
+        let slot = self.rt_val(RtFn::ListGet, &[l, i, null])?;
+        let v = self.value_of_slot(slot, &elem_ty);
+        let v = self.share_if_list(v, &elem_ty)?;
+        self.b.def_var(user, v);
+        self.with_loop(step, exit, body)?;
+        self.b.switch_to_block(step);
+        let i = self.b.use_var(counter);
+        let next = self.b.ins().iadd_imm_s(i, 1);
+        self.b.def_var(counter, next);
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(exit);
+        Ok(())
+    }
+
+    fn lower_loop_exit(&mut self, is_break: bool) -> Result<(), CodegenError> {
+        let (target, depth) = match self.loops.last() {
+            Some(l) => (
+                if is_break {
+                    l.break_block
+                } else {
+                    l.continue_block
+                },
+                l.within_depth,
+            ),
+            None => return Err(self.bad("break/continue outside a loop")),
+        };
+        self.close_withins_to(depth)?;
+        self.b.ins().jump(target, &[]);
+        Ok(())
+    }
+
+    /// Pop the runtime deadlines of `within`s left by a jump out of them.
+    fn close_withins_to(&mut self, depth: usize) -> Result<(), CodegenError> {
+        for _ in depth..self.withins.len() {
+            self.rt(RtFn::WithinExit, &[])?;
+        }
+        Ok(())
+    }
+
+    fn lower_return(&mut self, value: Option<&Expr>) -> Result<(), CodegenError> {
+        let v = match value {
+            Some(e) => self.lower_expr(e)?,
+            None => None,
+        };
+        self.close_withins_to(0)?;
+        let exit = self.exit_block;
+        if self.task_ctx.is_some() {
+            // `return` in a task-for body ends that iteration.
+            self.b.ins().jump(exit, &[]);
+            return Ok(());
+        }
+        match v {
+            Some(v) if super::cl_type(&self.func().ret).is_some() => {
+                self.b.ins().jump(exit, &[v.into()]);
+            }
+            _ => {
+                if let Some(t) = super::cl_type(&self.func().ret) {
+                    let z = self.zero(&self.func().ret.clone());
+                    let _ = t;
+                    self.b.ins().jump(exit, &[z.into()]);
+                } else {
+                    self.b.ins().jump(exit, &[]);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `within d body else e`: the deadline is pushed in the runtime; every
+    /// FFI call lexically inside the body checks it before and after the
+    /// call and leaves for the else branch once it has passed (the runtime
+    /// abandons a call still running at the deadline: docs/runtime.md).
+    fn lower_within(
+        &mut self,
+        deadline: &Expr,
+        body: &[Stmt],
+        else_body: &[Stmt],
+    ) -> Result<(), CodegenError> {
+        let d = self.lower_value(deadline)?;
+        self.rt(RtFn::WithinEnter, &[d])?;
+        let else_b = self.b.create_block();
+        let merge = self.b.create_block();
+        self.withins.push(else_b);
+        let r = self.lower_block(body);
+        self.withins.pop();
+        r?;
+        if !self.is_filled() {
+            self.rt(RtFn::WithinExit, &[])?;
+            self.b.ins().jump(merge, &[]);
+        }
+        self.b.switch_to_block(else_b);
+        self.rt(RtFn::WithinExit, &[])?;
+        self.lower_block(else_body)?;
+        if !self.is_filled() {
+            self.b.ins().jump(merge, &[]);
+        }
+        self.b.switch_to_block(merge);
+        Ok(())
+    }
+}

@@ -1,0 +1,240 @@
+//! `coex cxz pack`: a library source tree to a deterministic `.cxz` (§7).
+//!
+//! The tree is read into memory, validated exactly as a loaded archive would
+//! be (a broken library is never packed), then written with sorted entries,
+//! no directory entries, fixed timestamps and permissions and no extra
+//! fields, through a temporary file renamed into place: the same tree always
+//! gives the same bytes, and a failed pack leaves nothing behind.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, ZipWriter};
+
+use crate::cxz::archive::{CxzArchive, Limits};
+use crate::cxz::CxzError;
+
+/// Why packing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    /// The source directory (or a file in it) could not be read.
+    #[error("Cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The tree contains a symbolic link.
+    #[error("Cannot pack {path}: it is a symbolic link\n\nA .cxz holds plain files only; replace the link with a copy of the file.")]
+    Symlink { path: String },
+    /// The tree contains a file that is neither a file nor a folder.
+    #[error("Cannot pack {path}: it is not a regular file")]
+    Special { path: String },
+    /// A file name is not UTF-8.
+    #[error("Cannot pack {path}: the file name is not valid UTF-8")]
+    NonUtf8 { path: String },
+    /// The library breaks a rule of the format.
+    #[error("Cannot pack {dir}: the library is invalid\n\n{}", list(.problems))]
+    Invalid {
+        dir: String,
+        problems: Vec<crate::cxz::Problem>,
+    },
+    /// Writing the archive failed.
+    #[error("Cannot write {path}: {message}")]
+    Write { path: String, message: String },
+}
+
+fn list(problems: &[crate::cxz::Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Folder names never packed (version control metadata).
+const SKIPPED_DIRS: &[&str] = &[".git", ".hg", ".svn", ".bzr", "_darcs", "CVS"];
+
+/// True for files that are editor or OS junk, never part of a library.
+fn is_junk_file(name: &str) -> bool {
+    name.ends_with('~')
+        || name.ends_with(".swp")
+        || name.ends_with(".swo")
+        || name.starts_with(".#")
+        || (name.starts_with('#') && name.ends_with('#'))
+        || name == ".DS_Store"
+        || name == "Thumbs.db"
+        || name == ".gitignore"
+        || name == ".gitattributes"
+}
+
+/// Reads the tree under `dir` (skipping junk and `skip`, e.g. the output file).
+pub fn collect_tree(
+    dir: &Path,
+    skip: Option<&Path>,
+) -> Result<BTreeMap<String, Vec<u8>>, PackError> {
+    let mut files = BTreeMap::new();
+    walk(dir, "", skip, &mut files)?;
+    Ok(files)
+}
+
+fn walk(
+    dir: &Path,
+    rel: &str,
+    skip: Option<&Path>,
+    files: &mut BTreeMap<String, Vec<u8>>,
+) -> Result<(), PackError> {
+    let read_err = |path: &Path, source| PackError::Read {
+        path: path.display().to_string(),
+        source,
+    };
+    let entries = std::fs::read_dir(dir).map_err(|e| read_err(dir, e))?;
+    let mut children = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| read_err(dir, e))?;
+        children.push(entry.path());
+    }
+    children.sort();
+    for path in children {
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string)
+        else {
+            return Err(PackError::NonUtf8 {
+                path: path.display().to_string(),
+            });
+        };
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| read_err(&path, e))?;
+        let child_rel = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        if meta.file_type().is_symlink() {
+            return Err(PackError::Symlink {
+                path: path.display().to_string(),
+            });
+        }
+        if meta.is_dir() {
+            if !SKIPPED_DIRS.contains(&name.as_str()) {
+                walk(&path, &child_rel, skip, files)?;
+            }
+        } else if meta.is_file() {
+            if is_junk_file(&name) || skip.is_some_and(|s| same_file(s, &path)) {
+                continue;
+            }
+            let bytes = std::fs::read(&path).map_err(|e| read_err(&path, e))?;
+            files.insert(child_rel, bytes);
+        } else {
+            return Err(PackError::Special {
+                path: path.display().to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// The deterministic ZIP bytes of `files` (sorted, 1980-01-01, 0o644, deflate).
+pub fn write_zip(files: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, String> {
+    let time = DateTime::from_date_and_time(1980, 1, 1, 0, 0, 0).map_err(|e| e.to_string())?;
+    let options = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .compression_level(Some(6))
+        .last_modified_time(time)
+        .unix_permissions(0o644);
+    let mut zip = ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (path, bytes) in files {
+        zip.start_file(path.as_str(), options)
+            .map_err(|e| e.to_string())?;
+        zip.write_all(bytes).map_err(|e| e.to_string())?;
+    }
+    let cursor = zip.finish().map_err(|e| e.to_string())?;
+    Ok(cursor.into_inner())
+}
+
+/// Reads and validates the library in `dir` (skipping `skip`, e.g. the
+/// output file) without writing anything.
+pub fn validate_tree(dir: &Path, skip: Option<&Path>) -> Result<CxzArchive, PackError> {
+    let files = collect_tree(dir, skip)?;
+    let dir_display = dir.display().to_string();
+    CxzArchive::from_files(files, &dir_display, Limits::STANDARD).map_err(|e| PackError::Invalid {
+        dir: dir_display.clone(),
+        problems: match e {
+            CxzError::Invalid { problems, .. } => problems,
+            other => other.problems(),
+        },
+    })
+}
+
+/// Packs the library in `dir` into `out`; returns the validated archive.
+///
+/// Checks the archive rules and the manifest. Use [`pack_dir_checked`] to
+/// add checks that need other parts of the compiler (the Coex front end's
+/// extern agreement, through [`crate::cxz::verify_externs`]).
+pub fn pack_dir(dir: &Path, out: &Path) -> Result<CxzArchive, PackError> {
+    pack_dir_checked(dir, out, |_| Vec::new())
+}
+
+/// [`pack_dir`] with an extra check run on the validated library before
+/// anything is written: any problem it returns refuses the pack.
+pub fn pack_dir_checked(
+    dir: &Path,
+    out: &Path,
+    extra_check: impl FnOnce(&CxzArchive) -> Vec<crate::cxz::Problem>,
+) -> Result<CxzArchive, PackError> {
+    let archive = validate_tree(dir, Some(out))?;
+    let dir_display = dir.display().to_string();
+    let problems = extra_check(&archive);
+    if !problems.is_empty() {
+        return Err(PackError::Invalid {
+            dir: dir_display,
+            problems,
+        });
+    }
+    let bytes = write_zip(&archive.files).map_err(|message| PackError::Write {
+        path: out.display().to_string(),
+        message,
+    })?;
+    write_atomically(out, &bytes)?;
+    Ok(archive)
+}
+
+/// Writes `bytes` to a temporary file beside `out` and renames it into place.
+fn write_atomically(out: &Path, bytes: &[u8]) -> Result<(), PackError> {
+    let write_err = |message: String| PackError::Write {
+        path: out.display().to_string(),
+        message,
+    };
+    let parent: PathBuf = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".coex-pack-")
+        .suffix(".tmp")
+        .tempfile_in(&parent)
+        .map_err(|e| write_err(e.to_string()))?;
+    tmp.write_all(bytes).map_err(|e| write_err(e.to_string()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| write_err(e.to_string()))?;
+    }
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| write_err(e.to_string()))?;
+    tmp.persist(out)
+        .map_err(|e| write_err(e.error.to_string()))?;
+    Ok(())
+}

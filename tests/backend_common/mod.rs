@@ -1,0 +1,294 @@
+//! Shared helpers for the back-end tests: a tiny builder for IR programs, and
+//! `build`/`run` that lower the IR, compile the real C runtime with clang,
+//! link with the real `cc`, and run the executable.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use coex::codegen::ir::*;
+use coex::link::{build_executable, compile_runtime, ExecutableBuild};
+
+pub const CC: &str = "clang";
+
+/// The runtime compiled once per test process (objects in a kept tempdir),
+/// through the library's own `compile_runtime`.
+pub fn runtime_objects() -> Vec<String> {
+    static DIR: OnceLock<(tempfile::TempDir, Vec<String>)> = OnceLock::new();
+    let (dir, objs) = DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let objs = compile_runtime(CC, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        (dir, objs)
+    });
+    objs.iter()
+        .map(|o| dir.path().join(o).display().to_string())
+        .collect()
+}
+
+/// A linked program in its own tempdir.
+pub struct Built {
+    pub dir: tempfile::TempDir,
+    pub exe: PathBuf,
+}
+
+/// Lower, embed unit images, link (`coex::link::build_executable`).
+pub fn build(program: &Program, unit_images: &[Vec<u8>]) -> Built {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = build_executable(
+        program,
+        unit_images,
+        &ExecutableBuild {
+            cc: CC,
+            dir: dir.path(),
+            output: "app",
+            runtime_objects: Some(runtime_objects()),
+            system_libs: vec![],
+        },
+    )
+    .unwrap_or_else(|e| panic!("build: {e}"));
+    Built { dir, exe }
+}
+
+pub fn run(built: &Built, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(&built.exe);
+    cmd.current_dir(built.dir.path());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Build a program whose `main` is `f`, run it, return the output.
+pub fn run_main(main: FnB) -> Output {
+    run_main_env(main, &[])
+}
+
+/// [`run_main`] with extra environment variables.
+pub fn run_main_env(main: FnB, env: &[(&str, &str)]) -> Output {
+    let mut p = ProgB::default();
+    let id = p.add(main.finish("main", FuncKind::Func));
+    let prog = p.finish(id);
+    run(&build(&prog, &[]), env)
+}
+
+// ---- IR builder ------------------------------------------------------------
+
+pub fn loc(line: u32, text: &str) -> SrcLoc {
+    SrcLoc {
+        file: "main.coex".into(),
+        line,
+        text: text.into(),
+    }
+}
+
+pub fn e(kind: ExprKind, ty: Type) -> Expr {
+    Expr {
+        kind,
+        ty,
+        loc: loc(1, ""),
+    }
+}
+
+pub fn at(mut x: Expr, line: u32, text: &str) -> Expr {
+    x.loc = loc(line, text);
+    x
+}
+
+pub fn int(i: i64) -> Expr {
+    e(ExprKind::Lit(Literal::Int(i)), Type::Int)
+}
+pub fn float(f: f64) -> Expr {
+    e(ExprKind::Lit(Literal::Float(f)), Type::Float)
+}
+pub fn boolean(b: bool) -> Expr {
+    e(ExprKind::Lit(Literal::Bool(b)), Type::Bool)
+}
+pub fn string(s: &str) -> Expr {
+    e(ExprKind::Lit(Literal::Str(s.into())), Type::Str)
+}
+pub fn list_ty(t: Type) -> Type {
+    Type::List(Box::new(t))
+}
+
+pub fn bin(op: BinOp, a: Expr, b: Expr) -> Expr {
+    let ty = match op {
+        BinOp::Eq
+        | BinOp::Ne
+        | BinOp::Lt
+        | BinOp::Le
+        | BinOp::Gt
+        | BinOp::Ge
+        | BinOp::And
+        | BinOp::Or => Type::Bool,
+        _ => a.ty.clone(),
+    };
+    e(ExprKind::Binary(op, Box::new(a), Box::new(b)), ty)
+}
+pub fn add(a: Expr, b: Expr) -> Expr {
+    bin(BinOp::Add, a, b)
+}
+pub fn sub(a: Expr, b: Expr) -> Expr {
+    bin(BinOp::Sub, a, b)
+}
+pub fn lt(a: Expr, b: Expr) -> Expr {
+    bin(BinOp::Lt, a, b)
+}
+pub fn neg(a: Expr) -> Expr {
+    let ty = a.ty.clone();
+    e(ExprKind::Unary(UnOp::Neg, Box::new(a)), ty)
+}
+pub fn not(a: Expr) -> Expr {
+    e(ExprKind::Unary(UnOp::Not, Box::new(a)), Type::Bool)
+}
+pub fn ternary(c: Expr, a: Expr, b: Expr) -> Expr {
+    let ty = a.ty.clone();
+    e(ExprKind::Ternary(Box::new(c), Box::new(a), Box::new(b)), ty)
+}
+pub fn print(x: Expr) -> Stmt {
+    Stmt::Expr(e(
+        ExprKind::Builtin(Builtin::Print(Box::new(x))),
+        Type::Void,
+    ))
+}
+pub fn to_string(x: Expr) -> Expr {
+    e(ExprKind::Builtin(Builtin::ToString(Box::new(x))), Type::Str)
+}
+pub fn len(x: Expr) -> Expr {
+    e(ExprKind::Builtin(Builtin::Len(Box::new(x))), Type::Int)
+}
+pub fn index(l: Expr, i: Expr) -> Expr {
+    let ty = match &l.ty {
+        Type::List(t) => (**t).clone(),
+        _ => Type::Void,
+    };
+    e(ExprKind::Index(Box::new(l), Box::new(i)), ty)
+}
+pub fn get(l: Expr, i: Expr) -> Expr {
+    let ty = match &l.ty {
+        Type::List(t) => (**t).clone(),
+        _ => Type::Void,
+    };
+    e(
+        ExprKind::Builtin(Builtin::Get(Box::new(l), Box::new(i))),
+        ty,
+    )
+}
+pub fn list(elem: Type, items: Vec<Expr>) -> Expr {
+    e(ExprKind::List(items), list_ty(elem))
+}
+pub fn range(a: Expr, b: Expr) -> Expr {
+    e(
+        ExprKind::Builtin(Builtin::Range(Box::new(a), Box::new(b))),
+        list_ty(Type::Int),
+    )
+}
+pub fn call(f: FuncId, args: Vec<Expr>, ret: Type) -> Expr {
+    e(ExprKind::Call(f, args), ret)
+}
+pub fn call_extern(x: ExternId, args: Vec<Expr>, ret: Type) -> Expr {
+    e(ExprKind::CallExtern(x, args), ret)
+}
+pub fn expr_stmt(x: Expr) -> Stmt {
+    Stmt::Expr(x)
+}
+pub fn ret(x: Expr) -> Stmt {
+    Stmt::Return(Some(x))
+}
+
+/// Function builder: declares locals, hands out typed local expressions.
+#[derive(Default)]
+pub struct FnB {
+    pub locals: Vec<Local>,
+    pub params: u32,
+    pub ret: Option<Type>,
+    pub body: Vec<Stmt>,
+}
+
+#[derive(Clone, Copy)]
+pub struct L(pub LocalId, pub usize);
+
+impl FnB {
+    pub fn new() -> Self {
+        FnB::default()
+    }
+    pub fn returns(mut self, t: Type) -> Self {
+        self.ret = Some(t);
+        self
+    }
+    pub fn param(&mut self, name: &str, ty: Type) -> LocalId {
+        assert_eq!(self.params as usize, self.locals.len(), "params first");
+        self.params += 1;
+        self.local(name, ty)
+    }
+    pub fn local(&mut self, name: &str, ty: Type) -> LocalId {
+        self.locals.push(Local {
+            name: name.into(),
+            ty,
+        });
+        LocalId(self.locals.len() as u32 - 1)
+    }
+    pub fn get(&self, id: LocalId) -> Expr {
+        let ty = self.locals[id.0 as usize].ty.clone();
+        e(ExprKind::Local(id), ty)
+    }
+    pub fn append(&self, id: LocalId, v: Expr) -> Expr {
+        let ty = self.locals[id.0 as usize].ty.clone();
+        e(ExprKind::Builtin(Builtin::Append(id, Box::new(v))), ty)
+    }
+    pub fn push(&mut self, s: Stmt) {
+        self.body.push(s);
+    }
+    pub fn finish(self, name: &str, kind: FuncKind) -> Function {
+        Function {
+            name: name.into(),
+            kind,
+            params: self.params,
+            locals: self.locals,
+            ret: self.ret.unwrap_or(Type::Void),
+            body: self.body,
+        }
+    }
+}
+
+pub fn assign(local: LocalId, value: Expr) -> Stmt {
+    Stmt::Assign { local, value }
+}
+
+#[derive(Default)]
+pub struct ProgB {
+    pub program: Program,
+}
+
+impl ProgB {
+    /// Reserve a function slot (for recursion / forward calls).
+    pub fn reserve(&mut self) -> FuncId {
+        self.program.functions.push(Function {
+            name: "reserved".into(),
+            kind: FuncKind::Func,
+            params: 0,
+            locals: vec![],
+            ret: Type::Void,
+            body: vec![],
+        });
+        FuncId(self.program.functions.len() as u32 - 1)
+    }
+    pub fn set(&mut self, id: FuncId, f: Function) {
+        self.program.functions[id.0 as usize] = f;
+    }
+    pub fn add(&mut self, f: Function) -> FuncId {
+        self.program.functions.push(f);
+        FuncId(self.program.functions.len() as u32 - 1)
+    }
+    pub fn finish(mut self, entry: FuncId) -> Program {
+        self.program.entry = Some(entry);
+        self.program
+    }
+}
