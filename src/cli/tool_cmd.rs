@@ -121,19 +121,7 @@ pub struct LinkArgs {
 pub fn run(cmd: ToolCommand) -> CmdResult {
     match cmd {
         ToolCommand::Pack(args) => pack(args),
-        ToolCommand::FfiUnit(args) => {
-            if !is_identifier(&args.unit) {
-                return Err(ToolArgError::BadName {
-                    flag: "--unit",
-                    name: args.unit,
-                }
-                .into_failure());
-            }
-            Err(unavailable(
-                "ffi-unit",
-                "the FFI build (src/ffi_build) and the executor (src/exec)",
-            ))
-        }
+        ToolCommand::FfiUnit(args) => ffi_unit::run(args),
         ToolCommand::Runtime(_) => Err(unavailable("runtime", "the C runtime (runtime/)")),
         ToolCommand::Codegen(args) => {
             check_specs(&args.module, &args.cxz)?;
@@ -347,10 +335,10 @@ fn pack(args: PackArgs) -> CmdResult {
         output,
     } = args;
     let bytes = match (root, manifest) {
-        (Some(root), _) => pack_backend::pack_root(&root)?,
+        (Some(root), _) => pack_backend::pack_root(&root, &output)?,
         (None, Some(manifest)) => {
             let list = pack_file_list(&manifest, &file).map_err(ToolArgError::into_failure)?;
-            pack_backend::pack_list(&list)?
+            pack_backend::pack_list(&list, &manifest)?
         }
         (None, None) => {
             return Err(ToolArgError::Malformed {
@@ -385,23 +373,166 @@ fn read_input(path: &Path) -> Result<Vec<u8>, Failure> {
     fs::read(path).map_err(|e| Failure::new(format!("cannot read {}: {e}", path.display())))
 }
 
-/// The packing itself, done by the `.cxz` library code.
+/// The packing itself, done by the `.cxz` library code exactly as
+/// `coex cxz pack` does it: validate everything, then write the
+/// deterministic ZIP bytes.
 mod pack_backend {
     use super::*;
+    use crate::cxz::pack::{collect_tree, write_zip, PackError};
+    use crate::cxz::{CxzArchive, CxzError, Limits};
 
-    /// Packs a directory laid out like the archive.
-    pub fn pack_root(root: &Path) -> Result<Vec<u8>, Failure> {
-        let _ = root;
-        Err(unavailable("pack", "the .cxz packer (src/cxz)"))
+    /// Packs a directory laid out like the archive (the output file, if it
+    /// is inside, is skipped).
+    pub fn pack_root(root: &Path, output: &Path) -> Result<Vec<u8>, Failure> {
+        let files = collect_tree(root, Some(output)).map_err(Failure::new)?;
+        pack_files(files, &root.display().to_string())
     }
 
-    /// Packs an explicit list of files.
-    pub fn pack_list(list: &BTreeMap<String, PathBuf>) -> Result<Vec<u8>, Failure> {
+    /// Packs an explicit list of files (archive path → file on disk).
+    pub fn pack_list(
+        list: &BTreeMap<String, PathBuf>,
+        manifest: &Path,
+    ) -> Result<Vec<u8>, Failure> {
         let mut files = BTreeMap::new();
         for (archive_path, disk_path) in list {
             files.insert(archive_path.clone(), read_input(disk_path)?);
         }
-        Err(unavailable("pack", "the .cxz packer (src/cxz)"))
+        pack_files(files, &manifest.display().to_string())
+    }
+
+    /// Validates the library and returns its deterministic archive bytes;
+    /// `display` names the library in errors.
+    fn pack_files(files: BTreeMap<String, Vec<u8>>, display: &str) -> Result<Vec<u8>, Failure> {
+        let archive = CxzArchive::from_files(files, display, Limits::STANDARD).map_err(|e| {
+            Failure::new(PackError::Invalid {
+                dir: display.to_string(),
+                problems: match e {
+                    CxzError::Invalid { problems, .. } => problems,
+                    other => other.problems(),
+                },
+            })
+        })?;
+        write_zip(&archive.files)
+            .map_err(|message| Failure::new(format!("cannot pack {display}: {message}")))
+    }
+}
+
+/// `coex tool ffi-unit`: one FFI unit of an archive → its image, through
+/// the same planned clang actions as `coex build`, with a throw-away cache.
+mod ffi_unit {
+    use super::*;
+    use crate::cxz::{CxzArchive, ResolvedUnit, FFI_SRC};
+    use crate::exec::ExecOptions;
+    use crate::ffi_build::{build_units, FfiBuildOptions, FfiUnitInput};
+
+    pub fn run(args: FfiUnitArgs) -> CmdResult {
+        if !is_identifier(&args.unit) {
+            return Err(ToolArgError::BadName {
+                flag: "--unit",
+                name: args.unit,
+            }
+            .into_failure());
+        }
+        let archive = CxzArchive::open(&args.cxz).map_err(Failure::new)?;
+        let input = unit_input(&archive, &args.unit, &args.cxz)?;
+        let cc = absolute(&args.cc)?;
+        // The executor needs a cache; this one lives and dies with the
+        // command, so nothing outside the declared output persists.
+        let scratch = tempfile::Builder::new()
+            .prefix("coex-tool-")
+            .tempdir()
+            .map_err(|e| Failure::new(format!("cannot create a scratch directory: {e}")))?;
+        let mut exec = ExecOptions::new(scratch.path().join("cache"));
+        exec.jobs = 1;
+        let opts = FfiBuildOptions { exec, cc: Some(cc) };
+        let out_dir = scratch.path().join("out");
+        let outcome = build_units(&[input], &opts, &out_dir).map_err(Failure::new)?;
+        let image = outcome
+            .images
+            .values()
+            .next()
+            .ok_or_else(|| Failure::new("the FFI build produced no image"))?;
+        write_output(&args.output, &read_input(image)?)?;
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// The build description of one unit: its manifest entry with every
+    /// path made relative to `ffi/src/`, and every file under `ffi/src/`.
+    pub fn unit_input(
+        archive: &CxzArchive,
+        unit: &str,
+        path: &Path,
+    ) -> Result<FfiUnitInput, Failure> {
+        let Some(resolved) = archive.manifest.unit(unit) else {
+            let known: Vec<&str> = archive
+                .manifest
+                .units
+                .iter()
+                .map(|u| u.name.as_str())
+                .collect();
+            return Err(Failure::with_body(
+                format!(
+                    "FFI unit '{unit}' is not declared in the manifest of library '{}' ({})",
+                    archive.name(),
+                    path.display()
+                ),
+                format!(
+                    "Its units are: {}.\nList exactly the manifest's [ffi.<unit>] tables in cxz_library(units = [...]).",
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ),
+            ));
+        };
+        Ok(to_input(archive, resolved))
+    }
+
+    fn under_ffi_src(path: &str) -> String {
+        match path.strip_prefix(FFI_SRC) {
+            Some("") => ".".to_string(),
+            Some(rest) => rest.to_string(),
+            None if path == FFI_SRC.trim_end_matches('/') => ".".to_string(),
+            None => path.to_string(),
+        }
+    }
+
+    fn to_input(archive: &CxzArchive, u: &ResolvedUnit) -> FfiUnitInput {
+        FfiUnitInput {
+            library: archive.name().to_string(),
+            unit: u.name.clone(),
+            files: archive
+                .files
+                .iter()
+                .filter_map(|(p, b)| Some((p.strip_prefix(FFI_SRC)?.to_string(), b.clone())))
+                .collect(),
+            sources: u.sources.iter().map(|s| under_ffi_src(s)).collect(),
+            include_dirs: u.include_dirs.iter().map(|s| under_ffi_src(s)).collect(),
+            cflags: u.cflags.clone(),
+            system_headers: u.system_headers.clone(),
+            system_libs: u.system_libs.clone(),
+            pkg_config: u.pkg_config.clone(),
+        }
+    }
+
+    /// `--cc` as an absolute path (Bazel passes execroot-relative ones).
+    fn absolute(path: &Path) -> Result<PathBuf, Failure> {
+        if path.is_absolute() {
+            return Ok(path.to_path_buf());
+        }
+        let cwd = std::env::current_dir()
+            .map_err(|e| Failure::new(format!("cannot read the current directory: {e}")))?;
+        Ok(cwd.join(path))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn archive_paths_become_ffi_src_relative() {
+            assert_eq!(under_ffi_src("ffi/src/a/b.c"), "a/b.c");
+            assert_eq!(under_ffi_src("ffi/src"), ".");
+            assert_eq!(under_ffi_src("ffi/src/"), ".");
+            assert_eq!(under_ffi_src("ffi/src/rxspencer"), "rxspencer");
+        }
     }
 }
 
