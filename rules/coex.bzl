@@ -153,7 +153,7 @@ coex_test = rule(
 )
 
 def _coex_runtime_impl(ctx):
-    out = ctx.actions.declare_file("libcoex_rt.a")
+    out = ctx.actions.declare_file("coex_rt.o")
     args = ctx.actions.args()
     args.add("runtime")
     args.add("-o", out)

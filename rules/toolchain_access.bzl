@@ -4,9 +4,11 @@ load("//toolchains:toolchain.bzl", "COEX_TOOLCHAIN_TYPE")
 
 # Every coex action runs with this environment and nothing inherited, so the
 # same inputs give the same outputs on every machine (see architecture.md,
-# "Determinism").
+# "Determinism"). PATH is the fixed one of coex's own executor: clang finds
+# the system linker through it.
 ACTION_ENV = {
     "LC_ALL": "C",
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
     "SOURCE_DATE_EPOCH": "0",
     "TZ": "UTC",
 }

@@ -242,22 +242,25 @@ fn executed(counts: &BTreeMap<String, usize>) -> usize {
         .sum()
 }
 
-/// The library targets: their coex actions are two packs (greet.cxz and
-/// counter.cxz) and one FFI unit per cxz_library (greet, counter).
-const ARCHIVES: [&str; 4] = [
+/// The library targets and the runtime: their coex actions are two packs
+/// (greet.cxz and counter.cxz), one FFI unit per cxz_library (greet,
+/// counter) and the runtime build.
+const ARCHIVES: [&str; 5] = [
     "//greet:greet_cxz",
     "//counter_src:counter_cxz",
     "//greet",
     "//third_party:counter",
+    "@coex_rules//rules:runtime",
 ];
 /// How many coex actions building them runs.
-const COEX_ACTIONS: usize = 4;
+const COEX_ACTIONS: usize = 5;
 /// Their outputs.
-const ARCHIVE_OUTPUTS: [&str; 4] = [
+const ARCHIVE_OUTPUTS: [&str; 5] = [
     "greet/greet.cxz",
     "counter_src/counter.cxz",
     "greet/greet_ffi/libgreet.so",
     "third_party/counter_ffi/libcounter.so",
+    "external/coex_rules/rules/coex_rt.o",
 ];
 
 #[test]
@@ -364,6 +367,7 @@ fn bazel_builds_caches_and_shares_coex_actions() {
     assert_ne!(digests4[2], digests1[2], "libgreet.so changed");
     assert_eq!(digests4[1], digests1[1], "counter.cxz untouched");
     assert_eq!(digests4[3], digests1[3], "libcounter.so untouched");
+    assert_eq!(digests4[4], digests1[4], "runtime untouched");
 
     // 7. The program targets: their actions need library code that is not in
     //    this build yet; they fail with the documented error, no fake output.

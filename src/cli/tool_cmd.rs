@@ -13,9 +13,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use crate::failure::{CmdResult, Failure};
+
+mod ffi_unit;
+mod pack;
+mod program;
 
 /// The `coex tool` subcommands.
 #[derive(Debug, Subcommand)]
@@ -120,26 +123,11 @@ pub struct LinkArgs {
 /// Runs one `coex tool` subcommand.
 pub fn run(cmd: ToolCommand) -> CmdResult {
     match cmd {
-        ToolCommand::Pack(args) => pack(args),
+        ToolCommand::Pack(args) => pack::run(args),
         ToolCommand::FfiUnit(args) => ffi_unit::run(args),
-        ToolCommand::Runtime(_) => Err(unavailable("runtime", "the C runtime (runtime/)")),
-        ToolCommand::Codegen(args) => {
-            check_specs(&args.module, &args.cxz)?;
-            Err(unavailable(
-                "codegen",
-                "the front end (src/lang) and the Cranelift back end (src/codegen)",
-            ))
-        }
-        ToolCommand::Link(args) => {
-            check_specs(&[], &args.cxz)?;
-            for spec in &args.unit_image {
-                parse_unit_image(spec).map_err(ToolArgError::into_failure)?;
-            }
-            Err(unavailable(
-                "link",
-                "the Cranelift back end (src/codegen) and the C runtime (runtime/)",
-            ))
-        }
+        ToolCommand::Runtime(args) => program::runtime(args),
+        ToolCommand::Codegen(args) => program::codegen(args),
+        ToolCommand::Link(args) => program::link(args),
     }
 }
 
@@ -278,81 +266,6 @@ fn parse_unit_image(value: &str) -> Result<UnitImageSpec, ToolArgError> {
     })
 }
 
-/// Checks that an archive path is relative, normalised and stays inside the archive.
-fn check_archive_path(path: &str) -> Result<(), ToolArgError> {
-    let bad = |why| {
-        Err(ToolArgError::BadArchivePath {
-            path: path.to_string(),
-            why,
-        })
-    };
-    if path.starts_with('/') {
-        return bad("it is absolute");
-    }
-    if path.contains('\\') || path.contains('\0') {
-        return bad("it contains a backslash or NUL");
-    }
-    for component in path.split('/') {
-        match component {
-            "" => return bad("it has an empty component"),
-            "." | ".." => return bad("it has a '.' or '..' component"),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// The archive's files as `pack --manifest … --file …` names them: archive path → file on disk.
-pub fn pack_file_list(
-    manifest: &Path,
-    files: &[String],
-) -> Result<BTreeMap<String, PathBuf>, ToolArgError> {
-    let mut out = BTreeMap::new();
-    out.insert(MANIFEST_NAME.to_string(), manifest.to_path_buf());
-    for value in files {
-        let (archive_path, disk_path) = split_spec("--file", value, "ARCHIVE_PATH=FILE")?;
-        check_archive_path(archive_path)?;
-        if out
-            .insert(archive_path.to_string(), PathBuf::from(disk_path))
-            .is_some()
-        {
-            return Err(ToolArgError::Duplicate {
-                flag: "--file",
-                name: archive_path.to_string(),
-            });
-        }
-    }
-    Ok(out)
-}
-
-const MANIFEST_NAME: &str = "manifest.toml";
-
-fn pack(args: PackArgs) -> CmdResult {
-    let PackArgs {
-        root,
-        manifest,
-        file,
-        output,
-    } = args;
-    let bytes = match (root, manifest) {
-        (Some(root), _) => pack_backend::pack_root(&root, &output)?,
-        (None, Some(manifest)) => {
-            let list = pack_file_list(&manifest, &file).map_err(ToolArgError::into_failure)?;
-            pack_backend::pack_list(&list, &manifest)?
-        }
-        (None, None) => {
-            return Err(ToolArgError::Malformed {
-                flag: "pack",
-                value: String::new(),
-                expected: "--root DIR, or --manifest FILE with --file ARCHIVE_PATH=FILE",
-            }
-            .into_failure())
-        }
-    };
-    write_output(&output, &bytes)?;
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Writes `bytes` to `output` through a temporary file in the same directory,
 /// so the output either appears complete or not at all.
 fn write_output(output: &Path, bytes: &[u8]) -> Result<(), Failure> {
@@ -373,167 +286,24 @@ fn read_input(path: &Path) -> Result<Vec<u8>, Failure> {
     fs::read(path).map_err(|e| Failure::new(format!("cannot read {}: {e}", path.display())))
 }
 
-/// The packing itself, done by the `.cxz` library code exactly as
-/// `coex cxz pack` does it: validate everything, then write the
-/// deterministic ZIP bytes.
-mod pack_backend {
-    use super::*;
-    use crate::cxz::pack::{collect_tree, write_zip, PackError};
-    use crate::cxz::{CxzArchive, CxzError, Limits};
-
-    /// Packs a directory laid out like the archive (the output file, if it
-    /// is inside, is skipped).
-    pub fn pack_root(root: &Path, output: &Path) -> Result<Vec<u8>, Failure> {
-        let files = collect_tree(root, Some(output)).map_err(Failure::new)?;
-        pack_files(files, &root.display().to_string())
-    }
-
-    /// Packs an explicit list of files (archive path → file on disk).
-    pub fn pack_list(
-        list: &BTreeMap<String, PathBuf>,
-        manifest: &Path,
-    ) -> Result<Vec<u8>, Failure> {
-        let mut files = BTreeMap::new();
-        for (archive_path, disk_path) in list {
-            files.insert(archive_path.clone(), read_input(disk_path)?);
-        }
-        pack_files(files, &manifest.display().to_string())
-    }
-
-    /// Validates the library and returns its deterministic archive bytes;
-    /// `display` names the library in errors.
-    fn pack_files(files: BTreeMap<String, Vec<u8>>, display: &str) -> Result<Vec<u8>, Failure> {
-        let archive = CxzArchive::from_files(files, display, Limits::STANDARD).map_err(|e| {
-            Failure::new(PackError::Invalid {
-                dir: display.to_string(),
-                problems: match e {
-                    CxzError::Invalid { problems, .. } => problems,
-                    other => other.problems(),
-                },
-            })
-        })?;
-        write_zip(&archive.files)
-            .map_err(|message| Failure::new(format!("cannot pack {display}: {message}")))
-    }
+/// A private scratch directory, deleted when dropped: the only place a tool
+/// writes besides its output.
+fn scratch_dir() -> Result<tempfile::TempDir, Failure> {
+    tempfile::Builder::new()
+        .prefix("coex-tool-")
+        .tempdir()
+        .map_err(|e| Failure::new(format!("cannot create a scratch directory: {e}")))
 }
 
-/// `coex tool ffi-unit`: one FFI unit of an archive → its image, through
-/// the same planned clang actions as `coex build`, with a throw-away cache.
-mod ffi_unit {
-    use super::*;
-    use crate::cxz::{CxzArchive, ResolvedUnit, FFI_SRC};
-    use crate::exec::ExecOptions;
-    use crate::ffi_build::{build_units, FfiBuildOptions, FfiUnitInput};
-
-    pub fn run(args: FfiUnitArgs) -> CmdResult {
-        if !is_identifier(&args.unit) {
-            return Err(ToolArgError::BadName {
-                flag: "--unit",
-                name: args.unit,
-            }
-            .into_failure());
-        }
-        let archive = CxzArchive::open(&args.cxz).map_err(Failure::new)?;
-        let input = unit_input(&archive, &args.unit, &args.cxz)?;
-        let cc = absolute(&args.cc)?;
-        // The executor needs a cache; this one lives and dies with the
-        // command, so nothing outside the declared output persists.
-        let scratch = tempfile::Builder::new()
-            .prefix("coex-tool-")
-            .tempdir()
-            .map_err(|e| Failure::new(format!("cannot create a scratch directory: {e}")))?;
-        let mut exec = ExecOptions::new(scratch.path().join("cache"));
-        exec.jobs = 1;
-        let opts = FfiBuildOptions { exec, cc: Some(cc) };
-        let out_dir = scratch.path().join("out");
-        let outcome = build_units(&[input], &opts, &out_dir).map_err(Failure::new)?;
-        let image = outcome
-            .images
-            .values()
-            .next()
-            .ok_or_else(|| Failure::new("the FFI build produced no image"))?;
-        write_output(&args.output, &read_input(image)?)?;
-        Ok(ExitCode::SUCCESS)
+/// A tool path as an absolute path (Bazel passes execroot-relative ones,
+/// and tools run in a scratch directory).
+fn absolute(path: &Path) -> Result<PathBuf, Failure> {
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
     }
-
-    /// The build description of one unit: its manifest entry with every
-    /// path made relative to `ffi/src/`, and every file under `ffi/src/`.
-    pub fn unit_input(
-        archive: &CxzArchive,
-        unit: &str,
-        path: &Path,
-    ) -> Result<FfiUnitInput, Failure> {
-        let Some(resolved) = archive.manifest.unit(unit) else {
-            let known: Vec<&str> = archive
-                .manifest
-                .units
-                .iter()
-                .map(|u| u.name.as_str())
-                .collect();
-            return Err(Failure::with_body(
-                format!(
-                    "FFI unit '{unit}' is not declared in the manifest of library '{}' ({})",
-                    archive.name(),
-                    path.display()
-                ),
-                format!(
-                    "Its units are: {}.\nList exactly the manifest's [ffi.<unit>] tables in cxz_library(units = [...]).",
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
-                ),
-            ));
-        };
-        Ok(to_input(archive, resolved))
-    }
-
-    fn under_ffi_src(path: &str) -> String {
-        match path.strip_prefix(FFI_SRC) {
-            Some("") => ".".to_string(),
-            Some(rest) => rest.to_string(),
-            None if path == FFI_SRC.trim_end_matches('/') => ".".to_string(),
-            None => path.to_string(),
-        }
-    }
-
-    fn to_input(archive: &CxzArchive, u: &ResolvedUnit) -> FfiUnitInput {
-        FfiUnitInput {
-            library: archive.name().to_string(),
-            unit: u.name.clone(),
-            files: archive
-                .files
-                .iter()
-                .filter_map(|(p, b)| Some((p.strip_prefix(FFI_SRC)?.to_string(), b.clone())))
-                .collect(),
-            sources: u.sources.iter().map(|s| under_ffi_src(s)).collect(),
-            include_dirs: u.include_dirs.iter().map(|s| under_ffi_src(s)).collect(),
-            cflags: u.cflags.clone(),
-            system_headers: u.system_headers.clone(),
-            system_libs: u.system_libs.clone(),
-            pkg_config: u.pkg_config.clone(),
-        }
-    }
-
-    /// `--cc` as an absolute path (Bazel passes execroot-relative ones).
-    fn absolute(path: &Path) -> Result<PathBuf, Failure> {
-        if path.is_absolute() {
-            return Ok(path.to_path_buf());
-        }
-        let cwd = std::env::current_dir()
-            .map_err(|e| Failure::new(format!("cannot read the current directory: {e}")))?;
-        Ok(cwd.join(path))
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn archive_paths_become_ffi_src_relative() {
-            assert_eq!(under_ffi_src("ffi/src/a/b.c"), "a/b.c");
-            assert_eq!(under_ffi_src("ffi/src"), ".");
-            assert_eq!(under_ffi_src("ffi/src/"), ".");
-            assert_eq!(under_ffi_src("ffi/src/rxspencer"), "rxspencer");
-        }
-    }
+    let cwd = std::env::current_dir()
+        .map_err(|e| Failure::new(format!("cannot read the current directory: {e}")))?;
+    Ok(cwd.join(path))
 }
 
 #[cfg(test)]
@@ -545,46 +315,14 @@ mod tests {
     }
 
     #[test]
-    fn file_list_maps_manifest_and_files_in_sorted_order() {
-        let list = pack_file_list(
-            Path::new("pkg/m.toml"),
-            &strings(&["src/b.coex=pkg/src/b.coex", "ffi/src/a.c=x/a.c"]),
-        )
-        .unwrap();
-        let keys: Vec<&str> = list.keys().map(String::as_str).collect();
-        assert_eq!(keys, ["ffi/src/a.c", "manifest.toml", "src/b.coex"]);
-        assert_eq!(list["manifest.toml"], PathBuf::from("pkg/m.toml"));
-        assert_eq!(list["ffi/src/a.c"], PathBuf::from("x/a.c"));
-    }
-
-    #[test]
-    fn file_list_rejects_paths_escaping_the_archive() {
-        for bad in ["/etc/passwd", "../x", "src/../../x", "a//b", "a\\b", "./a"] {
-            let err = pack_file_list(Path::new("m"), &strings(&[&format!("{bad}=f")])).unwrap_err();
-            assert!(
-                matches!(err, ToolArgError::BadArchivePath { .. }),
-                "{bad}: {err}"
-            );
-        }
-    }
-
-    #[test]
-    fn file_list_rejects_duplicates_and_a_second_manifest() {
-        let err = pack_file_list(Path::new("m"), &strings(&["a=1", "a=2"])).unwrap_err();
-        assert_eq!(err.to_string(), "--file names 'a' twice");
-        let err = pack_file_list(Path::new("m"), &strings(&["manifest.toml=x"])).unwrap_err();
-        assert_eq!(err.to_string(), "--file names 'manifest.toml' twice");
-    }
-
-    #[test]
     fn malformed_specs_are_named() {
-        let err = pack_file_list(Path::new("m"), &strings(&["noequals"])).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid --file value 'noequals': expected ARCHIVE_PATH=FILE"
-        );
         assert!(parse_named_files("--cxz", &strings(&["=x"])).is_err());
         assert!(parse_named_files("--cxz", &strings(&["x="])).is_err());
+        let err = parse_named_files("--cxz", &strings(&["x"])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid --cxz value 'x': expected NAME=FILE"
+        );
     }
 
     #[test]
