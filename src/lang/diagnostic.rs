@@ -107,7 +107,7 @@ pub fn render_text(sources: &SourceMap, diags: &[Diagnostic]) -> String {
     };
     let mut out = String::new();
     for d in diags {
-        let cs_diag = to_codespan(d);
+        let cs_diag = to_codespan(sources, d);
         match term::emit_into_string(&config, &files, &cs_diag) {
             Ok(text) => out.push_str(&text),
             Err(_) => {
@@ -122,11 +122,34 @@ pub fn render_text(sources: &SourceMap, diags: &[Diagnostic]) -> String {
     out
 }
 
-fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
-    let mut labels = vec![cs::Label::primary(d.span.file.0 as usize, d.span.range())];
+/// The part of a span on its first line: a multi-line construct (a whole
+/// `select`, a `task for`) is shown by its header line only.
+fn first_line(sources: &SourceMap, span: Span) -> std::ops::Range<usize> {
+    let range = span.range();
+    let Some(file) = sources.get(span.file) else {
+        return range;
+    };
+    let start = range.start.min(file.text.len());
+    let end = range.end.min(file.text.len()).max(start);
+    let end = match file.text[start..end].find('\n') {
+        Some(i) => {
+            let line = &file.text[start..start + i];
+            start + line.trim_end().len()
+        }
+        None => end,
+    };
+    start..end
+}
+
+fn to_codespan(sources: &SourceMap, d: &Diagnostic) -> cs::Diagnostic<usize> {
+    let mut labels = vec![cs::Label::primary(
+        d.span.file.0 as usize,
+        first_line(sources, d.span),
+    )];
     for l in &d.labels {
         labels.push(
-            cs::Label::secondary(l.span.file.0 as usize, l.span.range()).with_message(&l.message),
+            cs::Label::secondary(l.span.file.0 as usize, first_line(sources, l.span))
+                .with_message(&l.message),
         );
     }
     let base = match d.severity {

@@ -32,6 +32,15 @@ impl Span {
         }
     }
 
+    /// From the start of `self` to the end of `other` (a construct's header).
+    pub fn with_end(self, other: Span) -> Span {
+        Span {
+            file: self.file,
+            start: self.start,
+            end: other.end.max(self.start),
+        }
+    }
+
     /// Byte range for slicing the source text.
     pub fn range(self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize

@@ -270,6 +270,7 @@ impl Checker {
     pub(crate) fn resolve_type(&mut self, unit: UnitId, t: &TypeExpr) -> Ty {
         match &t.kind {
             TypeExprKind::List(inner) => Ty::List(Box::new(self.resolve_type(unit, inner))),
+            TypeExprKind::Unsupported => Ty::Unknown,
             TypeExprKind::Named(n) => match n.as_str() {
                 "int" => Ty::Int,
                 "float" => Ty::Float,

@@ -270,7 +270,7 @@ impl Checker {
                 }
             }
             StmtKind::While { cond, body } => {
-                self.formula_forbids(cx, s.span, "'while'");
+                self.formula_forbids(cx, s.span.with_end(cond.span), "'while'");
                 self.condition(cx, cond, "`while`");
                 cx.loops += 1;
                 self.block_in(cx, body, false);
@@ -287,7 +287,7 @@ impl Checker {
                 cx.loops -= 1;
             }
             StmtKind::TaskFor { target, var, iter, body } => {
-                self.formula_forbids(cx, s.span, "'task for'");
+                self.formula_forbids(cx, s.span.with_end(iter.span), "'task for'");
                 let ety = self.iterable(cx, iter);
                 cx.tasks.push(TaskFrame { yield_ty: None, loops_at_entry: cx.loops });
                 cx.scopes.push(Scope { vars: BTreeMap::new(), task_boundary: true });
@@ -297,7 +297,11 @@ impl Checker {
                 cx.scopes.pop();
                 let frame = cx.tasks.pop();
                 let yielded = frame.and_then(|f| f.yield_ty);
-                let list = Ty::List(Box::new(yielded.clone().unwrap_or(Ty::Unknown)));
+                let list = match &yielded {
+                    Some(t) => Ty::List(Box::new(t.clone())),
+                    // Reported below when bound; `Unknown` avoids a second error.
+                    None => Ty::Unknown,
+                };
                 self.prog.types.insert(s.id, list.clone());
                 if let Some((name, stated)) = target {
                     if yielded.is_none() {
@@ -345,7 +349,7 @@ impl Checker {
                 let word = if s.kind == StmtKind::Break { "break" } else { "continue" };
                 let inside_task_loop = cx.tasks.last().is_none_or(|t| cx.loops > t.loops_at_entry);
                 if cx.loops == 0 || !inside_task_loop {
-                    let msg = if cx.loops > 0 {
+                    let msg = if !cx.tasks.is_empty() {
                         format!("`{word}` cannot leave a `task for` body")
                     } else {
                         format!("`{word}` outside of a loop")

@@ -399,7 +399,7 @@ pub fn check_externs_against_manifest(modules: &[Module], symbols: &[ManifestSym
             let Item::Extern(e) = item else { continue };
             let written = |t: &crate::lang::ast::TypeExpr| match &t.kind {
                 TypeExprKind::Named(n) => n.clone(),
-                TypeExprKind::List(_) => "list".to_string(),
+                TypeExprKind::List(_) | TypeExprKind::Unsupported => "list".to_string(),
             };
             let params: Vec<String> = e.params.iter().map(|p| written(&p.ty)).collect();
             let ret = e.ret.as_ref().map_or("void".to_string(), written);

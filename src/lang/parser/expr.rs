@@ -304,6 +304,7 @@ impl Parser<'_> {
             TokenKind::At => Err(self.unsupported(span, "directives")),
             other => {
                 let msg = format!("expected an expression, found {}", other.describe());
+                let span = self.error_span();
                 Err(self.error(span, msg))
             }
         }
@@ -329,8 +330,14 @@ impl Parser<'_> {
                     span: start.to(end.span),
                 })
             }
-            TokenKind::LParen => Err(self.unsupported(start, "tuples")),
-            TokenKind::LBrace => Err(self.unsupported(start, "maps and sets")),
+            TokenKind::LParen => {
+                self.unsupported(start, "tuples");
+                Ok(self.skip_balanced(start, &TokenKind::LParen, &TokenKind::RParen))
+            }
+            TokenKind::LBrace => {
+                self.unsupported(start, "maps and sets");
+                Ok(self.skip_balanced(start, &TokenKind::LBrace, &TokenKind::RBrace))
+            }
             TokenKind::Func | TokenKind::Formula | TokenKind::Task => {
                 Err(self.unsupported(start, "function types (lambdas)"))
             }
@@ -347,13 +354,21 @@ impl Parser<'_> {
                         });
                     }
                     let what = generic_construct(&name);
-                    return Err(self.unsupported(start, what));
+                    self.unsupported(start, what);
+                    return Ok(self.skip_balanced(start, &TokenKind::Lt, &TokenKind::Gt));
                 }
-                match name.as_str() {
-                    "json" | "JSON" | "Json" => return Err(self.unsupported(start, "JSON")),
-                    "matrix" | "Matrix" => return Err(self.unsupported(start, "matrices")),
-                    "cell" => return Err(self.unsupported(start, "cell")),
-                    _ => {}
+                let what = match name.as_str() {
+                    "json" | "JSON" | "Json" => Some("JSON"),
+                    "matrix" | "Matrix" => Some("matrices"),
+                    "cell" => Some("cell"),
+                    _ => None,
+                };
+                if let Some(what) = what {
+                    self.unsupported(start, what);
+                    return Ok(TypeExpr {
+                        kind: TypeExprKind::Unsupported,
+                        span: start,
+                    });
                 }
                 Ok(TypeExpr {
                     kind: TypeExprKind::Named(name),
@@ -362,8 +377,34 @@ impl Parser<'_> {
             }
             other => {
                 let msg = format!("expected a type, found {}", other.describe());
-                Err(self.error(start, msg))
+                let span = self.error_span();
+                Err(self.error(span, msg))
             }
+        }
+    }
+
+    /// Skips a bracketed unsupported type (`<…>`, `(…)`, `{…}`) from its
+    /// opening token, nesting included, on one line.
+    fn skip_balanced(&mut self, start: Span, open: &TokenKind, close: &TokenKind) -> TypeExpr {
+        let mut depth = 0usize;
+        loop {
+            let k = self.kind().clone();
+            if k == TokenKind::Newline || k == TokenKind::Eof {
+                break;
+            }
+            self.bump();
+            if k == *open {
+                depth += 1;
+            } else if k == *close {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    break;
+                }
+            }
+        }
+        TypeExpr {
+            kind: TypeExprKind::Unsupported,
+            span: start.to(self.prev_span()),
         }
     }
 

@@ -70,6 +70,7 @@ impl Parser<'_> {
     }
 
     fn item(&mut self) -> PResult<Option<Item>> {
+        self.just_skipped = false;
         let start = self.span();
         match self.kind().clone() {
             TokenKind::Import => {

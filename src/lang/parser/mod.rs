@@ -97,6 +97,33 @@ impl Parser<'_> {
         self.tok().span
     }
 
+    /// Where to point when the current token is unexpected: at a line
+    /// break or the end of the file, the token before it (the caret stays
+    /// on the offending line).
+    fn error_span(&self) -> Span {
+        if matches!(self.kind(), TokenKind::Newline | TokenKind::Eof) && self.pos > 0 {
+            self.prev_span()
+        } else {
+            self.span()
+        }
+    }
+
+    /// A top-level keyword at the start of a line, column 0: where an
+    /// unclosed block is taken to end (for error recovery).
+    fn at_item_start(&self) -> bool {
+        matches!(
+            self.kind(),
+            TokenKind::Func
+                | TokenKind::Formula
+                | TokenKind::Task
+                | TokenKind::Type
+                | TokenKind::Extern
+                | TokenKind::Import
+                | TokenKind::Const
+        ) && self.column_of(self.span().start) == 0
+            && self.first_on_line(self.pos)
+    }
+
     fn prev_span(&self) -> Span {
         if self.pos == 0 {
             self.span()
@@ -154,7 +181,7 @@ impl Parser<'_> {
             Ok(self.bump())
         } else {
             let found = self.kind().describe();
-            let span = self.span();
+            let span = self.error_span();
             Err(self.error(
                 span,
                 format!("expected `{}` {context}, found {found}", k.text()),
@@ -169,7 +196,7 @@ impl Parser<'_> {
                 Ok(super::ast::Ident { name, span })
             }
             other => {
-                let span = self.span();
+                let span = self.error_span();
                 let msg = if TokenKind::keyword(other.text()).is_some() {
                     format!(
                         "expected a name {context}, found keyword `{}`",

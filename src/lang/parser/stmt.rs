@@ -25,7 +25,7 @@ impl Parser<'_> {
         matches!(
             self.kind(),
             TokenKind::Tilde | TokenKind::End | TokenKind::Else | TokenKind::Case | TokenKind::Eof
-        )
+        ) || self.at_item_start()
     }
 
     /// Statements up to (not including) a block closer.
@@ -42,7 +42,7 @@ impl Parser<'_> {
                         self.leave();
                         return Err(super::Reported);
                     }
-                    if !std::mem::take(&mut self.just_skipped) {
+                    if !std::mem::take(&mut self.just_skipped) && !self.at_item_start() {
                         self.sync_line();
                     }
                 }
@@ -64,7 +64,7 @@ impl Parser<'_> {
             Ok(())
         } else {
             let found = self.kind().describe();
-            let span = self.span();
+            let span = self.error_span();
             Err(self.error(
                 span,
                 format!("expected a line break after the {what} header, found {found}"),
@@ -79,7 +79,15 @@ impl Parser<'_> {
             Ok(t.span)
         } else {
             let found = self.kind().describe();
-            let span = self.span();
+            let span = self.error_span();
+            // One unclosed block is reported once, not once per enclosing block.
+            if self
+                .diags
+                .last()
+                .is_some_and(|d| d.span == span && d.message.starts_with("expected `~` to close"))
+            {
+                return Err(super::Reported);
+            }
             self.diags.push(
                 crate::lang::diagnostic::Diagnostic::error(
                     span,
@@ -97,6 +105,7 @@ impl Parser<'_> {
     }
 
     pub(crate) fn stmt(&mut self) -> PResult<Stmt> {
+        self.just_skipped = false;
         let start = self.span();
         let s = match self.kind().clone() {
             TokenKind::If => self.if_stmt()?,
