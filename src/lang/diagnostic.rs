@@ -129,9 +129,18 @@ fn first_line(sources: &SourceMap, span: Span) -> std::ops::Range<usize> {
     let Some(file) = sources.get(span.file) else {
         return range;
     };
-    let start = range.start.min(file.text.len());
-    let end = range.end.min(file.text.len()).max(start);
-    let end = match file.text[start..end].find('\n') {
+    let mut start = range.start.min(file.text.len());
+    while !file.text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = range.end.min(file.text.len()).max(start);
+    while !file.text.is_char_boundary(end) {
+        end += 1;
+    }
+    let Some(text) = file.text.get(start..end) else {
+        return start..end;
+    };
+    let end = match text.find('\n') {
         Some(i) => {
             let line = &file.text[start..start + i];
             start + line.trim_end().len()

@@ -291,6 +291,10 @@ impl Lexer<'_> {
                         if e == b'\n' || e == 0 {
                             self.pos -= 1;
                         }
+                        // `\` before a multi-byte character: skip all of it.
+                        while self.pos < self.src.len() && !self.text.is_char_boundary(self.pos) {
+                            self.pos += 1;
+                        }
                         let shown = self.text.get(esc_start..self.pos).unwrap_or("\\");
                         let shown = shown.to_string();
                         let span = Span::new(self.file, esc_start, self.pos.max(esc_start + 1));
