@@ -25,25 +25,54 @@ fn write(dir: &Path, name: &str, text: &str) {
 #[test]
 fn import_cycle_is_named_as_the_cycle() {
     let t = tempfile::tempdir().expect("tempdir");
-    write(t.path(), "a.coex", "import b\nfunc main()\n    print(from_b())\n~\n");
-    write(t.path(), "b.coex", "import a\nfunc from_b() -> int\n    return 1\n~\n");
+    write(
+        t.path(),
+        "a.coex",
+        "import b\nfunc main()\n    print(from_b())\n~\n",
+    );
+    write(
+        t.path(),
+        "b.coex",
+        "import a\nfunc from_b() -> int\n    return 1\n~\n",
+    );
     coex(t.path())
         .args(["check", "a.coex"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("error: import cycle: a.coex → b.coex → a.coex"))
+        .stderr(predicate::str::contains(
+            "error: import cycle: a.coex → b.coex → a.coex",
+        ))
         .stderr(predicate::str::contains("--> b.coex:1:1"));
 }
 
 #[test]
 fn modules_are_found_beside_the_file_then_in_lib() {
     let t = tempfile::tempdir().expect("tempdir");
-    write(t.path(), "app/main.coex", "import near\nimport far\nfunc main() -> int\n    return near_value() + far_value()\n~\n");
-    write(t.path(), "app/near.coex", "formula near_value() -> int\n    return 1\n~\n");
-    write(t.path(), "app/lib/far.coex", "formula far_value() -> int\n    return 2\n~\n");
-    coex(t.path()).args(["check", "app/main.coex"]).assert().success().stderr("");
+    write(
+        t.path(),
+        "app/main.coex",
+        "import near\nimport far\nfunc main() -> int\n    return near_value() + far_value()\n~\n",
+    );
+    write(
+        t.path(),
+        "app/near.coex",
+        "formula near_value() -> int\n    return 1\n~\n",
+    );
+    write(
+        t.path(),
+        "app/lib/far.coex",
+        "formula far_value() -> int\n    return 2\n~\n",
+    );
+    coex(t.path())
+        .args(["check", "app/main.coex"])
+        .assert()
+        .success()
+        .stderr("");
     // From another directory the same program still resolves.
-    coex(&t.path().join("app")).args(["check", "main.coex"]).assert().success();
+    coex(&t.path().join("app"))
+        .args(["check", "main.coex"])
+        .assert()
+        .success();
 }
 
 #[test]
@@ -64,11 +93,20 @@ fn libraries_are_found_with_dash_l_and_checked_against_their_manifest() {
         "app.coex",
         "import \"counter\"\nfunc main() -> int\n    c = make_counter(3)\n    return c\n~\n",
     );
-    coex(t.path()).args(["check", "app.coex"]).assert().code(1).stderr(
-        predicate::str::contains("error: Library 'counter' not found")
-            .and(predicate::str::contains("To install: coex pkg install counter")),
-    );
-    coex(t.path()).args(["check", "app.coex", "-L", "libs"]).assert().success().stderr("");
+    coex(t.path())
+        .args(["check", "app.coex"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("error: Library 'counter' not found").and(
+                predicate::str::contains("To install: coex pkg install counter"),
+            ),
+        );
+    coex(t.path())
+        .args(["check", "app.coex", "-L", "libs"])
+        .assert()
+        .success()
+        .stderr("");
     // The same library with an extern the manifest does not agree with.
     write(
         t.path(),
@@ -93,18 +131,28 @@ fn missing_and_non_utf8_files_are_clear_errors() {
         .assert()
         .code(1)
         .stderr("error: cannot read nope.coex: file not found\n");
-    std::fs::write(t.path().join("bin.coex"), [0x66, 0x75, 0x6e, 0xff, 0xfe, 0x0a]).expect("write");
+    std::fs::write(
+        t.path().join("bin.coex"),
+        [0x66, 0x75, 0x6e, 0xff, 0xfe, 0x0a],
+    )
+    .expect("write");
     coex(t.path())
         .args(["check", "bin.coex"])
         .assert()
         .code(1)
-        .stderr(predicate::str::starts_with("error: bin.coex is not valid UTF-8 (first bad byte at offset 3)"));
+        .stderr(predicate::str::starts_with(
+            "error: bin.coex is not valid UTF-8 (first bad byte at offset 3)",
+        ));
 }
 
 #[test]
 fn ten_thousand_nested_parentheses_are_an_error_not_a_crash() {
     let t = tempfile::tempdir().expect("tempdir");
-    let src = format!("func main()\n    x = {}1{}\n~\n", "(".repeat(10_000), ")".repeat(10_000));
+    let src = format!(
+        "func main()\n    x = {}1{}\n~\n",
+        "(".repeat(10_000),
+        ")".repeat(10_000)
+    );
     write(t.path(), "deep.coex", &src);
     coex(t.path())
         .args(["check", "deep.coex"])
@@ -134,7 +182,12 @@ fn ten_thousand_nested_blocks_are_an_error_not_a_crash() {
         .code(1)
         .stderr(predicate::str::contains("error: nesting too deep"));
     // Also deep lists and `not` chains.
-    let src = format!("func main()\n    x = {}1{}\n    y = {}true\n~\n", "[".repeat(5_000), "]".repeat(5_000), "not ".repeat(5_000));
+    let src = format!(
+        "func main()\n    x = {}1{}\n    y = {}true\n~\n",
+        "[".repeat(5_000),
+        "]".repeat(5_000),
+        "not ".repeat(5_000)
+    );
     write(t.path(), "lists.coex", &src);
     coex(t.path())
         .args(["check", "lists.coex"])
@@ -146,7 +199,11 @@ fn ten_thousand_nested_blocks_are_an_error_not_a_crash() {
 #[test]
 fn depth_just_under_the_limit_checks_clean() {
     let t = tempfile::tempdir().expect("tempdir");
-    let src = format!("func main()\n    x = {}1{}\n    print(x)\n~\n", "(".repeat(200), ")".repeat(200));
+    let src = format!(
+        "func main()\n    x = {}1{}\n    print(x)\n~\n",
+        "(".repeat(200),
+        ")".repeat(200)
+    );
     write(t.path(), "ok.coex", &src);
     coex(t.path()).args(["check", "ok.coex"]).assert().success();
 }

@@ -8,7 +8,9 @@ use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
 fn corpus(dir: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lang").join(dir);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/lang")
+        .join(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -62,7 +64,12 @@ fn invalid_programs_report_exact_diagnostics() {
     for f in files {
         let out = check(&f, &[]);
         let got = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(out.status.code(), Some(1), "{} must fail with status 1:\n{got}", f.display());
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{} must fail with status 1:\n{got}",
+            f.display()
+        );
         let expected_path = f.with_extension("stderr");
         if bless {
             std::fs::write(&expected_path, &got).expect("write .stderr");
@@ -100,7 +107,9 @@ fn json_lines_match_the_text_diagnostics() {
         .collect();
     assert_eq!(lines.len(), headers.len());
     for (v, header) in lines.iter().zip(&headers) {
-        for key in ["file", "line", "col", "end_line", "end_col", "severity", "message", "help"] {
+        for key in [
+            "file", "line", "col", "end_line", "end_col", "severity", "message", "help",
+        ] {
             assert!(v.get(key).is_some(), "{key} missing in {v}");
         }
         assert_eq!(v["file"], "types.coex");

@@ -14,7 +14,11 @@ struct MemoryLibraries(Vec<LibraryModules>);
 
 impl LibraryResolver for MemoryLibraries {
     fn resolve(&self, spec: &str, _from: &Path) -> Result<LibraryModules, String> {
-        let name = spec.trim_end_matches(".cxz").rsplit('/').next().unwrap_or(spec);
+        let name = spec
+            .trim_end_matches(".cxz")
+            .rsplit('/')
+            .next()
+            .unwrap_or(spec);
         self.0
             .iter()
             .find(|l| l.name == name)
@@ -66,7 +70,11 @@ func main() -> int
 fn calls_types_and_bindings_are_resolved() {
     let libs = MemoryLibraries(vec![minimal()]);
     let (prog, diags) = lang::check_source("main.coex", PROGRAM, &libs);
-    assert!(diags.is_empty(), "{}", lang::render_text(&prog.sources, &diags));
+    assert!(
+        diags.is_empty(),
+        "{}",
+        lang::render_text(&prog.sources, &diags)
+    );
     let main = prog.main.expect("main found");
     let decl = prog.func_decl(main).expect("main decl");
     assert_eq!(prog.functions[main.0 as usize].ret, Ty::Int);
@@ -128,7 +136,11 @@ fn calls_types_and_bindings_are_resolved() {
         .find(|e| e.name == "coex_minimal_create_handle")
         .expect("library extern");
     assert_eq!(lib_extern.library.as_deref(), Some("minimal"));
-    let p_ctor = targets.iter().find(|(n, _)| n == "P").map(|(_, id)| *id).expect("P call");
+    let p_ctor = targets
+        .iter()
+        .find(|(n, _)| n == "P")
+        .map(|(_, id)| *id)
+        .expect("P call");
     assert!(matches!(prog.calls[&p_ctor], CallTarget::Constructor(_)));
     assert_eq!(prog.arg_order[&p_ctor], vec![1, 0]);
     assert_eq!(target("append"), CallTarget::Builtin(Builtin::Append));
@@ -154,7 +166,10 @@ fn calls_types_and_bindings_are_resolved() {
     assert_eq!(local_ty("xs"), Ty::List(Box::new(Ty::Int)));
     assert!(matches!(local_ty("h"), Ty::Record(_)));
     // `time.millisecond` is folded to nanoseconds.
-    assert_eq!(prog.time_units.values().copied().collect::<Vec<_>>(), vec![1_000_000]);
+    assert_eq!(
+        prog.time_units.values().copied().collect::<Vec<_>>(),
+        vec![1_000_000]
+    );
     // Every expression in main has a type.
     let Some(StmtKind::Return(Some(ret))) = decl.body.stmts.last().map(|s| &s.kind) else {
         panic!("return expected")
@@ -164,13 +179,24 @@ fn calls_types_and_bindings_are_resolved() {
     if let ExprKind::Binary(_, lhs, _) = &ret.kind {
         if let ExprKind::Binary(_, pfield, _) = &lhs.kind {
             if let ExprKind::Field { object, .. } = &pfield.kind {
-                assert!(matches!(prog.names.get(&object.id), Some(NameRef::Local(_))));
+                assert!(matches!(
+                    prog.names.get(&object.id),
+                    Some(NameRef::Local(_))
+                ));
             }
         }
     }
     // Modules of the library are part of the program.
-    assert!(prog.sources.files().iter().any(|f| f.name == "minimal.cxz/src/minimal.coex"));
-    assert!(prog.modules.iter().any(|m| m.ast.items.iter().any(|i| matches!(i, Item::Type(t) if t.name.name == "Handle"))));
+    assert!(prog
+        .sources
+        .files()
+        .iter()
+        .any(|f| f.name == "minimal.cxz/src/minimal.coex"));
+    assert!(prog.modules.iter().any(|m| m
+        .ast
+        .items
+        .iter()
+        .any(|i| matches!(i, Item::Type(t) if t.name.name == "Handle"))));
 }
 
 #[test]
@@ -189,17 +215,24 @@ fn library_func_returning_a_handle_taints_parent_locals() {
 fn manifest_agreement_is_exposed_for_cxz_verify() {
     let lib = minimal();
     let mut next = 0;
-    let parsed = coex::lang::parser::parse(coex::lang::span::FileId(0), &lib.modules[0].1, &mut next);
-    assert!(lang::check_externs_against_manifest(&[parsed.module.clone()], &lib.symbols).is_empty());
+    let parsed =
+        coex::lang::parser::parse(coex::lang::span::FileId(0), &lib.modules[0].1, &mut next);
+    assert!(lang::check_externs_against_manifest(
+        std::slice::from_ref(&parsed.module),
+        &lib.symbols
+    )
+    .is_empty());
     let wrong = vec![ManifestSymbol {
         name: "coex_minimal_create_handle".into(),
         params: vec!["string".into()],
         returns: "int".into(),
     }];
-    let diags = lang::check_externs_against_manifest(&[parsed.module.clone()], &wrong);
+    let diags = lang::check_externs_against_manifest(std::slice::from_ref(&parsed.module), &wrong);
     assert_eq!(diags.len(), 1);
     assert!(diags[0].message.contains("(int) -> int"));
     assert!(diags[0].message.contains("(string) -> int"));
     let diags = lang::check_externs_against_manifest(&[parsed.module], &[]);
-    assert!(diags[0].message.contains("is not declared in the library manifest"));
+    assert!(diags[0]
+        .message
+        .contains("is not declared in the library manifest"));
 }

@@ -16,9 +16,9 @@ const SEEDS: [&str; 4] = [
 const PIECES: [&str; 58] = [
     "func", "formula", "task", "extern", "type", "import", "const", "if", "else", "for", "in",
     "while", "break", "continue", "return", "select", "case", "within", "yield", "and", "or",
-    "not", "true", "false", "self", "end", "~", "(", ")", "[", "]", "{", "}", ",", ":", ".",
-    "..", "->", "=", "+=", "==", "<", ">", "+", "-", "*", "/", "%", "?", "\n", ";", " ", "x",
-    "main", "42", "\"s\"", "#c\n", "##",
+    "not", "true", "false", "self", "end", "~", "(", ")", "[", "]", "{", "}", ",", ":", ".", "..",
+    "->", "=", "+=", "==", "<", ">", "+", "-", "*", "/", "%", "?", "\n", ";", " ", "x", "main",
+    "42", "\"s\"", "#c\n", "##",
 ];
 
 /// Checks text the way `coex check` would and validates the diagnostics.
@@ -26,12 +26,19 @@ fn check_text(src: &str) -> Result<(), TestCaseError> {
     let resolver = DirLibraryResolver::default();
     let (prog, diags) = lang::check_source("prop_dir_that_does_not_exist/p.coex", src, &resolver);
     for d in &diags {
-        let file = prog.sources.get(d.span.file).map(|f| f.text.len()).unwrap_or(0);
+        let file = prog
+            .sources
+            .get(d.span.file)
+            .map(|f| f.text.len())
+            .unwrap_or(0);
         prop_assert!(d.span.start <= d.span.end, "{d:?}");
         prop_assert!(d.span.end as usize <= file, "{d:?} past end {file}");
     }
     let text = lang::render_text(&prog.sources, &diags);
-    prop_assert_eq!(text.matches("\nerror: ").count() + usize::from(text.starts_with("error: ")), diags.iter().filter(|d| d.is_error()).count());
+    prop_assert_eq!(
+        text.matches("\nerror: ").count() + usize::from(text.starts_with("error: ")),
+        diags.iter().filter(|d| d.is_error()).count()
+    );
     let _ = lang::render_json(&prog.sources, &diags);
     Ok(())
 }

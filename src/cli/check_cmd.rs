@@ -41,7 +41,11 @@ pub fn run(args: CheckArgs) -> CmdResult {
         let errors = diags.iter().filter(|d| d.is_error()).count();
         if errors > 0 {
             let plural = if errors == 1 { "" } else { "s" };
-            let _ = writeln!(err, "error: could not check `{}` due to {errors} error{plural}", args.file.display());
+            let _ = writeln!(
+                err,
+                "error: could not check `{}` due to {errors} error{plural}",
+                args.file.display()
+            );
         }
     }
     Ok(if lang::has_errors(&diags) {

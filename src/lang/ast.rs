@@ -192,9 +192,16 @@ pub enum StmtKind {
         otherwise: Option<Block>,
     },
     /// `while c … ~`.
-    While { cond: Expr, body: Block },
+    While {
+        cond: Expr,
+        body: Block,
+    },
     /// `for x in e … ~` (e: `range(a, b)`, `a..b` or a list).
-    For { var: Ident, iter: Expr, body: Block },
+    For {
+        var: Ident,
+        iter: Expr,
+        body: Block,
+    },
     /// `[name [: T] =] task for x in e … ~`: the parallel for. When bound,
     /// `name` receives the list of yields in input order.
     TaskFor {
@@ -209,7 +216,9 @@ pub enum StmtKind {
     Break,
     Continue,
     /// `select` with `case [r =] call:` and `case ResourceExhausted:`.
-    Select { cases: Vec<SelectCase> },
+    Select {
+        cases: Vec<SelectCase>,
+    },
     /// `within deadline … [else …] ~`.
     Within {
         deadline: Expr,
@@ -317,9 +326,18 @@ pub enum ExprKind {
     Ternary(Box<Expr>, Box<Expr>, Box<Expr>),
     /// `callee(args)`; the callee is a `Name` (function, extern, type
     /// constructor, built-in) or a `Field` (method call, static or instance).
-    Call { callee: Box<Expr>, args: Vec<Arg> },
+    Call {
+        callee: Box<Expr>,
+        args: Vec<Arg>,
+    },
     /// `e.name` (field access, `time.second`, or a method callee).
-    Field { object: Box<Expr>, name: Ident },
+    Field {
+        object: Box<Expr>,
+        name: Ident,
+    },
     /// `e[i]`.
-    Index { object: Box<Expr>, index: Box<Expr> },
+    Index {
+        object: Box<Expr>,
+        index: Box<Expr>,
+    },
 }

@@ -162,7 +162,9 @@ fn read_library_dir(dir: &Path, manifest: &Path) -> Result<LibraryModules, Strin
     let mut modules = Vec::new();
     if let Some(sources) = lib.get("source").and_then(|v| v.as_array()) {
         for s in sources {
-            let s = s.as_str().ok_or_else(|| bad("[library].source must list strings"))?;
+            let s = s
+                .as_str()
+                .ok_or_else(|| bad("[library].source must list strings"))?;
             let path = dir.join("src").join(s);
             let src = std::fs::read_to_string(&path)
                 .map_err(|e| format!("error: cannot read {}: {e}", path.display()))?;
@@ -278,11 +280,7 @@ pub fn load_program(entry: &Path, resolver: &dyn LibraryResolver) -> Result<Load
 }
 
 /// Loads a program from in-memory text (tests, fuzzing, benchmarks).
-pub fn load_source(
-    name: &str,
-    text: &str,
-    resolver: &dyn LibraryResolver,
-) -> LoadedProgram {
+pub fn load_source(name: &str, text: &str, resolver: &dyn LibraryResolver) -> LoadedProgram {
     let mut loader = Loader {
         resolver,
         prog: LoadedProgram {
@@ -402,7 +400,9 @@ impl Loader<'_> {
                 ImportTarget::Module(name) => self.import_module(unit, name, span, &from),
                 ImportTarget::Library(spec) => self.import_library(spec, span, &from),
             };
-            let Some((child, fresh)) = found else { continue };
+            let Some((child, fresh)) = found else {
+                continue;
+            };
             if child == unit {
                 continue;
             }
@@ -475,8 +475,10 @@ impl Loader<'_> {
         }
         let searched: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
         self.prog.diagnostics.push(
-            Diagnostic::error(span, format!("module '{name}' not found"))
-                .with_help(format!("searched {}; to import a library use `import \"{name}.cxz\"`", searched.join(", "))),
+            Diagnostic::error(span, format!("module '{name}' not found")).with_help(format!(
+                "searched {}; to import a library use `import \"{name}.cxz\"`",
+                searched.join(", ")
+            )),
         );
         None
     }

@@ -174,7 +174,10 @@ impl CheckedProgram {
     /// The declaration of a function or method.
     pub fn func_decl(&self, id: FuncId) -> Option<&FuncDecl> {
         let info = self.functions.get(id.0 as usize)?;
-        match (self.modules.get(info.module)?.ast.items.get(info.item)?, info.method) {
+        match (
+            self.modules.get(info.module)?.ast.items.get(info.item)?,
+            info.method,
+        ) {
             (Item::Func(f), None) => Some(f),
             (Item::Type(t), Some(m)) => t.methods.get(m),
             _ => None,

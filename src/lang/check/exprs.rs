@@ -65,7 +65,10 @@ impl Checker {
                     (UnOp::Not, Ty::Bool) => Ty::Bool,
                     (UnOp::Neg, _) => {
                         let s = self.show(&t);
-                        self.error(Diagnostic::error(e.span, format!("cannot negate a value of type {s}")));
+                        self.error(Diagnostic::error(
+                            e.span,
+                            format!("cannot negate a value of type {s}"),
+                        ));
                         Ty::Unknown
                     }
                     (UnOp::Not, _) => {
@@ -87,7 +90,10 @@ impl Checker {
                 let tc = self.expr(cx, c);
                 if !tc.fits(&Ty::Bool) {
                     let s = self.show(&tc);
-                    self.error(Diagnostic::error(c.span, format!("the condition of `? :` must be a bool, found {s}")));
+                    self.error(Diagnostic::error(
+                        c.span,
+                        format!("the condition of `? :` must be a bool, found {s}"),
+                    ));
                 }
                 let ta = self.expr(cx, a);
                 let tb = self.expr(cx, b);
@@ -95,7 +101,10 @@ impl Checker {
                     ta.join(&tb)
                 } else {
                     let (x, y) = (self.show(&ta), self.show(&tb));
-                    self.error(Diagnostic::error(e.span, format!("the branches of `? :` have different types: {x} and {y}")));
+                    self.error(Diagnostic::error(
+                        e.span,
+                        format!("the branches of `? :` have different types: {x} and {y}"),
+                    ));
                     Ty::Unknown
                 }
             }
@@ -105,14 +114,23 @@ impl Checker {
                 let ti = self.expr(cx, index);
                 if !ti.fits(&Ty::Int) {
                     let s = self.show(&ti);
-                    self.error(Diagnostic::error(index.span, format!("a list index must be an int, found {s}")));
+                    self.error(Diagnostic::error(
+                        index.span,
+                        format!("a list index must be an int, found {s}"),
+                    ));
                 }
                 match to {
                     Ty::List(el) => *el,
                     Ty::Unknown => Ty::Unknown,
                     other => {
                         let s = self.show(&other);
-                        self.error(Diagnostic::error(object.span, format!("cannot index a value of type {s}")).with_help("only lists can be indexed: `xs[i]`"));
+                        self.error(
+                            Diagnostic::error(
+                                object.span,
+                                format!("cannot index a value of type {s}"),
+                            )
+                            .with_help("only lists can be indexed: `xs[i]`"),
+                        );
                         Ty::Unknown
                     }
                 }
@@ -163,7 +181,12 @@ impl Checker {
                 }
                 let mut cands = cx.visible();
                 if let Some(scope) = self.scopes.get(cx.unit.0 as usize) {
-                    cands.extend(scope.iter().filter_map(|(k, g)| matches!(g, Global::Const(_)).then(|| k.clone())));
+                    cands.extend(
+                        scope
+                            .iter()
+                            .filter(|&(_k, g)| matches!(g, Global::Const(_)))
+                            .map(|(k, _g)| k.clone()),
+                    );
                 }
                 let mut d = Diagnostic::error(e.span, format!("undeclared identifier `{n}`"));
                 if let Some(h) = super::did_you_mean(n, cands.iter().map(String::as_str)) {
@@ -189,8 +212,8 @@ impl Checker {
         let result = match op {
             And | Or => (*a == Ty::Bool && *b == Ty::Bool).then_some(Ty::Bool),
             Eq | Ne => {
-                let ok = (numeric(a) && numeric(b))
-                    || (a == b && matches!(a, Ty::Bool | Ty::String));
+                let ok =
+                    (numeric(a) && numeric(b)) || (a == b && matches!(a, Ty::Bool | Ty::String));
                 ok.then_some(Ty::Bool)
             }
             Lt | Gt | Le | Ge => {
@@ -213,7 +236,10 @@ impl Checker {
             Some(t) => t,
             None => {
                 let (x, y) = (self.show(a), self.show(b));
-                let mut d = Diagnostic::error(span, format!("cannot apply `{}` to {x} and {y}", op.symbol()));
+                let mut d = Diagnostic::error(
+                    span,
+                    format!("cannot apply `{}` to {x} and {y}", op.symbol()),
+                );
                 if op == Add && (*a == Ty::String || *b == Ty::String) {
                     d = d.with_help("convert the other operand with `.to_string()`");
                 } else if matches!(op, And | Or) {
@@ -244,7 +270,13 @@ impl Checker {
         matches!(&e.kind, ExprKind::Name(n) if n == "time" && cx.lookup(n).is_none() && self.lookup_global(cx.unit, n).is_none())
     }
 
-    fn field(&mut self, cx: &mut FnCx, e: &Expr, object: &Expr, name: &crate::lang::ast::Ident) -> Ty {
+    fn field(
+        &mut self,
+        cx: &mut FnCx,
+        e: &Expr,
+        object: &Expr,
+        name: &crate::lang::ast::Ident,
+    ) -> Ty {
         if self.is_time(cx, object) {
             return match time_unit(&name.name) {
                 Some(ns) => {
@@ -263,8 +295,14 @@ impl Checker {
         if let Some(r) = self.as_type_name(cx, object) {
             let rec = self.record(r).name.clone();
             self.error(
-                Diagnostic::error(e.span, format!("type `{rec}` has no value field `{}`", name.name))
-                    .with_help(format!("fields belong to values; static methods are called as `{rec}.{}(…)`", name.name)),
+                Diagnostic::error(
+                    e.span,
+                    format!("type `{rec}` has no value field `{}`", name.name),
+                )
+                .with_help(format!(
+                    "fields belong to values; static methods are called as `{rec}.{}(…)`",
+                    name.name
+                )),
             );
             return Ty::Unknown;
         }
@@ -276,10 +314,18 @@ impl Checker {
                 if let Some((_, t)) = rec.fields.iter().find(|(f, _)| *f == name.name) {
                     return t.clone();
                 }
-                let mut d = Diagnostic::error(name.span, format!("type `{}` has no field `{}`", rec.name, name.name));
+                let mut d = Diagnostic::error(
+                    name.span,
+                    format!("type `{}` has no field `{}`", rec.name, name.name),
+                );
                 if rec.methods.contains_key(&name.name) {
-                    d = d.with_help(format!("`{}` is a method; call it: `.{}(…)`", name.name, name.name));
-                } else if let Some(h) = super::did_you_mean(&name.name, rec.fields.iter().map(|(f, _)| f.as_str())) {
+                    d = d.with_help(format!(
+                        "`{}` is a method; call it: `.{}(…)`",
+                        name.name, name.name
+                    ));
+                } else if let Some(h) =
+                    super::did_you_mean(&name.name, rec.fields.iter().map(|(f, _)| f.as_str()))
+                {
                     d = d.with_help(format!("did you mean `{h}`?"));
                 }
                 self.error(d);
@@ -287,9 +333,15 @@ impl Checker {
             }
             other => {
                 let s = self.show(other);
-                let mut d = Diagnostic::error(name.span, format!("a value of type {s} has no field `{}`", name.name));
+                let mut d = Diagnostic::error(
+                    name.span,
+                    format!("a value of type {s} has no field `{}`", name.name),
+                );
                 if matches!(name.name.as_str(), "len" | "to_string" | "get" | "append") {
-                    d = d.with_help(format!("`{}` is a method; call it: `.{}(…)`", name.name, name.name));
+                    d = d.with_help(format!(
+                        "`{}` is a method; call it: `.{}(…)`",
+                        name.name, name.name
+                    ));
                 }
                 self.error(d);
                 Ty::Unknown
@@ -303,7 +355,10 @@ impl Checker {
                 if let Some((local, _)) = cx.lookup(n) {
                     let t = self.prog.locals[local.0 as usize].ty.clone();
                     let s = self.show(&t);
-                    self.error(Diagnostic::error(callee.span, format!("`{n}` is a variable of type {s}, not a function")));
+                    self.error(Diagnostic::error(
+                        callee.span,
+                        format!("`{n}` is a variable of type {s}, not a function"),
+                    ));
                     self.args_only(cx, args);
                     return Ty::Unknown;
                 }
@@ -316,20 +371,26 @@ impl Checker {
                         self.prog.calls.insert(e.id, CallTarget::Extern(x));
                         let info = self.ext(x).clone();
                         self.formula_calls_extern(cx, callee.span, &info.name);
-                        let names: Vec<String> = (0..info.param_types.len()).map(|i| format!("#{i}")).collect();
+                        let names: Vec<String> = (0..info.param_types.len())
+                            .map(|i| format!("#{i}"))
+                            .collect();
                         self.check_args(cx, e, &info.name, &names, &info.param_types, args);
                         info.ret
                     }
                     Some(Global::Record(r)) => {
                         self.prog.calls.insert(e.id, CallTarget::Constructor(r));
                         let rec = self.record(r).clone();
-                        let names: Vec<String> = rec.fields.iter().map(|(f, _)| f.clone()).collect();
+                        let names: Vec<String> =
+                            rec.fields.iter().map(|(f, _)| f.clone()).collect();
                         let tys: Vec<Ty> = rec.fields.iter().map(|(_, t)| t.clone()).collect();
                         self.check_args(cx, e, &rec.name, &names, &tys, args);
                         Ty::Record(r)
                     }
                     Some(Global::Const(_)) => {
-                        self.error(Diagnostic::error(callee.span, format!("`{n}` is a const, not a function")));
+                        self.error(Diagnostic::error(
+                            callee.span,
+                            format!("`{n}` is a const, not a function"),
+                        ));
                         self.args_only(cx, args);
                         Ty::Unknown
                     }
@@ -337,11 +398,18 @@ impl Checker {
                         if BUILTIN_FUNCS.contains(&n.as_str()) {
                             return self.builtin_free(cx, e, n, args);
                         }
-                        let mut cands: Vec<String> = BUILTIN_FUNCS.iter().map(|s| s.to_string()).collect();
+                        let mut cands: Vec<String> =
+                            BUILTIN_FUNCS.iter().map(|s| s.to_string()).collect();
                         if let Some(scope) = self.scopes.get(cx.unit.0 as usize) {
-                            cands.extend(scope.iter().filter_map(|(k, g)| (!matches!(g, Global::Const(_))).then(|| k.clone())));
+                            cands.extend(
+                                scope
+                                    .iter()
+                                    .filter(|&(_k, g)| !matches!(g, Global::Const(_)))
+                                    .map(|(k, _g)| k.clone()),
+                            );
                         }
-                        let mut d = Diagnostic::error(callee.span, format!("undeclared function `{n}`"));
+                        let mut d =
+                            Diagnostic::error(callee.span, format!("undeclared function `{n}`"));
                         if let Some(h) = super::did_you_mean(n, cands.iter().map(String::as_str)) {
                             d = d.with_help(format!("did you mean `{h}`?"));
                         }
@@ -356,7 +424,10 @@ impl Checker {
                     return self.static_call(cx, e, r, name, args);
                 }
                 if self.is_time(cx, object) {
-                    self.error(Diagnostic::error(callee.span, format!("`time.{}` is a duration, not a function", name.name)));
+                    self.error(Diagnostic::error(
+                        callee.span,
+                        format!("`time.{}` is a duration, not a function", name.name),
+                    ));
                     self.args_only(cx, args);
                     return Ty::Unknown;
                 }
@@ -365,7 +436,10 @@ impl Checker {
             }
             _ => {
                 self.expr(cx, callee);
-                self.error(Diagnostic::error(callee.span, "this expression cannot be called").with_help("call a function by name: `f(x)`, or a method: `v.m(x)`"));
+                self.error(
+                    Diagnostic::error(callee.span, "this expression cannot be called")
+                        .with_help("call a function by name: `f(x)`, or a method: `v.m(x)`"),
+                );
                 self.args_only(cx, args);
                 Ty::Unknown
             }
@@ -381,19 +455,38 @@ impl Checker {
     fn call_function(&mut self, cx: &mut FnCx, e: &Expr, f: FuncId, args: &[Arg]) -> Ty {
         let info = self.func(f).clone();
         if let Some(caller) = cx.func {
-            self.edges.push(CallEdge { caller, callee: f, span: e.span });
+            self.edges.push(CallEdge {
+                caller,
+                callee: f,
+                span: e.span,
+            });
         }
         self.formula_calls(cx, e.span, &info.name, info.kind);
-        let names: Vec<String> = info.params.iter().map(|l| self.prog.locals[l.0 as usize].name.clone()).collect();
+        let names: Vec<String> = info
+            .params
+            .iter()
+            .map(|l| self.prog.locals[l.0 as usize].name.clone())
+            .collect();
         self.check_args(cx, e, &info.name, &names, &info.param_types, args);
         info.ret
     }
 
-    fn static_call(&mut self, cx: &mut FnCx, e: &Expr, r: RecordId, name: &crate::lang::ast::Ident, args: &[Arg]) -> Ty {
+    fn static_call(
+        &mut self,
+        cx: &mut FnCx,
+        e: &Expr,
+        r: RecordId,
+        name: &crate::lang::ast::Ident,
+        args: &[Arg],
+    ) -> Ty {
         let rec = self.record(r).clone();
         let Some(&m) = rec.methods.get(&name.name) else {
-            let mut d = Diagnostic::error(name.span, format!("type `{}` has no method `{}`", rec.name, name.name));
-            if let Some(h) = super::did_you_mean(&name.name, rec.methods.keys().map(String::as_str)) {
+            let mut d = Diagnostic::error(
+                name.span,
+                format!("type `{}` has no method `{}`", rec.name, name.name),
+            );
+            if let Some(h) = super::did_you_mean(&name.name, rec.methods.keys().map(String::as_str))
+            {
                 d = d.with_help(format!("did you mean `{h}`?"));
             }
             self.error(d);
@@ -404,14 +497,31 @@ impl Checker {
         if self.func(m).uses_self {
             let lower = rec.name.to_lowercase();
             self.error(
-                Diagnostic::error(e.span, format!("method `{}.{}` uses `self` and cannot be called statically", rec.name, name.name))
-                    .with_help(format!("call it on a value: `{lower}.{}(…)` where `{lower}` is a {}", name.name, rec.name)),
+                Diagnostic::error(
+                    e.span,
+                    format!(
+                        "method `{}.{}` uses `self` and cannot be called statically",
+                        rec.name, name.name
+                    ),
+                )
+                .with_help(format!(
+                    "call it on a value: `{lower}.{}(…)` where `{lower}` is a {}",
+                    name.name, rec.name
+                )),
             );
         }
         self.call_function(cx, e, m, args)
     }
 
-    fn method_call(&mut self, cx: &mut FnCx, e: &Expr, object: &Expr, ot: &Ty, name: &crate::lang::ast::Ident, args: &[Arg]) -> Ty {
+    fn method_call(
+        &mut self,
+        cx: &mut FnCx,
+        e: &Expr,
+        object: &Expr,
+        ot: &Ty,
+        name: &crate::lang::ast::Ident,
+        args: &[Arg],
+    ) -> Ty {
         let m = name.name.as_str();
         match ot {
             Ty::Unknown => {
@@ -424,10 +534,17 @@ impl Checker {
                     self.prog.calls.insert(e.id, CallTarget::InstanceMethod(f));
                     return self.call_function(cx, e, f, args);
                 }
-                let mut d = Diagnostic::error(name.span, format!("type `{}` has no method `{m}`", rec.name));
+                let mut d = Diagnostic::error(
+                    name.span,
+                    format!("type `{}` has no method `{m}`", rec.name),
+                );
                 if rec.fields.iter().any(|(f, _)| f == m) {
-                    d = d.with_help(format!("`{m}` is a field; read it without parentheses: `.{m}`"));
-                } else if let Some(h) = super::did_you_mean(m, rec.methods.keys().map(String::as_str)) {
+                    d = d.with_help(format!(
+                        "`{m}` is a field; read it without parentheses: `.{m}`"
+                    ));
+                } else if let Some(h) =
+                    super::did_you_mean(m, rec.methods.keys().map(String::as_str))
+                {
                     d = d.with_help(format!("did you mean `{h}`?"));
                 }
                 self.error(d);
@@ -444,7 +561,10 @@ impl Checker {
                 };
                 let Some(b) = builtin else {
                     let s = self.show(ot);
-                    let mut d = Diagnostic::error(name.span, format!("a value of type {s} has no method `{m}`"));
+                    let mut d = Diagnostic::error(
+                        name.span,
+                        format!("a value of type {s} has no method `{m}`"),
+                    );
                     if let Some(h) = super::did_you_mean(m, ["len", "get", "append", "to_string"]) {
                         d = d.with_help(format!("did you mean `{h}`?"));
                     }
@@ -456,11 +576,16 @@ impl Checker {
                 let mut tys = vec![ot.clone()];
                 for a in args {
                     if let Some(n) = &a.name {
-                        self.error(Diagnostic::error(n.span, format!("`{m}` does not take named arguments")));
+                        self.error(Diagnostic::error(
+                            n.span,
+                            format!("`{m}` does not take named arguments"),
+                        ));
                     }
                     tys.push(self.expr(cx, &a.value));
                 }
-                let spans: Vec<Span> = std::iter::once(object.span).chain(args.iter().map(|a| a.value.span)).collect();
+                let spans: Vec<Span> = std::iter::once(object.span)
+                    .chain(args.iter().map(|a| a.value.span))
+                    .collect();
                 let ty = self.builtin_type(b, m, &tys, &spans, e.span);
                 // `xs.append(v)` on a local refines `[?]` to `[T]`.
                 if b == Builtin::Append {
@@ -493,7 +618,10 @@ impl Checker {
         let mut spans = Vec::new();
         for a in args {
             if let Some(name) = &a.name {
-                self.error(Diagnostic::error(name.span, format!("`{n}` does not take named arguments")));
+                self.error(Diagnostic::error(
+                    name.span,
+                    format!("`{n}` does not take named arguments"),
+                ));
             }
             tys.push(self.expr(cx, &a.value));
             spans.push(a.value.span);
@@ -517,8 +645,16 @@ impl Checker {
                 Builtin::ToString => "v.to_string() or to_string(v)",
             };
             self.error(
-                Diagnostic::error(span, format!("`{n}` takes {} argument{}, found {}", want - usize::from(spans.len() > tys.len()), if want == 1 { "" } else { "s" }, tys.len()))
-                    .with_help(format!("write `{usage}`")),
+                Diagnostic::error(
+                    span,
+                    format!(
+                        "`{n}` takes {} argument{}, found {}",
+                        want - usize::from(spans.len() > tys.len()),
+                        if want == 1 { "" } else { "s" },
+                        tys.len()
+                    ),
+                )
+                .with_help(format!("write `{usage}`")),
             );
             return match b {
                 Builtin::Print => Ty::Void,
@@ -529,23 +665,34 @@ impl Checker {
             };
         }
         let at = |i: usize| spans.get(i).copied().unwrap_or(span);
-        let printable = |t: &Ty| matches!(t, Ty::Int | Ty::Float | Ty::Bool | Ty::String | Ty::Unknown);
+        let printable =
+            |t: &Ty| matches!(t, Ty::Int | Ty::Float | Ty::Bool | Ty::String | Ty::Unknown);
         match b {
             Builtin::Print | Builtin::ToString => {
                 if !printable(&tys[0]) {
                     let s = self.show(&tys[0]);
                     self.error(
-                        Diagnostic::error(at(0), format!("`{n}` takes an int, float, bool or string, found {s}"))
-                            .with_help("print the fields or elements one by one"),
+                        Diagnostic::error(
+                            at(0),
+                            format!("`{n}` takes an int, float, bool or string, found {s}"),
+                        )
+                        .with_help("print the fields or elements one by one"),
                     );
                 }
-                if b == Builtin::Print { Ty::Void } else { Ty::String }
+                if b == Builtin::Print {
+                    Ty::Void
+                } else {
+                    Ty::String
+                }
             }
             Builtin::Range => {
-                for i in 0..2 {
-                    if !tys[i].fits(&Ty::Int) {
-                        let s = self.show(&tys[i]);
-                        self.error(Diagnostic::error(at(i), format!("`range` takes ints, found {s}")));
+                for (i, t) in tys.iter().enumerate() {
+                    if !t.fits(&Ty::Int) {
+                        let s = self.show(t);
+                        self.error(Diagnostic::error(
+                            at(i),
+                            format!("`range` takes ints, found {s}"),
+                        ));
                     }
                 }
                 Ty::List(Box::new(Ty::Int))
@@ -553,21 +700,30 @@ impl Checker {
             Builtin::Len => {
                 if !matches!(tys[0], Ty::String | Ty::List(_) | Ty::Unknown) {
                     let s = self.show(&tys[0]);
-                    self.error(Diagnostic::error(at(0), format!("`len` needs a string or a list, found {s}")));
+                    self.error(Diagnostic::error(
+                        at(0),
+                        format!("`len` needs a string or a list, found {s}"),
+                    ));
                 }
                 Ty::Int
             }
             Builtin::Get => {
                 if !tys[1].fits(&Ty::Int) {
                     let s = self.show(&tys[1]);
-                    self.error(Diagnostic::error(at(1), format!("a list index must be an int, found {s}")));
+                    self.error(Diagnostic::error(
+                        at(1),
+                        format!("a list index must be an int, found {s}"),
+                    ));
                 }
                 match &tys[0] {
                     Ty::List(el) => (**el).clone(),
                     Ty::Unknown => Ty::Unknown,
                     other => {
                         let s = self.show(other);
-                        self.error(Diagnostic::error(at(0), format!("`get` needs a list, found {s}")));
+                        self.error(Diagnostic::error(
+                            at(0),
+                            format!("`get` needs a list, found {s}"),
+                        ));
                         Ty::Unknown
                     }
                 }
@@ -583,7 +739,10 @@ impl Checker {
                 Ty::Unknown => Ty::Unknown,
                 other => {
                     let s = self.show(other);
-                    self.error(Diagnostic::error(at(0), format!("`append` needs a list, found {s}")));
+                    self.error(Diagnostic::error(
+                        at(0),
+                        format!("`append` needs a list, found {s}"),
+                    ));
                     Ty::Unknown
                 }
             },
@@ -592,7 +751,15 @@ impl Checker {
 
     /// Checks arguments (positional, then named) against parameters and
     /// records the order of named ones.
-    fn check_args(&mut self, cx: &mut FnCx, e: &Expr, callee: &str, names: &[String], tys: &[Ty], args: &[Arg]) {
+    fn check_args(
+        &mut self,
+        cx: &mut FnCx,
+        e: &Expr,
+        callee: &str,
+        names: &[String],
+        tys: &[Ty],
+        args: &[Arg],
+    ) {
         let mut order = Vec::new();
         let mut filled = vec![false; tys.len()];
         let mut any_named = false;
@@ -602,7 +769,10 @@ impl Checker {
             let slot = match &a.name {
                 None => {
                     if any_named {
-                        self.error(Diagnostic::error(a.value.span, "positional arguments must come before named ones"));
+                        self.error(Diagnostic::error(
+                            a.value.span,
+                            "positional arguments must come before named ones",
+                        ));
                         ok = false;
                         continue;
                     }
@@ -616,8 +786,13 @@ impl Checker {
                     match names.iter().position(|p| *p == n.name) {
                         Some(p) => p,
                         None => {
-                            let mut d = Diagnostic::error(n.span, format!("`{callee}` has no parameter or field `{}`", n.name));
-                            if let Some(h) = super::did_you_mean(&n.name, names.iter().map(String::as_str)) {
+                            let mut d = Diagnostic::error(
+                                n.span,
+                                format!("`{callee}` has no parameter or field `{}`", n.name),
+                            );
+                            if let Some(h) =
+                                super::did_you_mean(&n.name, names.iter().map(String::as_str))
+                            {
                                 d = d.with_help(format!("did you mean `{h}`?"));
                             }
                             self.error(d);
@@ -628,7 +803,10 @@ impl Checker {
                 }
             };
             if filled[slot] {
-                self.error(Diagnostic::error(a.value.span, format!("`{}` is given twice", names[slot])));
+                self.error(Diagnostic::error(
+                    a.value.span,
+                    format!("`{}` is given twice", names[slot]),
+                ));
                 ok = false;
                 continue;
             }
@@ -643,9 +821,14 @@ impl Checker {
         }
         if ok && args.len() != tys.len() {
             let plural = if tys.len() == 1 { "" } else { "s" };
-            self.error(
-                Diagnostic::error(e.span, format!("`{callee}` takes {} argument{plural}, found {}", tys.len(), args.len())),
-            );
+            self.error(Diagnostic::error(
+                e.span,
+                format!(
+                    "`{callee}` takes {} argument{plural}, found {}",
+                    tys.len(),
+                    args.len()
+                ),
+            ));
         }
         if any_named {
             self.prog.arg_order.insert(e.id, order);

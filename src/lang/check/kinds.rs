@@ -24,7 +24,10 @@ impl Checker {
             self.error(
                 Diagnostic::error(
                     span,
-                    format!("Cannot call extern function '{ext}' from formula function '{}'", cx.name),
+                    format!(
+                        "Cannot call extern function '{ext}' from formula function '{}'",
+                        cx.name
+                    ),
                 )
                 .with_body(EXTERN_BODY),
             );
@@ -59,7 +62,9 @@ impl Checker {
     pub(crate) fn check_formula_cycles(&mut self) {
         let mut graph: BTreeMap<FuncId, Vec<(FuncId, Span)>> = BTreeMap::new();
         for e in &self.edges {
-            if self.func(e.caller).kind == FuncKind::Formula && self.func(e.callee).kind == FuncKind::Formula {
+            if self.func(e.caller).kind == FuncKind::Formula
+                && self.func(e.callee).kind == FuncKind::Formula
+            {
                 graph.entry(e.caller).or_default().push((e.callee, e.span));
             }
         }
@@ -91,7 +96,10 @@ impl Checker {
 
 /// A shortest path of calls from `start` back to `start`, if any
 /// (breadth-first, deterministic order).
-fn find_cycle(graph: &BTreeMap<FuncId, Vec<(FuncId, Span)>>, start: FuncId) -> Option<Vec<(FuncId, Span)>> {
+fn find_cycle(
+    graph: &BTreeMap<FuncId, Vec<(FuncId, Span)>>,
+    start: FuncId,
+) -> Option<Vec<(FuncId, Span)>> {
     let mut prev: BTreeMap<FuncId, (FuncId, Span)> = BTreeMap::new();
     let mut queue = std::collections::VecDeque::new();
     queue.push_back(start);

@@ -165,9 +165,8 @@ impl Checker {
             return;
         }
         self.prog.main = Some(id);
-        let ok = f.kind == FuncKind::Func
-            && f.params.is_empty()
-            && matches!(f.ret, Ty::Void | Ty::Int);
+        let ok =
+            f.kind == FuncKind::Func && f.params.is_empty() && matches!(f.ret, Ty::Void | Ty::Int);
         if !ok {
             self.error(
                 Diagnostic::error(f.span, "`main` must be declared as `func main() -> int` or `func main()`")

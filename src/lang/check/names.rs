@@ -22,13 +22,15 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -40,7 +42,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The closest candidate to `name` (edit distance at most a third of its
 /// length, at least 1), for "did you mean `x`?" hints.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     if name.chars().count() < 3 {
         return None;
     }
@@ -157,7 +162,10 @@ impl Checker {
                         if PRIMITIVES.contains(&t.name.name.as_str()) || t.name.name == "List" {
                             self.error(Diagnostic::error(
                                 t.name.span,
-                                format!("`{}` is a built-in type and cannot be redefined", t.name.name),
+                                format!(
+                                    "`{}` is a built-in type and cannot be redefined",
+                                    t.name.name
+                                ),
                             ));
                         }
                         self.prog.records.push(RecordInfo {
@@ -250,7 +258,9 @@ impl Checker {
                         self.error(
                             Diagnostic::error(
                                 local_span,
-                                format!("`{name}` is defined here and also imported from `{display}`"),
+                                format!(
+                                    "`{name}` is defined here and also imported from `{display}`"
+                                ),
                             )
                             .with_label(span, "imported here")
                             .with_label(*decl_span, format!("defined in `{display}`"))
@@ -289,9 +299,12 @@ impl Checker {
                         let mut cands: Vec<String> =
                             PRIMITIVES.iter().map(|s| s.to_string()).collect();
                         if let Some(scope) = self.scopes.get(unit.0 as usize) {
-                            cands.extend(scope.iter().filter_map(|(k, g)| {
-                                matches!(g, Global::Record(_)).then(|| k.clone())
-                            }));
+                            cands.extend(
+                                scope
+                                    .iter()
+                                    .filter(|&(_k, g)| matches!(g, Global::Record(_)))
+                                    .map(|(k, _g)| k.clone()),
+                            );
                         }
                         let hint = did_you_mean(n, cands.iter().map(String::as_str));
                         let mut d = Diagnostic::error(t.span, format!("unknown type `{n}`"));
@@ -342,8 +355,11 @@ impl Checker {
                 if let Some(first) = seen.get(&f.name.name) {
                     let first = *first;
                     self.error(
-                        Diagnostic::error(f.name.span, format!("field `{}` is declared twice", f.name.name))
-                            .with_label(first, "first declared here"),
+                        Diagnostic::error(
+                            f.name.span,
+                            format!("field `{}` is declared twice", f.name.name),
+                        )
+                        .with_label(first, "first declared here"),
                     );
                     continue;
                 }
@@ -357,8 +373,11 @@ impl Checker {
                 if let Some(first) = seen.get(&name) {
                     let first = *first;
                     self.error(
-                        Diagnostic::error(method.name.span, format!("`{name}` is declared twice in type `{}`", t.name.name))
-                            .with_label(first, "first declared here"),
+                        Diagnostic::error(
+                            method.name.span,
+                            format!("`{name}` is declared twice in type `{}`", t.name.name),
+                        )
+                        .with_label(first, "first declared here"),
                     );
                     continue;
                 }
@@ -381,8 +400,11 @@ impl Checker {
                 if let Some(first) = seen.get(&p.name.name) {
                     let first = *first;
                     self.error(
-                        Diagnostic::error(p.name.span, format!("parameter `{}` is declared twice", p.name.name))
-                            .with_label(first, "first declared here"),
+                        Diagnostic::error(
+                            p.name.span,
+                            format!("parameter `{}` is declared twice", p.name.name),
+                        )
+                        .with_label(first, "first declared here"),
                     );
                 }
                 seen.insert(p.name.name.clone(), p.name.span);
@@ -419,8 +441,11 @@ impl Checker {
                 let shown = self.show(&ret);
                 let span = decl.ret.as_ref().map_or(decl.name.span, |r| r.span);
                 self.error(
-                    Diagnostic::error(span, format!("type `{shown}` cannot cross the FFI boundary"))
-                        .with_help("extern functions return int, float, bool, string or nothing"),
+                    Diagnostic::error(
+                        span,
+                        format!("type `{shown}` cannot cross the FFI boundary"),
+                    )
+                    .with_help("extern functions return int, float, bool, string or nothing"),
                 );
             }
             self.prog.externs[e].param_types = tys;
@@ -435,7 +460,10 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(did_you_mean("cuont", ["count", "total"]), Some("count".into()));
+        assert_eq!(
+            did_you_mean("cuont", ["count", "total"]),
+            Some("count".into())
+        );
         assert_eq!(did_you_mean("x", ["y"]), None);
         assert_eq!(did_you_mean("alpha", ["omega"]), None);
     }

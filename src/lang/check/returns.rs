@@ -19,7 +19,9 @@ pub(crate) fn always_returns(block: &Block) -> bool {
             otherwise: Some(o),
             ..
         } => always_returns(body) && always_returns(o),
-        StmtKind::Select { cases } => !cases.is_empty() && cases.iter().all(|c| always_returns(&c.body)),
+        StmtKind::Select { cases } => {
+            !cases.is_empty() && cases.iter().all(|c| always_returns(&c.body))
+        }
         // `while true` without `break` never falls through.
         StmtKind::While { cond, body } => {
             matches!(cond.kind, ExprKind::Bool(true)) && !breaks(body)
@@ -32,8 +34,12 @@ pub(crate) fn always_returns(block: &Block) -> bool {
 fn breaks(block: &Block) -> bool {
     block.stmts.iter().any(|s| match &s.kind {
         StmtKind::Break => true,
-        StmtKind::If { then, otherwise, .. } => breaks(then) || otherwise.as_ref().is_some_and(breaks),
-        StmtKind::Within { body, otherwise, .. } => breaks(body) || otherwise.as_ref().is_some_and(breaks),
+        StmtKind::If {
+            then, otherwise, ..
+        } => breaks(then) || otherwise.as_ref().is_some_and(breaks),
+        StmtKind::Within {
+            body, otherwise, ..
+        } => breaks(body) || otherwise.as_ref().is_some_and(breaks),
         StmtKind::Select { cases } => cases.iter().any(|c| breaks(&c.body)),
         _ => false,
     })
@@ -48,8 +54,13 @@ impl Checker {
         let r = self.show(ret);
         let name = &decl.name.name;
         self.error(
-            Diagnostic::error(decl.name.span, format!("missing return: `{name}` must return {r} on every path"))
-                .with_help(format!("add `return …` at the end of `{name}`, or cover the missing `else`")),
+            Diagnostic::error(
+                decl.name.span,
+                format!("missing return: `{name}` must return {r} on every path"),
+            )
+            .with_help(format!(
+                "add `return …` at the end of `{name}`, or cover the missing `else`"
+            )),
         );
     }
 }

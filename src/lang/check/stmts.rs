@@ -86,8 +86,11 @@ impl Checker {
             ConstState::InProgress => {
                 let info = self.konst(id).clone();
                 self.error(
-                    Diagnostic::error(info.span, format!("const `{}` is defined in terms of itself", info.name))
-                        .with_help("a const's value may use other consts, but not in a cycle"),
+                    Diagnostic::error(
+                        info.span,
+                        format!("const `{}` is defined in terms of itself", info.name),
+                    )
+                    .with_help("a const's value may use other consts, but not in a cycle"),
                 );
                 self.const_state[c] = ConstState::Done;
                 return Ty::Unknown;
@@ -129,12 +132,21 @@ impl Checker {
     }
 
     /// Reports a type mismatch unless `got` fits `want`.
-    pub(crate) fn expect_fits(&mut self, got: &Ty, want: &Ty, span: crate::lang::span::Span, what: &str) -> bool {
+    pub(crate) fn expect_fits(
+        &mut self,
+        got: &Ty,
+        want: &Ty,
+        span: crate::lang::span::Span,
+        what: &str,
+    ) -> bool {
         if got.fits(want) {
             return true;
         }
         let (g, w) = (self.show(got), self.show(want));
-        let mut d = Diagnostic::error(span, format!("type mismatch: expected {w} for {what}, found {g}"));
+        let mut d = Diagnostic::error(
+            span,
+            format!("type mismatch: expected {w} for {what}, found {g}"),
+        );
         if *want == Ty::String && matches!(got, Ty::Int | Ty::Float | Ty::Bool) {
             d = d.with_help("convert it with `.to_string()`");
         }
@@ -177,8 +189,14 @@ impl Checker {
                 let local = self.prog.locals[l].clone();
                 if matches!(local.ty, Ty::List(_)) && local.ty.has_unknown() {
                     self.error(
-                        Diagnostic::error(local.span, format!("cannot infer the type of `{}`", local.name))
-                            .with_help(format!("state it, for example `{}: [int] = []`", local.name)),
+                        Diagnostic::error(
+                            local.span,
+                            format!("cannot infer the type of `{}`", local.name),
+                        )
+                        .with_help(format!(
+                            "state it, for example `{}: [int] = []`",
+                            local.name
+                        )),
                     );
                 }
             }
@@ -205,9 +223,19 @@ impl Checker {
     }
 
     /// Binds `name` to a value of type `vty` (declaring or rebinding).
-    fn bind(&mut self, cx: &mut FnCx, stmt_id: crate::lang::ast::NodeId, name: &Ident, stated: &Option<TypeExpr>, vty: Ty, vspan: crate::lang::span::Span) {
-        if matches!(self.lookup_global(cx.unit, &name.name), Some(Global::Const(_)))
-            && cx.lookup(&name.name).is_none()
+    fn bind(
+        &mut self,
+        cx: &mut FnCx,
+        stmt_id: crate::lang::ast::NodeId,
+        name: &Ident,
+        stated: &Option<TypeExpr>,
+        vty: Ty,
+        vspan: crate::lang::span::Span,
+    ) {
+        if matches!(
+            self.lookup_global(cx.unit, &name.name),
+            Some(Global::Const(_))
+        ) && cx.lookup(&name.name).is_none()
         {
             self.error(
                 Diagnostic::error(name.span, format!("cannot assign to const `{}`", name.name))
@@ -216,7 +244,10 @@ impl Checker {
             return;
         }
         if vty == Ty::Void {
-            self.error(Diagnostic::error(vspan, "this expression produces no value").with_help("only values can be bound to a name"));
+            self.error(
+                Diagnostic::error(vspan, "this expression produces no value")
+                    .with_help("only values can be bound to a name"),
+            );
         }
         let stated_ty = stated.as_ref().map(|t| self.resolve_type(cx.unit, t));
         if let Some((local, crossed)) = cx.lookup(&name.name) {
@@ -231,14 +262,26 @@ impl Checker {
             if let Some(st) = &stated_ty {
                 if !st.fits(&lty) {
                     let (a, b) = (self.show(st), self.show(&lty));
-                    self.error(Diagnostic::error(name.span, format!("`{}` already has type {b}; it cannot be restated as {a}", name.name)));
+                    self.error(Diagnostic::error(
+                        name.span,
+                        format!(
+                            "`{}` already has type {b}; it cannot be restated as {a}",
+                            name.name
+                        ),
+                    ));
                     return;
                 }
             }
             if self.expect_fits(&vty, &lty, vspan, &format!("`{}`", name.name)) {
                 self.prog.locals[local.0 as usize].ty = lty.join(&vty);
             }
-            self.prog.bindings.insert(stmt_id, Binding { local, declares: false });
+            self.prog.bindings.insert(
+                stmt_id,
+                Binding {
+                    local,
+                    declares: false,
+                },
+            );
             return;
         }
         let ty = match stated_ty {
@@ -246,10 +289,22 @@ impl Checker {
                 self.expect_fits(&vty, &st, vspan, &format!("`{}`", name.name));
                 st.join(&vty)
             }
-            None => if vty == Ty::Void { Ty::Unknown } else { vty },
+            None => {
+                if vty == Ty::Void {
+                    Ty::Unknown
+                } else {
+                    vty
+                }
+            }
         };
         let local = self.declare(cx, name, ty);
-        self.prog.bindings.insert(stmt_id, Binding { local, declares: true });
+        self.prog.bindings.insert(
+            stmt_id,
+            Binding {
+                local,
+                declares: true,
+            },
+        );
     }
 
     fn stmt(&mut self, cx: &mut FnCx, s: &Stmt) {
@@ -262,7 +317,11 @@ impl Checker {
             StmtKind::Expr(e) => {
                 self.expr(cx, e);
             }
-            StmtKind::If { cond, then, otherwise } => {
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
                 self.condition(cx, cond, "`if`");
                 self.block_in(cx, then, false);
                 if let Some(o) = otherwise {
@@ -286,11 +345,22 @@ impl Checker {
                 cx.scopes.pop();
                 cx.loops -= 1;
             }
-            StmtKind::TaskFor { target, var, iter, body } => {
+            StmtKind::TaskFor {
+                target,
+                var,
+                iter,
+                body,
+            } => {
                 self.formula_forbids(cx, s.span.with_end(iter.span), "'task for'");
                 let ety = self.iterable(cx, iter);
-                cx.tasks.push(TaskFrame { yield_ty: None, loops_at_entry: cx.loops });
-                cx.scopes.push(Scope { vars: BTreeMap::new(), task_boundary: true });
+                cx.tasks.push(TaskFrame {
+                    yield_ty: None,
+                    loops_at_entry: cx.loops,
+                });
+                cx.scopes.push(Scope {
+                    vars: BTreeMap::new(),
+                    task_boundary: true,
+                });
                 let l = self.declare(cx, var, ety);
                 self.prog.loop_vars.insert(s.id, l);
                 self.block_in(cx, body, false);
@@ -320,8 +390,11 @@ impl Checker {
             StmtKind::Return(value) => {
                 if !cx.tasks.is_empty() {
                     self.error(
-                        Diagnostic::error(s.span, "`return` cannot be used inside a `task for` body")
-                            .with_help("use `yield value` to give the iteration's result"),
+                        Diagnostic::error(
+                            s.span,
+                            "`return` cannot be used inside a `task for` body",
+                        )
+                        .with_help("use `yield value` to give the iteration's result"),
                     );
                 }
                 let ret = cx.ret.clone();
@@ -330,8 +403,15 @@ impl Checker {
                         let ty = self.expr(cx, v);
                         if ret == Ty::Void {
                             self.error(
-                                Diagnostic::error(v.span, format!("`{}` does not return a value", cx.name))
-                                    .with_help(format!("remove the value, or declare a return type: `{} {}(…) -> T`", cx.kind.keyword(), cx.name)),
+                                Diagnostic::error(
+                                    v.span,
+                                    format!("`{}` does not return a value", cx.name),
+                                )
+                                .with_help(format!(
+                                    "remove the value, or declare a return type: `{} {}(…) -> T`",
+                                    cx.kind.keyword(),
+                                    cx.name
+                                )),
                             );
                         } else {
                             self.expect_fits(&ty, &ret, v.span, "the return value");
@@ -340,13 +420,20 @@ impl Checker {
                     None => {
                         if ret != Ty::Void && ret != Ty::Unknown {
                             let r = self.show(&ret);
-                            self.error(Diagnostic::error(s.span, format!("`return` needs a value of type {r}")));
+                            self.error(Diagnostic::error(
+                                s.span,
+                                format!("`return` needs a value of type {r}"),
+                            ));
                         }
                     }
                 }
             }
             StmtKind::Break | StmtKind::Continue => {
-                let word = if s.kind == StmtKind::Break { "break" } else { "continue" };
+                let word = if s.kind == StmtKind::Break {
+                    "break"
+                } else {
+                    "continue"
+                };
                 let inside_task_loop = cx.tasks.last().is_none_or(|t| cx.loops > t.loops_at_entry);
                 if cx.loops == 0 || !inside_task_loop {
                     let msg = if !cx.tasks.is_empty() {
@@ -354,7 +441,11 @@ impl Checker {
                     } else {
                         format!("`{word}` outside of a loop")
                     };
-                    self.error(Diagnostic::error(s.span, msg).with_help("`break` and `continue` work inside `for` and `while` loops"));
+                    self.error(
+                        Diagnostic::error(s.span, msg).with_help(
+                            "`break` and `continue` work inside `for` and `while` loops",
+                        ),
+                    );
                 }
             }
             StmtKind::Select { cases } => {
@@ -365,23 +456,43 @@ impl Checker {
                         let ty = self.expr(cx, call);
                         if let Some(b) = bind {
                             if ty == Ty::Void {
-                                self.error(Diagnostic::error(call.span, "this call returns nothing, so there is no result to bind").with_help("write `case f(x):` without `r =`"));
+                                self.error(
+                                    Diagnostic::error(
+                                        call.span,
+                                        "this call returns nothing, so there is no result to bind",
+                                    )
+                                    .with_help("write `case f(x):` without `r =`"),
+                                );
                             }
-                            let l = self.declare(cx, b, if ty == Ty::Void { Ty::Unknown } else { ty });
-                            self.prog.bindings.insert(call.id, Binding { local: l, declares: true });
+                            let l =
+                                self.declare(cx, b, if ty == Ty::Void { Ty::Unknown } else { ty });
+                            self.prog.bindings.insert(
+                                call.id,
+                                Binding {
+                                    local: l,
+                                    declares: true,
+                                },
+                            );
                         }
                     }
                     self.block_in(cx, &case.body, false);
                     cx.scopes.pop();
                 }
             }
-            StmtKind::Within { deadline, body, otherwise } => {
+            StmtKind::Within {
+                deadline,
+                body,
+                otherwise,
+            } => {
                 let ty = self.expr(cx, deadline);
                 if !ty.fits(&Ty::Int) {
                     let t = self.show(&ty);
                     self.error(
-                        Diagnostic::error(deadline.span, format!("a `within` deadline is an int of nanoseconds, found {t}"))
-                            .with_help("write e.g. `within 100 * time.millisecond`"),
+                        Diagnostic::error(
+                            deadline.span,
+                            format!("a `within` deadline is an int of nanoseconds, found {t}"),
+                        )
+                        .with_help("write e.g. `within 100 * time.millisecond`"),
                     );
                 }
                 self.block_in(cx, body, false);
@@ -397,8 +508,11 @@ impl Checker {
         if !ty.fits(&Ty::Bool) {
             let t = self.show(&ty);
             self.error(
-                Diagnostic::error(cond.span, format!("the condition of {what} must be a bool, found {t}"))
-                    .with_help("compare explicitly, e.g. `n != 0`"),
+                Diagnostic::error(
+                    cond.span,
+                    format!("the condition of {what} must be a bool, found {t}"),
+                )
+                .with_help("compare explicitly, e.g. `n != 0`"),
             );
         }
     }
@@ -412,8 +526,11 @@ impl Checker {
             other => {
                 let t = self.show(&other);
                 self.error(
-                    Diagnostic::error(iter.span, format!("cannot iterate over a value of type {t}"))
-                        .with_help("iterate over a list, `range(a, b)` or `a..b`"),
+                    Diagnostic::error(
+                        iter.span,
+                        format!("cannot iterate over a value of type {t}"),
+                    )
+                    .with_help("iterate over a list, `range(a, b)` or `a..b`"),
                 );
                 Ty::Unknown
             }
@@ -423,11 +540,8 @@ impl Checker {
     fn assign(&mut self, cx: &mut FnCx, target: &Expr, op: AssignOp, value: &Expr) {
         // The root variable of `x`, `x.f`, `x[i].f`, …
         let mut root = target;
-        loop {
-            match &root.kind {
-                ExprKind::Field { object, .. } | ExprKind::Index { object, .. } => root = object,
-                _ => break,
-            }
+        while let ExprKind::Field { object, .. } | ExprKind::Index { object, .. } = &root.kind {
+            root = object;
         }
         if let ExprKind::Name(n) = &root.kind {
             if let Some((_, true)) = cx.lookup(n) {
@@ -436,8 +550,13 @@ impl Checker {
                         .with_help("each iteration is an isolated task; `yield` the value and bind the `task for` result instead"),
                 );
             }
-            if cx.lookup(n).is_none() && matches!(self.lookup_global(cx.unit, n), Some(Global::Const(_))) {
-                self.error(Diagnostic::error(root.span, format!("cannot assign to const `{n}`")));
+            if cx.lookup(n).is_none()
+                && matches!(self.lookup_global(cx.unit, n), Some(Global::Const(_)))
+            {
+                self.error(Diagnostic::error(
+                    root.span,
+                    format!("cannot assign to const `{n}`"),
+                ));
                 return;
             }
         }

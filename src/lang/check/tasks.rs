@@ -19,7 +19,10 @@
 use std::collections::BTreeSet;
 
 use super::Checker;
-use crate::lang::ast::{Block, Expr, ExprKind, FuncKind, Item, Module, SelectCase, SelectCaseKind, Stmt, StmtKind, TypeExprKind};
+use crate::lang::ast::{
+    Block, Expr, ExprKind, FuncKind, Item, Module, SelectCase, SelectCaseKind, Stmt, StmtKind,
+    TypeExprKind,
+};
 use crate::lang::diagnostic::Diagnostic;
 use crate::lang::loader::{ManifestSymbol, UnitOrigin};
 use crate::lang::program::{CallTarget, NameRef};
@@ -53,19 +56,25 @@ fn walk_block(b: &Block, f: &mut dyn FnMut(&Stmt)) {
     for s in &b.stmts {
         f(s);
         match &s.kind {
-            StmtKind::If { then, otherwise, .. } => {
+            StmtKind::If {
+                then, otherwise, ..
+            } => {
                 walk_block(then, f);
                 if let Some(o) = otherwise {
                     walk_block(o, f);
                 }
             }
-            StmtKind::While { body, .. } | StmtKind::For { body, .. } | StmtKind::TaskFor { body, .. } => walk_block(body, f),
+            StmtKind::While { body, .. }
+            | StmtKind::For { body, .. }
+            | StmtKind::TaskFor { body, .. } => walk_block(body, f),
             StmtKind::Select { cases } => {
                 for c in cases {
                     walk_block(&c.body, f);
                 }
             }
-            StmtKind::Within { body, otherwise, .. } => {
+            StmtKind::Within {
+                body, otherwise, ..
+            } => {
                 walk_block(body, f);
                 if let Some(o) = otherwise {
                     walk_block(o, f);
@@ -144,7 +153,13 @@ impl Checker {
                     }
                 } else {
                     let (a, b) = (self.show(&prev), self.show(&ty));
-                    self.error(Diagnostic::error(vspan, format!("this `task for` yields {a} elsewhere, but {b} here")).with_help("every yield of a `task for` gives the same type"));
+                    self.error(
+                        Diagnostic::error(
+                            vspan,
+                            format!("this `task for` yields {a} elsewhere, but {b} here"),
+                        )
+                        .with_help("every yield of a `task for` gives the same type"),
+                    );
                 }
             }
         }
@@ -158,7 +173,13 @@ impl Checker {
             match &c.kind {
                 SelectCaseKind::ResourceExhausted => {
                     if let Some(first) = exhausted {
-                        self.error(Diagnostic::error(c.span, "`case ResourceExhausted:` appears twice in this select").with_label(first, "first here"));
+                        self.error(
+                            Diagnostic::error(
+                                c.span,
+                                "`case ResourceExhausted:` appears twice in this select",
+                            )
+                            .with_label(first, "first here"),
+                        );
                     }
                     exhausted = Some(c.span);
                 }
@@ -166,8 +187,9 @@ impl Checker {
                     calls += 1;
                     if !matches!(call.kind, ExprKind::Call { .. }) {
                         self.error(
-                            Diagnostic::error(call.span, "a select case must be a call")
-                                .with_help("write `case r = f(x):` … `~` or `case ResourceExhausted:` … `~`"),
+                            Diagnostic::error(call.span, "a select case must be a call").with_help(
+                                "write `case r = f(x):` … `~` or `case ResourceExhausted:` … `~`",
+                            ),
                         );
                     }
                 }
@@ -183,25 +205,27 @@ impl Checker {
 
     fn expr_holds_handle(&self, e: &Expr, tainted: &BTreeSet<LocalId>) -> bool {
         let mut found = false;
-        walk_expr(e, &mut |x| {
-            match &x.kind {
-                ExprKind::Name(_) => {
-                    if let Some(NameRef::Local(l)) = self.prog.names.get(&x.id) {
-                        found |= tainted.contains(l);
-                    }
+        walk_expr(e, &mut |x| match &x.kind {
+            ExprKind::Name(_) => {
+                if let Some(NameRef::Local(l)) = self.prog.names.get(&x.id) {
+                    found |= tainted.contains(l);
                 }
-                ExprKind::Call { .. } => match self.prog.calls.get(&x.id) {
-                    Some(CallTarget::Extern(id)) => {
-                        let ext = self.ext(*id);
-                        found |= ext.library.is_some() && ext.ret == Ty::Int;
-                    }
-                    Some(CallTarget::Function(f) | CallTarget::StaticMethod(f) | CallTarget::InstanceMethod(f)) => {
-                        found |= self.func(*f).returns_handle;
-                    }
-                    _ => {}
-                },
-                _ => {}
             }
+            ExprKind::Call { .. } => match self.prog.calls.get(&x.id) {
+                Some(CallTarget::Extern(id)) => {
+                    let ext = self.ext(*id);
+                    found |= ext.library.is_some() && ext.ret == Ty::Int;
+                }
+                Some(
+                    CallTarget::Function(f)
+                    | CallTarget::StaticMethod(f)
+                    | CallTarget::InstanceMethod(f),
+                ) => {
+                    found |= self.func(*f).returns_handle;
+                }
+                _ => {}
+            },
+            _ => {}
         });
         found
     }
@@ -223,29 +247,27 @@ impl Checker {
                     }
                 };
                 match &s.kind {
-                    StmtKind::Bind { value, .. } => {
-                        if self.expr_holds_handle(value, tainted) {
-                            if let Some(b) = self.prog.bindings.get(&s.id) {
-                                add(b.local, tainted);
-                            }
+                    StmtKind::Bind { value, .. } if self.expr_holds_handle(value, tainted) => {
+                        if let Some(b) = self.prog.bindings.get(&s.id) {
+                            add(b.local, tainted);
                         }
                     }
-                    StmtKind::Assign { target, value, .. } => {
-                        if self.expr_holds_handle(value, tainted) {
-                            let mut root = target;
-                            while let ExprKind::Field { object, .. } | ExprKind::Index { object, .. } = &root.kind {
-                                root = object;
-                            }
-                            if let Some(NameRef::Local(l)) = self.prog.names.get(&root.id) {
-                                add(*l, tainted);
-                            }
+                    StmtKind::Assign { target, value, .. }
+                        if self.expr_holds_handle(value, tainted) =>
+                    {
+                        let mut root = target;
+                        while let ExprKind::Field { object, .. } | ExprKind::Index { object, .. } =
+                            &root.kind
+                        {
+                            root = object;
+                        }
+                        if let Some(NameRef::Local(l)) = self.prog.names.get(&root.id) {
+                            add(*l, tainted);
                         }
                     }
-                    StmtKind::For { iter, .. } => {
-                        if self.expr_holds_handle(iter, tainted) {
-                            if let Some(l) = self.prog.loop_vars.get(&s.id) {
-                                add(*l, tainted);
-                            }
+                    StmtKind::For { iter, .. } if self.expr_holds_handle(iter, tainted) => {
+                        if let Some(l) = self.prog.loop_vars.get(&s.id) {
+                            add(*l, tainted);
                         }
                     }
                     StmtKind::Select { cases } => {
@@ -301,7 +323,9 @@ impl Checker {
             if kind == FuncKind::Formula {
                 continue;
             }
-            let Some(decl) = self.prog.func_decl(id).cloned() else { continue };
+            let Some(decl) = self.prog.func_decl(id).cloned() else {
+                continue;
+            };
             let mut errors: Vec<(Span, String)> = Vec::new();
             walk_block(&decl.body, &mut |s| {
                 if let StmtKind::TaskFor { body, .. } = &s.kind {
@@ -332,8 +356,12 @@ impl Checker {
                         for e in stmt_exprs(t) {
                             walk_expr(e, &mut |x| {
                                 if let Some(NameRef::Local(l)) = self.prog.names.get(&x.id) {
-                                    if tainted.contains(l) && !inner.contains(l) && named.insert(*l) {
-                                        errors.push((x.span, self.prog.locals[l.0 as usize].name.clone()));
+                                    if tainted.contains(l) && !inner.contains(l) && named.insert(*l)
+                                    {
+                                        errors.push((
+                                            x.span,
+                                            self.prog.locals[l.0 as usize].name.clone(),
+                                        ));
                                     }
                                 }
                             });
@@ -343,9 +371,15 @@ impl Checker {
                 if kind == FuncKind::Func {
                     for e in stmt_exprs(s) {
                         walk_expr(e, &mut |x| {
-                            let ExprKind::Call { callee, args } = &x.kind else { return };
+                            let ExprKind::Call { callee, args } = &x.kind else {
+                                return;
+                            };
                             let target = match self.prog.calls.get(&x.id) {
-                                Some(CallTarget::Function(f) | CallTarget::StaticMethod(f) | CallTarget::InstanceMethod(f)) => *f,
+                                Some(
+                                    CallTarget::Function(f)
+                                    | CallTarget::StaticMethod(f)
+                                    | CallTarget::InstanceMethod(f),
+                                ) => *f,
                                 _ => return,
                             };
                             if self.func(target).kind != FuncKind::Task {
@@ -359,7 +393,10 @@ impl Checker {
                                 walk_expr(op, &mut |y| {
                                     if let Some(NameRef::Local(l)) = self.prog.names.get(&y.id) {
                                         if tainted.contains(l) {
-                                            errors.push((y.span, self.prog.locals[l.0 as usize].name.clone()));
+                                            errors.push((
+                                                y.span,
+                                                self.prog.locals[l.0 as usize].name.clone(),
+                                            ));
                                         }
                                     }
                                 });
@@ -369,7 +406,10 @@ impl Checker {
                 }
             });
             for (span, var) in errors {
-                self.error(Diagnostic::error(span, "Task cannot access parent func's FFI handle").with_body(handle_body(&var)));
+                self.error(
+                    Diagnostic::error(span, "Task cannot access parent func's FFI handle")
+                        .with_body(handle_body(&var)),
+                );
             }
         }
     }
@@ -377,12 +417,21 @@ impl Checker {
     /// Every library's externs against its manifest symbols.
     pub(crate) fn check_manifests(&mut self) {
         for u in 0..self.prog.units.len() {
-            let UnitOrigin::Library { symbols, name } = &self.prog.units[u].origin else { continue };
+            let UnitOrigin::Library { symbols, name } = &self.prog.units[u].origin else {
+                continue;
+            };
             let (symbols, name) = (symbols.clone(), name.clone());
-            let modules: Vec<Module> = self.prog.units[u].modules.iter().map(|&m| self.prog.modules[m].ast.clone()).collect();
+            let modules: Vec<Module> = self.prog.units[u]
+                .modules
+                .iter()
+                .map(|&m| self.prog.modules[m].ast.clone())
+                .collect();
             let mut diags = check_externs_against_manifest(&modules, &symbols);
             for d in &mut diags {
-                d.message = d.message.replace("the library manifest", &format!("the manifest of library '{name}'"));
+                d.message = d.message.replace(
+                    "the library manifest",
+                    &format!("the manifest of library '{name}'"),
+                );
             }
             self.diags.extend(diags);
         }
@@ -392,7 +441,10 @@ impl Checker {
 /// Checks that every `extern` of a library's modules names a symbol of its
 /// manifest with the same parameter and return types. A manifest symbol
 /// that no extern uses is fine. (`coex cxz verify` and `pack` call this.)
-pub fn check_externs_against_manifest(modules: &[Module], symbols: &[ManifestSymbol]) -> Vec<Diagnostic> {
+pub fn check_externs_against_manifest(
+    modules: &[Module],
+    symbols: &[ManifestSymbol],
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for m in modules {
         for item in &m.items {

@@ -89,7 +89,10 @@ impl Parser<'_> {
         while self.eat(&TokenKind::Or) {
             let rhs = self.and_expr()?;
             let span = lhs.span.to(rhs.span);
-            lhs = self.mk(ExprKind::Binary(BinOp::Or, Box::new(lhs), Box::new(rhs)), span);
+            lhs = self.mk(
+                ExprKind::Binary(BinOp::Or, Box::new(lhs), Box::new(rhs)),
+                span,
+            );
         }
         Ok(lhs)
     }
@@ -99,7 +102,10 @@ impl Parser<'_> {
         while self.eat(&TokenKind::And) {
             let rhs = self.not_expr()?;
             let span = lhs.span.to(rhs.span);
-            lhs = self.mk(ExprKind::Binary(BinOp::And, Box::new(lhs), Box::new(rhs)), span);
+            lhs = self.mk(
+                ExprKind::Binary(BinOp::And, Box::new(lhs), Box::new(rhs)),
+                span,
+            );
         }
         Ok(lhs)
     }
@@ -258,7 +264,10 @@ impl Parser<'_> {
                     return Err(self.unsupported(span, what));
                 }
                 if *self.peek_kind(1) == TokenKind::Lt
-                    && matches!(generic_construct(&name), "maps" | "sets" | "channels" | "atomics" | "matrices" | "tuples")
+                    && matches!(
+                        generic_construct(&name),
+                        "maps" | "sets" | "channels" | "atomics" | "matrices" | "tuples"
+                    )
                 {
                     let what = generic_construct(&name);
                     return Err(self.unsupported(span, what));

@@ -156,12 +156,10 @@ impl Parser<'_> {
                     span,
                 })))
             }
-            TokenKind::Func | TokenKind::Formula | TokenKind::Task => {
-                match self.func(false)? {
-                    Some(f) => Ok(Some(Item::Func(f))),
-                    None => Ok(None),
-                }
-            }
+            TokenKind::Func | TokenKind::Formula | TokenKind::Task => match self.func(false)? {
+                Some(f) => Ok(Some(Item::Func(f))),
+                None => Ok(None),
+            },
             TokenKind::Type => self.type_decl(),
             TokenKind::Ident(w) if w == "trait" || w == "interface" => {
                 self.skip_unsupported_item("traits")
@@ -304,7 +302,10 @@ impl Parser<'_> {
             let span = self.span();
             return Err(self.error(
                 span,
-                format!("expected a line break after `type {}:`, found {found}", name.name),
+                format!(
+                    "expected a line break after `type {}:`, found {found}",
+                    name.name
+                ),
             ));
         }
         let mut fields = Vec::new();
@@ -327,7 +328,10 @@ impl Parser<'_> {
                     self.diags.push(
                         crate::lang::diagnostic::Diagnostic::error(
                             span,
-                            format!("expected `~` to close type `{}`, found end of file", name.name),
+                            format!(
+                                "expected `~` to close type `{}`, found end of file",
+                                name.name
+                            ),
                         )
                         .with_label(start, "this type is not closed"),
                     );
@@ -345,18 +349,16 @@ impl Parser<'_> {
                     self.just_skipped = true;
                     return Ok(None);
                 }
-                TokenKind::Func | TokenKind::Formula | TokenKind::Task => {
-                    match self.func(true) {
-                        Ok(Some(m)) => methods.push(m),
-                        Ok(None) => {}
-                        Err(Reported) => {
-                            if self.too_deep_reported {
-                                return Err(Reported);
-                            }
-                            self.sync_line();
+                TokenKind::Func | TokenKind::Formula | TokenKind::Task => match self.func(true) {
+                    Ok(Some(m)) => methods.push(m),
+                    Ok(None) => {}
+                    Err(Reported) => {
+                        if self.too_deep_reported {
+                            return Err(Reported);
                         }
+                        self.sync_line();
                     }
-                }
+                },
                 TokenKind::Ident(_) if *self.peek_kind(1) == TokenKind::Colon => {
                     let fname = self.expect_ident("for the field")?;
                     self.bump();
@@ -375,7 +377,10 @@ impl Parser<'_> {
                     let span = self.span();
                     self.error_help(
                         span,
-                        format!("expected a field, a method or `~` in type `{}`, found {found}", name.name),
+                        format!(
+                            "expected a field, a method or `~` in type `{}`, found {found}",
+                            name.name
+                        ),
                         "a type lists fields `name: T`, then methods `func name(…) … ~`, then `~`",
                     );
                     self.sync_line();

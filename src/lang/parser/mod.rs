@@ -163,15 +163,17 @@ impl Parser<'_> {
     }
 
     fn error_help(&mut self, span: Span, msg: impl Into<String>, help: &str) -> Reported {
-        self.diags.push(Diagnostic::error(span, msg).with_help(help));
+        self.diags
+            .push(Diagnostic::error(span, msg).with_help(help));
         Reported
     }
 
     /// `not supported yet: <what>` at `span`.
     fn unsupported(&mut self, span: Span, what: &str) -> Reported {
         self.diags.push(
-            Diagnostic::error(span, format!("not supported yet: {what}"))
-                .with_help("this construct of Coex is not part of Coex Core (see docs/language.md)"),
+            Diagnostic::error(span, format!("not supported yet: {what}")).with_help(
+                "this construct of Coex is not part of Coex Core (see docs/language.md)",
+            ),
         );
         Reported
     }
@@ -251,7 +253,9 @@ impl Parser<'_> {
                 let span = self.span();
                 return Err(self.error_help(
                     span,
-                    format!("nesting too deep: more than {MAX_DEPTH} levels of blocks or parentheses"),
+                    format!(
+                        "nesting too deep: more than {MAX_DEPTH} levels of blocks or parentheses"
+                    ),
                     "split the expression or block into smaller functions",
                 ));
             }

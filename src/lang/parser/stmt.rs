@@ -52,7 +52,11 @@ impl Parser<'_> {
         let end = self.prev_span();
         Ok(Block {
             stmts,
-            span: Span::new(start.file, start.start as usize, end.end.max(start.start) as usize),
+            span: Span::new(
+                start.file,
+                start.start as usize,
+                end.end.max(start.start) as usize,
+            ),
         })
     }
 
@@ -190,10 +194,7 @@ impl Parser<'_> {
                 return Err(self.unsupported(span, "replace"));
             }
             TokenKind::Ident(w)
-                if matches!(
-                    self.peek_kind(1),
-                    TokenKind::Assign | TokenKind::Colon
-                ) =>
+                if matches!(self.peek_kind(1), TokenKind::Assign | TokenKind::Colon) =>
             {
                 self.bind_stmt(w)?
             }
@@ -275,7 +276,11 @@ impl Parser<'_> {
         Ok((var, iter, body, end))
     }
 
-    fn task_for(&mut self, start: Span, target: Option<(Ident, Option<TypeExpr>)>) -> PResult<Stmt> {
+    fn task_for(
+        &mut self,
+        start: Span,
+        target: Option<(Ident, Option<TypeExpr>)>,
+    ) -> PResult<Stmt> {
         let open = self.bump().span; // task
         self.bump(); // for
         let (var, iter, body, end) = self.for_rest(open, "task for")?;
@@ -393,7 +398,8 @@ impl Parser<'_> {
         {
             self.bump();
             SelectCaseKind::ResourceExhausted
-        } else if matches!(self.kind(), TokenKind::Ident(_)) && *self.peek_kind(1) == TokenKind::Assign
+        } else if matches!(self.kind(), TokenKind::Ident(_))
+            && *self.peek_kind(1) == TokenKind::Assign
         {
             let bind = self.binding_name("")?;
             self.bump();

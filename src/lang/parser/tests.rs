@@ -59,7 +59,10 @@ fn unsupported_constructs_are_named() {
         ("func f()\n t = (1, 2)\n~\n", "tuples"),
         ("@inline\nfunc f()\n~\n", "directives"),
         ("func f<T>(x: T)\n~\n", "generic functions"),
-        ("type Opt:\n case Some(v: int)\n case None\n~\n", "sum types"),
+        (
+            "type Opt:\n case Some(v: int)\n case None\n~\n",
+            "sum types",
+        ),
         ("func f()\n x = await g()\n~\n", "await"),
     ] {
         let errs = parse_errs(src);
@@ -70,9 +73,16 @@ fn unsupported_constructs_are_named() {
 
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
-    let src = format!("func f()\n x = {}1{}\n~\n", "(".repeat(10_000), ")".repeat(10_000));
+    let src = format!(
+        "func f()\n x = {}1{}\n~\n",
+        "(".repeat(10_000),
+        ")".repeat(10_000)
+    );
     let errs = parse_errs(&src);
-    assert!(errs.iter().any(|e| e.starts_with("nesting too deep")), "{errs:?}");
+    assert!(
+        errs.iter().any(|e| e.starts_with("nesting too deep")),
+        "{errs:?}"
+    );
     let mut blocks = String::from("func f()\n");
     for _ in 0..10_000 {
         blocks.push_str("if true\n");
@@ -82,5 +92,8 @@ fn deep_nesting_is_an_error_not_a_crash() {
     }
     blocks.push_str("~\n");
     let errs = parse_errs(&blocks);
-    assert!(errs.iter().any(|e| e.starts_with("nesting too deep")), "{errs:?}");
+    assert!(
+        errs.iter().any(|e| e.starts_with("nesting too deep")),
+        "{errs:?}"
+    );
 }
