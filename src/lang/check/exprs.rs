@@ -586,7 +586,17 @@ impl Checker {
                 let spans: Vec<Span> = std::iter::once(object.span)
                     .chain(args.iter().map(|a| a.value.span))
                     .collect();
-                let ty = self.builtin_type(b, m, &tys, &spans, e.span);
+                if b == Builtin::Append {
+                    if let ExprKind::Name(n) = &object.kind {
+                        if let Some((_, true)) = cx.lookup(n) {
+                            self.error(
+                                Diagnostic::error(e.span, format!("a `task for` body cannot change `{n}` of the enclosing function"))
+                                    .with_help("each iteration is an isolated task; `yield` the value and bind the `task for` result instead"),
+                            );
+                        }
+                    }
+                }
+                let ty = self.builtin_type(b, m, &tys, &spans, e.span, true);
                 // `xs.append(v)` on a local refines `[?]` to `[T]`.
                 if b == Builtin::Append {
                     if let (ExprKind::Name(n), Ty::List(_)) = (&object.kind, &ty) {
@@ -626,35 +636,44 @@ impl Checker {
             tys.push(self.expr(cx, &a.value));
             spans.push(a.value.span);
         }
-        self.builtin_type(b, n, &tys, &spans, e.span)
+        self.builtin_type(b, n, &tys, &spans, e.span, false)
     }
 
     /// Types a built-in given all operand types (receiver first).
-    fn builtin_type(&mut self, b: Builtin, n: &str, tys: &[Ty], spans: &[Span], span: Span) -> Ty {
+    /// In method form (`xs.len()`) the receiver is `tys[0]`.
+    fn builtin_type(
+        &mut self,
+        b: Builtin,
+        n: &str,
+        tys: &[Ty],
+        spans: &[Span],
+        span: Span,
+        method_form: bool,
+    ) -> Ty {
         let want = match b {
             Builtin::Print | Builtin::Len | Builtin::ToString => 1,
             Builtin::Range | Builtin::Get | Builtin::Append => 2,
         };
         if tys.len() != want {
             let usage = match b {
-                Builtin::Print => "print(value)",
-                Builtin::Range => "range(start, end)",
-                Builtin::Len => "xs.len() or len(xs)",
-                Builtin::Get => "xs.get(i) or get(xs, i)",
-                Builtin::Append => "xs.append(v) or append(xs, v)",
-                Builtin::ToString => "v.to_string() or to_string(v)",
+                Builtin::Print => "`print(value)`",
+                Builtin::Range => "`range(start, end)`",
+                Builtin::Len => "`xs.len()` or `len(xs)`",
+                Builtin::Get => "`xs.get(i)` or `get(xs, i)`",
+                Builtin::Append => "`xs.append(v)` or `append(xs, v)`",
+                Builtin::ToString => "`v.to_string()` or `to_string(v)`",
             };
             self.error(
-                Diagnostic::error(
-                    span,
+                Diagnostic::error(span, {
+                    let shift = usize::from(method_form);
+                    let expected = want - shift;
                     format!(
-                        "`{n}` takes {} argument{}, found {}",
-                        want - usize::from(spans.len() > tys.len()),
-                        if want == 1 { "" } else { "s" },
-                        tys.len()
-                    ),
-                )
-                .with_help(format!("write `{usage}`")),
+                        "`{n}` takes {expected} argument{}, found {}",
+                        if expected == 1 { "" } else { "s" },
+                        tys.len() - shift
+                    )
+                })
+                .with_help(format!("write {usage}")),
             );
             return match b {
                 Builtin::Print => Ty::Void,

@@ -62,7 +62,10 @@ impl Parser<'_> {
 
     /// The end of a block header: an optional `:` then a line break.
     fn header_end(&mut self, what: &str) -> PResult<()> {
-        self.eat(&TokenKind::Colon);
+        // `header: stmt; stmt; ~` puts the block on the same line.
+        if self.eat(&TokenKind::Colon) && !self.at(&TokenKind::Newline) {
+            return Ok(());
+        }
         if self.at(&TokenKind::Newline) {
             self.skip_newlines();
             Ok(())
