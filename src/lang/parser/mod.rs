@@ -285,6 +285,22 @@ impl Parser<'_> {
     fn skip_construct(&mut self, start: Span) {
         let col = self.column_of(start.start);
         let from = self.pos;
+        // A one-line construct (the next line is not indented deeper) is
+        // skipped to the end of its line.
+        let mut nl = from;
+        while nl < self.tokens.len() && self.tokens[nl].kind != TokenKind::Newline {
+            nl += 1;
+        }
+        let next = self.tokens.get(nl + 1);
+        if next.is_none_or(|t| t.kind == TokenKind::Eof || self.column_of(t.span.start) <= col)
+            && !matches!(
+                next.map(|t| &t.kind),
+                Some(TokenKind::Tilde | TokenKind::End)
+            )
+        {
+            self.sync_line();
+            return;
+        }
         let mut i = from;
         while i < self.tokens.len() {
             let t = &self.tokens[i];

@@ -35,8 +35,16 @@ impl Parser<'_> {
         let mut stmts = Vec::new();
         self.skip_newlines();
         while !self.at_block_end() {
+            let start_pos = self.pos;
             match self.stmt() {
                 Ok(s) => stmts.push(s),
+                Err(_) if self.header_failed(start_pos) => {
+                    // The header of a block statement is broken: skip the
+                    // whole construct (to its `~`) so its body does not
+                    // spill into the enclosing block.
+                    let start = self.tokens[start_pos].span;
+                    self.skip_construct(start);
+                }
                 Err(_) => {
                     if self.too_deep_reported {
                         self.leave();
@@ -58,6 +66,33 @@ impl Parser<'_> {
                 end.end.max(start.start) as usize,
             ),
         })
+    }
+
+    /// Whether the statement starting at token `start_pos` opens a block
+    /// and failed on its first line.
+    fn header_failed(&self, start_pos: usize) -> bool {
+        if self.too_deep_reported || self.just_skipped {
+            return false;
+        }
+        let opens_block = match &self.tokens[start_pos].kind {
+            TokenKind::If
+            | TokenKind::While
+            | TokenKind::For
+            | TokenKind::Select
+            | TokenKind::Within
+            | TokenKind::Task => true,
+            TokenKind::Ident(_) => {
+                matches!(
+                    self.tokens.get(start_pos + 2).map(|t| &t.kind),
+                    Some(TokenKind::Task)
+                )
+            }
+            _ => false,
+        };
+        opens_block
+            && self.tokens[start_pos..self.pos.min(self.tokens.len())]
+                .iter()
+                .all(|t| t.kind != TokenKind::Newline)
     }
 
     /// The end of a block header: an optional `:` then a line break.
