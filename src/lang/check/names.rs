@@ -322,6 +322,72 @@ impl Checker {
         }
     }
 
+    /// A record may not contain itself by value, directly or through other
+    /// records' fields (its size would be infinite); each cycle once.
+    fn check_record_cycles(&mut self) {
+        let n = self.prog.records.len();
+        let direct = |c: &Checker, r: usize| -> Vec<(usize, String)> {
+            c.prog.records[r]
+                .fields
+                .iter()
+                .filter_map(|(name, t)| match t {
+                    Ty::Record(x) => Some((x.0 as usize, name.clone())),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut reported = vec![false; n];
+        for start in 0..n {
+            if reported[start] {
+                continue;
+            }
+            // Depth-first search for a path of fields back to `start`.
+            let mut stack: Vec<(usize, Vec<usize>)> = vec![(start, vec![start])];
+            let mut seen = vec![false; n];
+            let mut cycle = None;
+            while let Some((r, path)) = stack.pop() {
+                for (next, _) in direct(self, r) {
+                    if next == start {
+                        cycle = Some(path.clone());
+                        break;
+                    }
+                    if !seen[next] {
+                        seen[next] = true;
+                        let mut p = path.clone();
+                        p.push(next);
+                        stack.push((next, p));
+                    }
+                }
+                if cycle.is_some() {
+                    break;
+                }
+            }
+            if let Some(path) = cycle {
+                for &r in &path {
+                    reported[r] = true;
+                }
+                let mut names: Vec<String> = path
+                    .iter()
+                    .map(|&r| self.prog.records[r].name.clone())
+                    .collect();
+                names.push(self.prog.records[start].name.clone());
+                let span = self.prog.records[start].span;
+                let msg = if path.len() == 1 {
+                    format!("type `{}` cannot contain itself", names[0])
+                } else {
+                    format!(
+                        "type `{}` contains itself through its fields: {}",
+                        names[0],
+                        names.join(" → ")
+                    )
+                };
+                self.error(Diagnostic::error(span, msg).with_help(
+                    "a record holds its fields by value; use a list `[T]` for recursive data",
+                ));
+            }
+        }
+    }
+
     fn resolve_return(&mut self, unit: UnitId, t: &Option<TypeExpr>) -> Ty {
         match t {
             None => Ty::Void,
@@ -346,12 +412,6 @@ impl Checker {
             let mut seen: BTreeMap<String, Span> = BTreeMap::new();
             for f in &t.fields {
                 let ty = self.resolve_type(unit, &f.ty);
-                if ty == Ty::Record(RecordId(r as u32)) {
-                    self.error(
-                        Diagnostic::error(f.ty.span, format!("type `{}` cannot contain itself", t.name.name))
-                            .with_help("a record holds its fields by value; use a list `[T]` for recursive data"),
-                    );
-                }
                 if let Some(first) = seen.get(&f.name.name) {
                     let first = *first;
                     self.error(
@@ -385,6 +445,7 @@ impl Checker {
                 self.prog.records[r].methods.insert(name, id);
             }
         }
+        self.check_record_cycles();
         // Function and method signatures.
         for fid in 0..self.prog.functions.len() {
             let id = FuncId(fid as u32);
