@@ -4,6 +4,7 @@
 //! going after errors; an erroneous expression gets type `Unknown` so one
 //! mistake is reported once).
 
+mod builtins;
 mod exprs;
 mod kinds;
 mod names;
