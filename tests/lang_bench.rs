@@ -1,7 +1,9 @@
 //! Throughput of `coex check`: generates a 50,000-line program and times
 //! the real binary on it. Ignored by default; run with
 //! `cargo test --test lang_bench -- --ignored --nocapture`
-//! (add `--release` for the figure that matters).
+//! (add `--release` for the figure that matters, or point
+//! `COEX_BENCH_BIN` at a release build of `coex`, e.g.
+//! `COEX_BENCH_BIN=target/release/coex`).
 
 use assert_cmd::Command;
 use std::fmt::Write;
@@ -78,10 +80,12 @@ fn check_throughput_50k_lines() {
     std::fs::write(dir.path().join("big.coex"), &src).expect("write");
     let mut best = f64::MAX;
     for _ in 0..3 {
+        let mut cmd = match std::env::var_os("COEX_BENCH_BIN") {
+            Some(bin) => Command::new(std::fs::canonicalize(bin).expect("COEX_BENCH_BIN")),
+            None => Command::cargo_bin("coex").expect("coex binary"),
+        };
         let start = Instant::now();
-        Command::cargo_bin("coex")
-            .expect("coex binary")
-            .current_dir(dir.path())
+        cmd.current_dir(dir.path())
             .args(["check", "big.coex"])
             .assert()
             .success();

@@ -173,15 +173,7 @@ pub struct CheckedProgram {
 impl CheckedProgram {
     /// The declaration of a function or method.
     pub fn func_decl(&self, id: FuncId) -> Option<&FuncDecl> {
-        let info = self.functions.get(id.0 as usize)?;
-        match (
-            self.modules.get(info.module)?.ast.items.get(info.item)?,
-            info.method,
-        ) {
-            (Item::Func(f), None) => Some(f),
-            (Item::Type(t), Some(m)) => t.methods.get(m),
-            _ => None,
-        }
+        func_decl_in(&self.modules, self.functions.get(id.0 as usize)?)
     }
 
     /// The type of an expression (Unknown if it was never checked).
@@ -192,5 +184,20 @@ impl CheckedProgram {
     /// Record names indexed by [`RecordId`], for displaying types.
     pub fn record_names(&self) -> Vec<String> {
         self.records.iter().map(|r| r.name.clone()).collect()
+    }
+}
+
+/// The declaration of a function or method within `modules`.
+pub(crate) fn func_decl_in<'m>(
+    modules: &'m [LoadedModule],
+    info: &FunctionInfo,
+) -> Option<&'m FuncDecl> {
+    match (
+        modules.get(info.module)?.ast.items.get(info.item)?,
+        info.method,
+    ) {
+        (Item::Func(f), None) => Some(f),
+        (Item::Type(t), Some(m)) => t.methods.get(m),
+        _ => None,
     }
 }

@@ -13,10 +13,11 @@ mod stmts;
 mod tasks;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use super::ast::FuncKind;
 use super::diagnostic::Diagnostic;
-use super::loader::{LoadedProgram, UnitId};
+use super::loader::{LoadedModule, LoadedProgram, UnitId};
 use super::program::{CheckedProgram, ConstInfo, ExternInfo, FunctionInfo, LocalInfo, RecordInfo};
 use super::span::Span;
 use super::types::{ConstId, ExternId, FuncId, LocalId, RecordId, Ty};
@@ -68,6 +69,9 @@ pub(crate) struct CallEdge {
 
 pub(crate) struct Checker {
     pub prog: CheckedProgram,
+    /// The parsed modules, shared so passes can read the AST while they
+    /// update the tables (moved into `prog.modules` at the end).
+    pub ast: Arc<Vec<LoadedModule>>,
     pub diags: Vec<Diagnostic>,
     /// Names visible in each unit: own declarations and direct imports.
     pub scopes: Vec<BTreeMap<String, Global>>,
@@ -81,7 +85,7 @@ impl Checker {
         Checker {
             prog: CheckedProgram {
                 sources: loaded.sources,
-                modules: loaded.modules,
+                modules: Vec::new(),
                 units: loaded.units,
                 entry: loaded.entry,
                 functions: Vec::new(),
@@ -98,6 +102,7 @@ impl Checker {
                 loop_vars: HashMap::new(),
                 main: None,
             },
+            ast: Arc::new(loaded.modules),
             diags: loaded.diagnostics,
             scopes: vec![BTreeMap::new(); units],
             const_state: Vec::new(),
@@ -177,6 +182,8 @@ impl Checker {
     }
 
     fn finish(mut self) -> (CheckedProgram, Vec<Diagnostic>) {
+        let ast = std::mem::take(&mut self.ast);
+        self.prog.modules = Arc::try_unwrap(ast).unwrap_or_else(|shared| (*shared).clone());
         let mut diags = std::mem::take(&mut self.diags);
         // Stable order: by file, then position; parse errors first per file.
         diags.sort_by_key(|d| (d.span.file, d.span.start, d.span.end));

@@ -126,11 +126,11 @@ impl Checker {
     fn declare_all(&mut self) -> Vec<BTreeMap<String, (Global, Span)>> {
         let mut own: Vec<BTreeMap<String, (Global, Span)>> =
             vec![BTreeMap::new(); self.prog.units.len()];
-        for m in 0..self.prog.modules.len() {
-            let unit = self.prog.modules[m].unit;
+        let ast = std::sync::Arc::clone(&self.ast);
+        for (m, module) in ast.iter().enumerate() {
+            let unit = module.unit;
             let library = self.unit_library(unit);
-            let items = self.prog.modules[m].ast.items.clone();
-            for (i, item) in items.iter().enumerate() {
+            for (i, item) in module.ast.items.iter().enumerate() {
                 let (name, span, global) = match item {
                     Item::Import(_) => continue,
                     Item::Const(c) => {
@@ -401,11 +401,12 @@ impl Checker {
 
     /// Pass 3: field types, methods, parameter and return types.
     fn resolve_signatures(&mut self) {
+        let ast = std::sync::Arc::clone(&self.ast);
         // Records: fields and methods.
         for r in 0..self.prog.records.len() {
             let (m, i) = (self.prog.records[r].module, self.prog.records[r].item);
-            let unit = self.prog.modules[m].unit;
-            let Item::Type(t) = self.prog.modules[m].ast.items[i].clone() else {
+            let unit = ast[m].unit;
+            let Item::Type(t) = &ast[m].ast.items[i] else {
                 continue;
             };
             let mut fields: Vec<(String, Ty)> = Vec::new();
@@ -449,7 +450,8 @@ impl Checker {
         // Function and method signatures.
         for fid in 0..self.prog.functions.len() {
             let id = FuncId(fid as u32);
-            let Some(decl) = self.prog.func_decl(id).cloned() else {
+            let Some(decl) = crate::lang::program::func_decl_in(&ast, &self.prog.functions[fid])
+            else {
                 continue;
             };
             let unit = self.prog.functions[fid].unit;
@@ -481,8 +483,8 @@ impl Checker {
         // Extern signatures (boundary types only).
         for e in 0..self.prog.externs.len() {
             let (m, i) = (self.prog.externs[e].module, self.prog.externs[e].item);
-            let unit = self.prog.modules[m].unit;
-            let Item::Extern(decl) = self.prog.modules[m].ast.items[i].clone() else {
+            let unit = ast[m].unit;
+            let Item::Extern(decl) = &ast[m].ast.items[i] else {
                 continue;
             };
             let mut tys = Vec::new();

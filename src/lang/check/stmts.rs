@@ -99,8 +99,9 @@ impl Checker {
         }
         self.const_state[c] = ConstState::InProgress;
         let info = self.konst(id).clone();
-        let unit = self.prog.modules[info.module].unit;
-        let Item::Const(decl) = self.prog.modules[info.module].ast.items[info.item].clone() else {
+        let ast = std::sync::Arc::clone(&self.ast);
+        let unit = ast[info.module].unit;
+        let Item::Const(decl) = &ast[info.module].ast.items[info.item] else {
             return Ty::Unknown;
         };
         let mut cx = FnCx {
@@ -159,9 +160,11 @@ impl Checker {
 
     /// Checks every function and method body.
     pub(crate) fn check_bodies(&mut self) {
+        let ast = std::sync::Arc::clone(&self.ast);
         for fid in 0..self.prog.functions.len() {
             let id = FuncId(fid as u32);
-            let Some(decl) = self.prog.func_decl(id).cloned() else {
+            let Some(decl) = crate::lang::program::func_decl_in(&ast, &self.prog.functions[fid])
+            else {
                 continue;
             };
             let info = self.func(id).clone();
@@ -183,7 +186,7 @@ impl Checker {
             };
             let first_local = self.prog.locals.len();
             self.block_in(&mut cx, &decl.body, false);
-            self.check_returns(&decl, &info.ret);
+            self.check_returns(decl, &info.ret);
             // Locals whose type never became known (`xs = []` never used).
             for l in first_local..self.prog.locals.len() {
                 let local = self.prog.locals[l].clone();

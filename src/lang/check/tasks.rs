@@ -233,7 +233,10 @@ impl Checker {
     /// Propagates handle-holding through one function; returns whether
     /// anything changed.
     fn taint_function(&mut self, id: FuncId, tainted: &mut BTreeSet<LocalId>) -> bool {
-        let Some(decl) = self.prog.func_decl(id).cloned() else {
+        let ast = std::sync::Arc::clone(&self.ast);
+        let Some(decl) =
+            crate::lang::program::func_decl_in(&ast, &self.prog.functions[id.0 as usize])
+        else {
             return false;
         };
         let mut changed = false;
@@ -323,7 +326,10 @@ impl Checker {
             if kind == FuncKind::Formula {
                 continue;
             }
-            let Some(decl) = self.prog.func_decl(id).cloned() else {
+            let ast = std::sync::Arc::clone(&self.ast);
+            let Some(decl) =
+                crate::lang::program::func_decl_in(&ast, &self.prog.functions[id.0 as usize])
+            else {
                 continue;
             };
             let mut errors: Vec<(Span, String)> = Vec::new();
@@ -424,7 +430,7 @@ impl Checker {
             let modules: Vec<Module> = self.prog.units[u]
                 .modules
                 .iter()
-                .map(|&m| self.prog.modules[m].ast.clone())
+                .map(|&m| self.ast[m].ast.clone())
                 .collect();
             let mut diags = check_externs_against_manifest(&modules, &symbols);
             for d in &mut diags {
