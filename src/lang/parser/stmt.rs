@@ -236,14 +236,30 @@ impl Parser<'_> {
             {
                 self.bind_stmt(w)?
             }
-            TokenKind::Func | TokenKind::Formula | TokenKind::Task | TokenKind::Type => {
+            TokenKind::Func
+            | TokenKind::Formula
+            | TokenKind::Task
+            | TokenKind::Type
+            | TokenKind::Extern
+            | TokenKind::Import
+            | TokenKind::Const => {
                 let span = self.span();
                 let what = self.kind().text();
-                return Err(self.error_help(
+                let opens_block = matches!(
+                    self.kind(),
+                    TokenKind::Func | TokenKind::Formula | TokenKind::Task | TokenKind::Type
+                );
+                self.error_help(
                     span,
                     format!("`{what}` declarations are only allowed at the top level"),
                     "move this declaration out of the enclosing block",
-                ));
+                );
+                if opens_block {
+                    // Skip the nested declaration with its body and `~`.
+                    self.skip_construct(span);
+                    self.just_skipped = true;
+                }
+                return Err(super::Reported);
             }
             _ => {
                 let target = self.expr()?;
