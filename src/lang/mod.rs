@@ -10,6 +10,10 @@
 //! the first). [`check_file`] does both.
 //!
 //! # `CheckedProgram`, for the lowering pass
+//! It is returned even when there are errors (tools may inspect it), but a
+//! back end must only lower a program whose diagnostics hold no error:
+//! erroneous expressions have type `Ty::Unknown` and may lack a call target.
+//!
 //! - `modules[i].ast` holds each parsed file (program modules and the Coex
 //!   modules of every imported library); `units` says which namespace each
 //!   belongs to and where it came from (program path or library name).
