@@ -126,3 +126,28 @@ fn find_cycle(
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::lang::{check_source, DirLibraryResolver};
+
+    fn messages(src: &str) -> Vec<String> {
+        let (_, diags) = check_source("t.coex", src, &DirLibraryResolver::default());
+        diags.into_iter().map(|d| d.message).collect()
+    }
+
+    #[test]
+    fn a_formula_cycle_is_reported_once_as_the_cycle() {
+        // `a` and `b` are in one cycle (and `b` also calls itself): one
+        // report, at the first formula, naming the shortest cycle.
+        let src = "formula a(n: int) -> int\n    return b(n)\n~\nformula b(n: int) -> int\n    return a(n) + b(n)\n~\n";
+        assert_eq!(messages(src), vec!["Formula 'a' is recursive: a → b → a"]);
+    }
+
+    #[test]
+    fn formulas_may_call_formulas_and_funcs_may_recurse() {
+        let src = "formula sq(x: int) -> int\n    return x * x\n~\nformula quad(x: int) -> int\n    return sq(sq(x))\n~\n\
+                   func fib(n: int) -> int\n    return n < 2 ? n : fib(n - 1) + fib(n - 2)\n~\n";
+        assert!(messages(src).is_empty());
+    }
+}

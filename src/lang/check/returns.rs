@@ -64,3 +64,25 @@ impl Checker {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::lang::{check_source, DirLibraryResolver};
+
+    fn messages(src: &str) -> Vec<String> {
+        let (_, diags) = check_source("t.coex", src, &DirLibraryResolver::default());
+        diags.into_iter().map(|d| d.message).collect()
+    }
+
+    #[test]
+    fn every_path_must_return() {
+        let ok = "func f(n: int) -> int\n    within 5\n        return 1\n    else\n        return 2\n    ~\n~\n\
+                  func g() -> int\n    while true\n        print(1)\n    ~\n~\n";
+        assert!(messages(ok).is_empty(), "{:?}", messages(ok));
+        let bad = "func f(n: int) -> int\n    within 5\n        return 1\n    ~\n~\n";
+        assert_eq!(
+            messages(bad),
+            vec!["missing return: `f` must return int on every path"]
+        );
+    }
+}

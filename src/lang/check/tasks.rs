@@ -492,3 +492,63 @@ pub fn check_externs_against_manifest(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::lang::{check_source, LibraryModules, LibraryResolver, ManifestSymbol};
+
+    /// One library `ffi` with `open(string) -> int` and `count(int) -> int`.
+    struct OneLibrary;
+
+    impl LibraryResolver for OneLibrary {
+        fn resolve(&self, _spec: &str, _from: &Path) -> Result<LibraryModules, String> {
+            let sym = |name: &str, p: &str| ManifestSymbol {
+                name: name.into(),
+                params: vec![p.into()],
+                returns: "int".into(),
+            };
+            Ok(LibraryModules {
+                name: "ffi".into(),
+                modules: vec![(
+                    "src/ffi.coex".into(),
+                    "extern open(p: string) -> int\n~\nextern count(h: int) -> int\n~\n".into(),
+                )],
+                symbols: vec![sym("open", "string"), sym("count", "int")],
+            })
+        }
+    }
+
+    fn handle_errors(body: &str) -> Vec<String> {
+        let src = format!("import \"ffi\"\nextern abs(x: int) -> int\n~\nfunc f(param: int)\n    xs = [1, 2]\n{body}~\n");
+        let (prog, diags) = check_source("t.coex", &src, &OneLibrary);
+        diags
+            .iter()
+            .filter(|d| d.message == "Task cannot access parent func's FFI handle")
+            .map(|d| {
+                let (_, line, col) = prog.sources.location(d.span.file, d.span.start as usize);
+                format!("{line}:{col}")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn library_extern_results_and_values_derived_from_them_are_handles() {
+        let body = "    h = open(\"x\")\n    rec = [h, 1]\n    r = task for x in xs\n        yield rec.len() + x\n    ~\n";
+        assert_eq!(handle_errors(body), vec!["9:15"]);
+    }
+
+    #[test]
+    fn libc_externs_and_parameters_are_not_handles() {
+        let body =
+            "    n = abs(-3)\n    r = task for x in xs\n        yield n + param + x\n    ~\n";
+        assert!(handle_errors(body).is_empty());
+    }
+
+    #[test]
+    fn a_handle_created_inside_the_task_is_fine() {
+        let body = "    r = task for x in xs\n        h = open(\"x\")\n        yield count(h) + x\n    ~\n";
+        assert!(handle_errors(body).is_empty());
+    }
+}
