@@ -19,6 +19,8 @@ use super::span::{FileId, Span};
 pub struct SourceFile {
     pub name: String,
     pub text: String,
+    /// Byte offset of the start of each line (for fast positions).
+    line_starts: Vec<usize>,
 }
 
 /// All source files of a program, indexed by [`FileId`].
@@ -30,7 +32,14 @@ pub struct SourceMap {
 impl SourceMap {
     /// Adds a file and returns its id.
     pub fn add(&mut self, name: String, text: String) -> FileId {
-        self.files.push(SourceFile { name, text });
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        self.files.push(SourceFile {
+            name,
+            text,
+            line_starts,
+        });
         FileId((self.files.len() - 1) as u32)
     }
 
@@ -44,7 +53,8 @@ impl SourceMap {
         self.files.get(id.0 as usize)
     }
 
-    /// `(file name, 1-based line, 1-based column)` of a byte offset.
+    /// `(file name, 1-based line, 1-based column)` of a byte offset
+    /// (columns count characters).
     pub fn location(&self, id: FileId, offset: usize) -> (String, usize, usize) {
         let Some(f) = self.get(id) else {
             return (String::new(), 1, 1);
@@ -53,9 +63,11 @@ impl SourceMap {
         while !f.text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let before = &f.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line = f
+            .line_starts
+            .partition_point(|&start| start <= offset)
+            .max(1);
+        let line_start = f.line_starts.get(line - 1).copied().unwrap_or(0);
         let col = f.text[line_start..offset].chars().count() + 1;
         (f.name.clone(), line, col)
     }
@@ -518,5 +530,26 @@ impl Loader<'_> {
             self.parse_into(unit, format!("{}.cxz/{path}", lib.name), text);
         }
         Some((unit, true))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_are_one_based_and_count_characters() {
+        let mut map = SourceMap::default();
+        let id = map.add("f.coex".into(), "ab\né x\n\nz".into());
+        assert_eq!(map.location(id, 0), ("f.coex".into(), 1, 1));
+        assert_eq!(map.location(id, 2), ("f.coex".into(), 1, 3));
+        assert_eq!(map.location(id, 3), ("f.coex".into(), 2, 1));
+        // `x` follows the two-byte `é` and a space: column 3.
+        assert_eq!(map.location(id, 6), ("f.coex".into(), 2, 3));
+        assert_eq!(map.location(id, 8), ("f.coex".into(), 3, 1));
+        assert_eq!(map.location(id, 9), ("f.coex".into(), 4, 1));
+        // Past the end and inside a character are clamped.
+        assert_eq!(map.location(id, 99), ("f.coex".into(), 4, 2));
+        assert_eq!(map.location(id, 4), ("f.coex".into(), 2, 1));
     }
 }
