@@ -10,5 +10,6 @@ pub mod cxz;
 pub mod exec;
 pub mod failure;
 pub mod ffi_build;
+pub mod lang;
 pub mod link;
 pub mod toolchain;
