@@ -1,17 +1,56 @@
-//! `coex check`.
+//! `coex check`: parse and check a program (and the modules and libraries
+//! it imports) without building it.
 
 use clap::Args;
+use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use crate::failure::{CmdResult, Failure};
+use crate::lang;
 
 /// Arguments of `coex check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// The Coex file to check
     pub file: PathBuf,
+    /// Also search DIR for libraries named by `import "name"` (repeatable)
+    #[arg(short = 'L', value_name = "DIR")]
+    pub lib_dirs: Vec<PathBuf>,
+    /// Print diagnostics as JSON lines on stdout:
+    /// {file, line, col, end_line, end_col, severity, message, help}
+    #[arg(long)]
+    pub json: bool,
 }
 
-pub fn run(_args: CheckArgs) -> CmdResult {
-    Err(Failure::new("`coex check` is not implemented yet"))
+/// Checks the file; prints all diagnostics; exit 1 if any is an error.
+pub fn run(args: CheckArgs) -> CmdResult {
+    let resolver = lang::DirLibraryResolver {
+        search_dirs: args.lib_dirs.clone(),
+    };
+    let (program, diags) = lang::check_file(&args.file, &resolver).map_err(Failure::worded)?;
+    if args.json {
+        let text = lang::render_json(&program.sources, &diags);
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    } else if !diags.is_empty() {
+        let text = lang::render_text(&program.sources, &diags);
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text.as_bytes());
+        let errors = diags.iter().filter(|d| d.is_error()).count();
+        if errors > 0 {
+            let plural = if errors == 1 { "" } else { "s" };
+            let _ = writeln!(
+                err,
+                "error: could not check `{}` due to {errors} error{plural}",
+                args.file.display()
+            );
+        }
+    }
+    Ok(if lang::has_errors(&diags) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -1,12 +1,15 @@
-//! `coex cxz …`: pack, inspect, verify and find `.cxz` library archives.
+//! `coex cxz …`: pack, inspect, verify, find and build `.cxz` library archives.
 
 use clap::Subcommand;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::exec_args::ExecArgs;
+use crate::build::{default_out_dir, select_units, unit_inputs};
 use crate::cxz::search::{parse_import, ImportTarget, LibrarySearch};
 use crate::cxz::{inspect, pack_dir, CxzArchive};
 use crate::failure::{CmdResult, Failure};
+use crate::ffi_build::{build_units, FfiBuildOptions};
 
 #[derive(Debug, Subcommand)]
 pub enum CxzCommand {
@@ -39,6 +42,23 @@ pub enum CxzCommand {
         #[arg(short = 'L', value_name = "DIR")]
         dirs: Vec<PathBuf>,
     },
+    /// Compile a library's FFI units into lib<unit>.so images, cached (e.g. `coex cxz build zlib.cxz -o out`)
+    Build(Box<CxzBuildArgs>),
+}
+
+/// Arguments of `coex cxz build`.
+#[derive(Debug, clap::Args)]
+pub struct CxzBuildArgs {
+    /// The archive
+    pub file: PathBuf,
+    /// Build only this FFI unit (default: every unit)
+    #[arg(long, value_name = "U")]
+    pub unit: Option<String>,
+    /// Folder for the lib<unit>.so images (default: ./target-coex/<library>/)
+    #[arg(short = 'o', long = "out-dir", value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub exec: ExecArgs,
 }
 
 /// Runs one `coex cxz` subcommand.
@@ -60,7 +80,35 @@ pub fn run(cmd: CxzCommand) -> CmdResult {
             Ok(ExitCode::SUCCESS)
         }
         CxzCommand::Find { name, dirs } => find(&name, &dirs),
+        CxzCommand::Build(args) => build(*args),
     }
+}
+
+/// `coex cxz build`: one line per action (`ran`/`cached`/`remote`), one
+/// line per image written, then the summary line.
+fn build(args: CxzBuildArgs) -> CmdResult {
+    let archive = CxzArchive::open(&args.file).map_err(Failure::new)?;
+    let library = archive.manifest.library.name.clone();
+    let inputs = select_units(&library, unit_inputs(&archive), args.unit.as_deref())
+        .map_err(Failure::new)?;
+    if inputs.is_empty() {
+        println!("library '{library}' has no FFI units: nothing to build");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let out_dir = args.out_dir.unwrap_or_else(|| default_out_dir(&library));
+    let opts = FfiBuildOptions {
+        exec: args.exec.options()?,
+        cc: args.exec.cc.clone(),
+    };
+    let outcome = build_units(&inputs, &opts, &out_dir).map_err(Failure::new)?;
+    for line in outcome.report.action_lines() {
+        println!("{line}");
+    }
+    for image in outcome.images.values() {
+        println!("wrote {}", image.display());
+    }
+    println!("{}", outcome.report.summary());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn pack(dir: PathBuf, output: Option<PathBuf>) -> CmdResult {

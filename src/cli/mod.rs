@@ -13,6 +13,7 @@ mod cxz_cmd;
 mod debug_cmd;
 mod exec_args;
 mod plan_cmd;
+mod tool_cmd;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -50,6 +51,9 @@ pub enum Command {
     /// Developer commands (unstable, hidden)
     #[command(subcommand, hide = true)]
     Debug(debug_cmd::DebugCommand),
+    /// Stable subcommands for build systems (Bazel rules); see docs/bazel.md
+    #[command(subcommand, hide = true)]
+    Tool(tool_cmd::ToolCommand),
 }
 
 /// Runs one parsed command line and turns any failure into printed text.
@@ -62,6 +66,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Cxz(cmd) => cxz_cmd::run(cmd),
         Command::Cache(cmd) => cache_cmd::run(cmd),
         Command::Debug(cmd) => debug_cmd::run(cmd),
+        Command::Tool(cmd) => tool_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,358 @@
+//! `coex tool …`: the hidden, stable subcommands that build systems run as
+//! actions (the Bazel rules in `rules/` do).
+//!
+//! Each subcommand is a pure function of its command line and the files it
+//! names: it reads only its inputs, writes only its declared output (through
+//! a temporary file renamed into place, so a failure leaves nothing behind)
+//! and never touches the local cache in `~/.coex` — the build system caches.
+//! The argv of every subcommand is a contract, documented in docs/bazel.md;
+//! change it only together with the rules.
+
+use clap::{Args, Subcommand};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::failure::{CmdResult, Failure};
+
+mod ffi_unit;
+mod pack;
+mod program;
+
+/// The `coex tool` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ToolCommand {
+    /// Pack a library into a deterministic `.cxz` (from a directory, or from an explicit file list)
+    Pack(PackArgs),
+    /// Compile one FFI unit of a `.cxz` into its foreign library image
+    FfiUnit(FfiUnitArgs),
+    /// Compile the C runtime linked into every Coex program
+    Runtime(RuntimeArgs),
+    /// Generate one object file for all Coex code of a program
+    Codegen(CodegenArgs),
+    /// Link a program's object, the runtime and its FFI unit images into an executable
+    Link(LinkArgs),
+}
+
+/// `coex tool pack (--root DIR | --manifest FILE [--file ARCHIVE_PATH=FILE]...) -o OUT`
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// A directory laid out like the archive (`manifest.toml`, `src/`, `ffi/src/`)
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["manifest", "file"])]
+    pub root: Option<PathBuf>,
+    /// The manifest; stored as `manifest.toml` at the archive root
+    #[arg(long, value_name = "FILE", required_unless_present = "root")]
+    pub manifest: Option<PathBuf>,
+    /// One more file of the archive: its path inside the archive, `=`, its path on disk
+    #[arg(long = "file", value_name = "ARCHIVE_PATH=FILE")]
+    pub file: Vec<String>,
+    /// The archive to write
+    #[arg(short = 'o', value_name = "OUT")]
+    pub output: PathBuf,
+}
+
+/// `coex tool ffi-unit --cxz LIB.cxz --unit UNIT --cc CLANG -o libUNIT.so`
+#[derive(Debug, Args)]
+pub struct FfiUnitArgs {
+    /// The library archive
+    #[arg(long, value_name = "FILE")]
+    pub cxz: PathBuf,
+    /// The FFI unit to compile (a `[ffi.UNIT]` table of the manifest)
+    #[arg(long, value_name = "UNIT")]
+    pub unit: String,
+    /// The C compiler
+    #[arg(long, value_name = "CLANG")]
+    pub cc: PathBuf,
+    /// The foreign library image to write
+    #[arg(short = 'o', value_name = "OUT")]
+    pub output: PathBuf,
+}
+
+/// `coex tool runtime --cc CLANG -o libcoex_rt.a`
+#[derive(Debug, Args)]
+pub struct RuntimeArgs {
+    /// The C compiler
+    #[arg(long, value_name = "CLANG")]
+    pub cc: PathBuf,
+    /// The static library to write
+    #[arg(short = 'o', value_name = "OUT")]
+    pub output: PathBuf,
+}
+
+/// `coex tool codegen --main MAIN.coex [--module NAME=FILE]... [--cxz NAME=FILE]... -o OUT.o`
+#[derive(Debug, Args)]
+pub struct CodegenArgs {
+    /// The file holding `func main()`
+    #[arg(long, value_name = "FILE")]
+    pub main: PathBuf,
+    /// A Coex module the program imports by name (`import NAME`)
+    #[arg(long = "module", value_name = "NAME=FILE")]
+    pub module: Vec<String>,
+    /// A `.cxz` library the program imports (`import "NAME"`)
+    #[arg(long = "cxz", value_name = "NAME=FILE")]
+    pub cxz: Vec<String>,
+    /// The object file to write
+    #[arg(short = 'o', value_name = "OUT")]
+    pub output: PathBuf,
+}
+
+/// `coex tool link --object OBJ --runtime RT [--cxz NAME=FILE]... [--unit-image NAME:UNIT=FILE]... --cc CLANG -o EXE`
+#[derive(Debug, Args)]
+pub struct LinkArgs {
+    /// The program's object file (from `coex tool codegen`)
+    #[arg(long, value_name = "FILE")]
+    pub object: PathBuf,
+    /// The runtime library (from `coex tool runtime`)
+    #[arg(long, value_name = "FILE")]
+    pub runtime: PathBuf,
+    /// A `.cxz` library of the program (its manifest names system libraries to link)
+    #[arg(long = "cxz", value_name = "NAME=FILE")]
+    pub cxz: Vec<String>,
+    /// The compiled image of one FFI unit (from `coex tool ffi-unit`)
+    #[arg(long = "unit-image", value_name = "NAME:UNIT=FILE")]
+    pub unit_image: Vec<String>,
+    /// The C compiler (used as the linker driver)
+    #[arg(long, value_name = "CLANG")]
+    pub cc: PathBuf,
+    /// The executable to write
+    #[arg(short = 'o', value_name = "OUT")]
+    pub output: PathBuf,
+}
+
+/// Runs one `coex tool` subcommand.
+pub fn run(cmd: ToolCommand) -> CmdResult {
+    match cmd {
+        ToolCommand::Pack(args) => pack::run(args),
+        ToolCommand::FfiUnit(args) => ffi_unit::run(args),
+        ToolCommand::Runtime(args) => program::runtime(args),
+        ToolCommand::Codegen(args) => program::codegen(args),
+        ToolCommand::Link(args) => program::link(args),
+    }
+}
+
+/// The one error of a subcommand whose library code is not in this build:
+/// it fails loudly instead of writing a fake output.
+fn unavailable(subcommand: &str, needs: &str) -> Failure {
+    Failure::with_body(
+        format!("`coex tool {subcommand}` is not available in this build"),
+        format!(
+            "It needs {needs}, which this build of coex does not contain yet.\n\
+             Rebuild coex from a checkout that has it (cargo build) and point the\n\
+             Bazel toolchain (COEX_BIN) at the new binary."
+        ),
+    )
+}
+
+/// A bad command-line value of a `coex tool` subcommand.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ToolArgError {
+    /// A `NAME=PATH` value without `=` or with an empty side.
+    #[error("invalid {flag} value '{value}': expected {expected}")]
+    Malformed {
+        flag: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    /// An archive path that would not stay inside the archive.
+    #[error("invalid archive path '{path}' in --file: {why}")]
+    BadArchivePath { path: String, why: &'static str },
+    /// The same archive path, module or library given twice.
+    #[error("{flag} names '{name}' twice")]
+    Duplicate { flag: &'static str, name: String },
+    /// A library or unit name that is not an identifier.
+    #[error(
+        "invalid name '{name}' in {flag}: expected [A-Za-z_][A-Za-z0-9_]*, at most 64 characters"
+    )]
+    BadName { flag: &'static str, name: String },
+}
+
+impl ToolArgError {
+    fn into_failure(self) -> Failure {
+        Failure::with_body(
+            self,
+            "See docs/bazel.md (\"coex tool\") for the argv of every subcommand.",
+        )
+    }
+}
+
+/// Splits `LEFT=RIGHT`; both sides must be non-empty.
+fn split_spec<'a>(
+    flag: &'static str,
+    value: &'a str,
+    expected: &'static str,
+) -> Result<(&'a str, &'a str), ToolArgError> {
+    match value.split_once('=') {
+        Some((left, right)) if !left.is_empty() && !right.is_empty() => Ok((left, right)),
+        _ => Err(ToolArgError::Malformed {
+            flag,
+            value: value.to_string(),
+            expected,
+        }),
+    }
+}
+
+/// Whether `name` is an identifier as libraries, modules and units use them.
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    let first_ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_');
+    first_ok && name.len() <= 64 && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Parses repeated `NAME=FILE` values into a sorted map; names are identifiers, unique.
+fn parse_named_files(
+    flag: &'static str,
+    values: &[String],
+) -> Result<BTreeMap<String, PathBuf>, ToolArgError> {
+    let mut out = BTreeMap::new();
+    for value in values {
+        let (name, path) = split_spec(flag, value, "NAME=FILE")?;
+        if !is_identifier(name) {
+            return Err(ToolArgError::BadName {
+                flag,
+                name: name.to_string(),
+            });
+        }
+        if out.insert(name.to_string(), PathBuf::from(path)).is_some() {
+            return Err(ToolArgError::Duplicate {
+                flag,
+                name: name.to_string(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Validates `--module` and `--cxz` values before anything runs.
+fn check_specs(modules: &[String], cxz: &[String]) -> Result<(), Failure> {
+    parse_named_files("--module", modules).map_err(ToolArgError::into_failure)?;
+    parse_named_files("--cxz", cxz).map_err(ToolArgError::into_failure)?;
+    Ok(())
+}
+
+/// One `--unit-image NAME:UNIT=FILE` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitImageSpec {
+    /// The library's import name.
+    pub library: String,
+    /// The FFI unit.
+    pub unit: String,
+    /// The compiled image.
+    pub image: PathBuf,
+}
+
+fn parse_unit_image(value: &str) -> Result<UnitImageSpec, ToolArgError> {
+    const EXPECTED: &str = "NAME:UNIT=FILE";
+    let (key, path) = split_spec("--unit-image", value, EXPECTED)?;
+    let Some((library, unit)) = key.split_once(':') else {
+        return Err(ToolArgError::Malformed {
+            flag: "--unit-image",
+            value: value.to_string(),
+            expected: EXPECTED,
+        });
+    };
+    for name in [library, unit] {
+        if !is_identifier(name) {
+            return Err(ToolArgError::BadName {
+                flag: "--unit-image",
+                name: name.to_string(),
+            });
+        }
+    }
+    Ok(UnitImageSpec {
+        library: library.to_string(),
+        unit: unit.to_string(),
+        image: PathBuf::from(path),
+    })
+}
+
+/// Writes `bytes` to `output` through a temporary file in the same directory,
+/// so the output either appears complete or not at all.
+fn write_output(output: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let fail = |e: std::io::Error| Failure::new(format!("cannot write {}: {e}", output.display()));
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(fail)?;
+    tmp.write_all(bytes).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    tmp.persist(output).map_err(|e| fail(e.error))?;
+    Ok(())
+}
+
+/// Reads a file named on the command line, with an error naming it.
+fn read_input(path: &Path) -> Result<Vec<u8>, Failure> {
+    fs::read(path).map_err(|e| Failure::new(format!("cannot read {}: {e}", path.display())))
+}
+
+/// A private scratch directory, deleted when dropped: the only place a tool
+/// writes besides its output.
+fn scratch_dir() -> Result<tempfile::TempDir, Failure> {
+    tempfile::Builder::new()
+        .prefix("coex-tool-")
+        .tempdir()
+        .map_err(|e| Failure::new(format!("cannot create a scratch directory: {e}")))
+}
+
+/// A tool path as an absolute path (Bazel passes execroot-relative ones,
+/// and tools run in a scratch directory).
+fn absolute(path: &Path) -> Result<PathBuf, Failure> {
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    let cwd = std::env::current_dir()
+        .map_err(|e| Failure::new(format!("cannot read the current directory: {e}")))?;
+    Ok(cwd.join(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn malformed_specs_are_named() {
+        assert!(parse_named_files("--cxz", &strings(&["=x"])).is_err());
+        assert!(parse_named_files("--cxz", &strings(&["x="])).is_err());
+        let err = parse_named_files("--cxz", &strings(&["x"])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid --cxz value 'x': expected NAME=FILE"
+        );
+    }
+
+    #[test]
+    fn named_files_are_identifiers_and_unique() {
+        let map = parse_named_files("--cxz", &strings(&["zeta=z.cxz", "alpha=a.cxz"])).unwrap();
+        assert_eq!(map.keys().collect::<Vec<_>>(), ["alpha", "zeta"]);
+        let err = parse_named_files("--module", &strings(&["9lives=x"])).unwrap_err();
+        assert!(matches!(err, ToolArgError::BadName { .. }));
+        let err = parse_named_files("--module", &strings(&["m=a", "m=b"])).unwrap_err();
+        assert_eq!(err.to_string(), "--module names 'm' twice");
+    }
+
+    #[test]
+    fn unit_image_specs_parse() {
+        let spec = parse_unit_image("greet:ffi_1=out/libffi_1.so").unwrap();
+        assert_eq!(spec.library, "greet");
+        assert_eq!(spec.unit, "ffi_1");
+        assert_eq!(spec.image, PathBuf::from("out/libffi_1.so"));
+        assert!(parse_unit_image("greet=x.so").is_err());
+        assert!(parse_unit_image("greet:bad-unit=x.so").is_err());
+    }
+
+    #[test]
+    fn output_is_written_whole_and_replaces_an_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("x.cxz");
+        fs::write(&out, b"old").unwrap();
+        write_output(&out, b"new bytes").unwrap();
+        assert_eq!(fs::read(&out).unwrap(), b"new bytes");
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file left behind");
+    }
+}

@@ -1,0 +1,158 @@
+//! `coex tool pack`: a library's files to a deterministic `.cxz`, validated
+//! and written by the `.cxz` library code exactly as `coex cxz pack` does.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::{read_input, split_spec, write_output, PackArgs, ToolArgError};
+use crate::cxz::pack::{collect_tree, write_zip, PackError};
+use crate::cxz::{CxzArchive, CxzError, Limits, MANIFEST};
+use crate::failure::{CmdResult, Failure};
+
+/// Runs `coex tool pack`.
+pub fn run(args: PackArgs) -> CmdResult {
+    let PackArgs {
+        root,
+        manifest,
+        file,
+        output,
+    } = args;
+    let bytes = match (root, manifest) {
+        (Some(root), _) => {
+            let files = collect_tree(&root, Some(&output)).map_err(Failure::new)?;
+            pack_files(files, &root.display().to_string())?
+        }
+        (None, Some(manifest)) => {
+            let list = file_list(&manifest, &file).map_err(ToolArgError::into_failure)?;
+            let mut files = BTreeMap::new();
+            for (archive_path, disk_path) in &list {
+                files.insert(archive_path.clone(), read_input(disk_path)?);
+            }
+            pack_files(files, &manifest.display().to_string())?
+        }
+        (None, None) => {
+            return Err(ToolArgError::Malformed {
+                flag: "pack",
+                value: String::new(),
+                expected: "--root DIR, or --manifest FILE with --file ARCHIVE_PATH=FILE",
+            }
+            .into_failure())
+        }
+    };
+    write_output(&output, &bytes)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Validates the library and returns its deterministic archive bytes;
+/// `display` names the library in errors.
+fn pack_files(files: BTreeMap<String, Vec<u8>>, display: &str) -> Result<Vec<u8>, Failure> {
+    let archive = CxzArchive::from_files(files, display, Limits::STANDARD).map_err(|e| {
+        Failure::new(PackError::Invalid {
+            dir: display.to_string(),
+            problems: match e {
+                CxzError::Invalid { problems, .. } => problems,
+                other => other.problems(),
+            },
+        })
+    })?;
+    write_zip(&archive.files)
+        .map_err(|message| Failure::new(format!("cannot pack {display}: {message}")))
+}
+
+/// Checks that an archive path is relative, normalised and stays inside the archive.
+fn check_archive_path(path: &str) -> Result<(), ToolArgError> {
+    let bad = |why| {
+        Err(ToolArgError::BadArchivePath {
+            path: path.to_string(),
+            why,
+        })
+    };
+    if path.starts_with('/') {
+        return bad("it is absolute");
+    }
+    if path.contains('\\') || path.contains('\0') {
+        return bad("it contains a backslash or NUL");
+    }
+    for component in path.split('/') {
+        match component {
+            "" => return bad("it has an empty component"),
+            "." | ".." => return bad("it has a '.' or '..' component"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The archive's files as `--manifest … --file …` name them: archive path → file on disk.
+pub fn file_list(
+    manifest: &Path,
+    files: &[String],
+) -> Result<BTreeMap<String, PathBuf>, ToolArgError> {
+    let mut out = BTreeMap::new();
+    out.insert(MANIFEST.to_string(), manifest.to_path_buf());
+    for value in files {
+        let (archive_path, disk_path) = split_spec("--file", value, "ARCHIVE_PATH=FILE")?;
+        check_archive_path(archive_path)?;
+        if out
+            .insert(archive_path.to_string(), PathBuf::from(disk_path))
+            .is_some()
+        {
+            return Err(ToolArgError::Duplicate {
+                flag: "--file",
+                name: archive_path.to_string(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn file_list_maps_manifest_and_files_in_sorted_order() {
+        let list = file_list(
+            Path::new("pkg/m.toml"),
+            &strings(&["src/b.coex=pkg/src/b.coex", "ffi/src/a.c=x/a.c"]),
+        )
+        .unwrap();
+        let keys: Vec<&str> = list.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["ffi/src/a.c", "manifest.toml", "src/b.coex"]);
+        assert_eq!(list["manifest.toml"], PathBuf::from("pkg/m.toml"));
+        assert_eq!(list["ffi/src/a.c"], PathBuf::from("x/a.c"));
+    }
+
+    #[test]
+    fn file_list_rejects_paths_escaping_the_archive() {
+        for bad in ["/etc/passwd", "../x", "src/../../x", "a//b", "a\\b", "./a"] {
+            let err = file_list(Path::new("m"), &strings(&[&format!("{bad}=f")])).unwrap_err();
+            assert!(
+                matches!(err, ToolArgError::BadArchivePath { .. }),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn file_list_rejects_duplicates_and_a_second_manifest() {
+        let err = file_list(Path::new("m"), &strings(&["a=1", "a=2"])).unwrap_err();
+        assert_eq!(err.to_string(), "--file names 'a' twice");
+        let err = file_list(Path::new("m"), &strings(&["manifest.toml=x"])).unwrap_err();
+        assert_eq!(err.to_string(), "--file names 'manifest.toml' twice");
+    }
+
+    #[test]
+    fn malformed_file_values_are_named() {
+        let err = file_list(Path::new("m"), &strings(&["noequals"])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid --file value 'noequals': expected ARCHIVE_PATH=FILE"
+        );
+    }
+}

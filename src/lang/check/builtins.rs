@@ -1,0 +1,169 @@
+//! Built-in functions and methods: `print`, `range`, `len`, `get`,
+//! `append`, `to_string` (the last four also as methods).
+
+use super::stmts::FnCx;
+use super::Checker;
+use crate::lang::ast::{Arg, Expr};
+use crate::lang::diagnostic::Diagnostic;
+use crate::lang::program::{Builtin, CallTarget};
+use crate::lang::span::Span;
+use crate::lang::types::Ty;
+
+impl Checker {
+    pub(crate) fn builtin_free(&mut self, cx: &mut FnCx, e: &Expr, n: &str, args: &[Arg]) -> Ty {
+        let b = match n {
+            "print" => Builtin::Print,
+            "range" => Builtin::Range,
+            "len" => Builtin::Len,
+            "get" => Builtin::Get,
+            "append" => Builtin::Append,
+            _ => Builtin::ToString,
+        };
+        self.prog.calls.insert(e.id, CallTarget::Builtin(b));
+        if b == Builtin::Print {
+            self.formula_forbids(cx, e.span, "'print'");
+        }
+        let mut tys = Vec::new();
+        let mut spans = Vec::new();
+        for a in args {
+            if let Some(name) = &a.name {
+                self.error(Diagnostic::error(
+                    name.span,
+                    format!("`{n}` does not take named arguments"),
+                ));
+            }
+            tys.push(self.expr(cx, &a.value));
+            spans.push(a.value.span);
+        }
+        self.builtin_type(b, n, &tys, &spans, e.span, false)
+    }
+
+    /// Types a built-in given all operand types (receiver first).
+    /// In method form (`xs.len()`) the receiver is `tys[0]`.
+    pub(crate) fn builtin_type(
+        &mut self,
+        b: Builtin,
+        n: &str,
+        tys: &[Ty],
+        spans: &[Span],
+        span: Span,
+        method_form: bool,
+    ) -> Ty {
+        let want = match b {
+            Builtin::Print | Builtin::Len | Builtin::ToString => 1,
+            Builtin::Range | Builtin::Get | Builtin::Append => 2,
+        };
+        if tys.len() != want {
+            let usage = match b {
+                Builtin::Print => "`print(value)`",
+                Builtin::Range => "`range(start, end)`",
+                Builtin::Len => "`xs.len()` or `len(xs)`",
+                Builtin::Get => "`xs.get(i)` or `get(xs, i)`",
+                Builtin::Append => "`xs.append(v)` or `append(xs, v)`",
+                Builtin::ToString => "`v.to_string()` or `to_string(v)`",
+            };
+            self.error(
+                Diagnostic::error(span, {
+                    let shift = usize::from(method_form);
+                    let expected = want - shift;
+                    format!(
+                        "`{n}` takes {expected} argument{}, found {}",
+                        if expected == 1 { "" } else { "s" },
+                        tys.len() - shift
+                    )
+                })
+                .with_help(format!("write {usage}")),
+            );
+            return match b {
+                Builtin::Print => Ty::Void,
+                Builtin::Range => Ty::List(Box::new(Ty::Int)),
+                Builtin::Len => Ty::Int,
+                Builtin::ToString => Ty::String,
+                _ => Ty::Unknown,
+            };
+        }
+        let at = |i: usize| spans.get(i).copied().unwrap_or(span);
+        let printable =
+            |t: &Ty| matches!(t, Ty::Int | Ty::Float | Ty::Bool | Ty::String | Ty::Unknown);
+        match b {
+            Builtin::Print | Builtin::ToString => {
+                if !printable(&tys[0]) {
+                    let s = self.show(&tys[0]);
+                    self.error(
+                        Diagnostic::error(
+                            at(0),
+                            format!("`{n}` takes an int, float, bool or string, found {s}"),
+                        )
+                        .with_help("print the fields or elements one by one"),
+                    );
+                }
+                if b == Builtin::Print {
+                    Ty::Void
+                } else {
+                    Ty::String
+                }
+            }
+            Builtin::Range => {
+                for (i, t) in tys.iter().enumerate() {
+                    if !t.fits(&Ty::Int) {
+                        let s = self.show(t);
+                        self.error(Diagnostic::error(
+                            at(i),
+                            format!("`range` takes ints, found {s}"),
+                        ));
+                    }
+                }
+                Ty::List(Box::new(Ty::Int))
+            }
+            Builtin::Len => {
+                if !matches!(tys[0], Ty::String | Ty::List(_) | Ty::Unknown) {
+                    let s = self.show(&tys[0]);
+                    self.error(Diagnostic::error(
+                        at(0),
+                        format!("`len` needs a string or a list, found {s}"),
+                    ));
+                }
+                Ty::Int
+            }
+            Builtin::Get => {
+                if !tys[1].fits(&Ty::Int) {
+                    let s = self.show(&tys[1]);
+                    self.error(Diagnostic::error(
+                        at(1),
+                        format!("a list index must be an int, found {s}"),
+                    ));
+                }
+                match &tys[0] {
+                    Ty::List(el) => (**el).clone(),
+                    Ty::Unknown => Ty::Unknown,
+                    other => {
+                        let s = self.show(other);
+                        self.error(Diagnostic::error(
+                            at(0),
+                            format!("`get` needs a list, found {s}"),
+                        ));
+                        Ty::Unknown
+                    }
+                }
+            }
+            Builtin::Append => match &tys[0] {
+                Ty::List(el) => {
+                    if self.expect_fits(&tys[1], el, at(1), "the appended element") {
+                        Ty::List(Box::new(el.join(&tys[1])))
+                    } else {
+                        tys[0].clone()
+                    }
+                }
+                Ty::Unknown => Ty::Unknown,
+                other => {
+                    let s = self.show(other);
+                    self.error(Diagnostic::error(
+                        at(0),
+                        format!("`append` needs a list, found {s}"),
+                    ));
+                    Ty::Unknown
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! Top-level items: imports, consts, externs, types (fields then methods)
+//! and functions of the three kinds.
+
+use super::{PResult, Parser, Reported};
+use crate::lang::ast::{
+    ConstDecl, ExternDecl, Field, FuncDecl, FuncKind, Import, ImportTarget, Item, Module, Param,
+    TypeDecl,
+};
+use crate::lang::token::TokenKind;
+
+impl Parser<'_> {
+    pub(crate) fn module(&mut self) -> Module {
+        let mut items = Vec::new();
+        loop {
+            self.skip_newlines();
+            if self.at(&TokenKind::Eof) {
+                break;
+            }
+            let start = self.span();
+            match self.item() {
+                Ok(Some(item)) => items.push(item),
+                Ok(None) => {}
+                Err(Reported) => {
+                    if self.too_deep_reported {
+                        // Nothing sensible can follow a pathological nest.
+                        break;
+                    }
+                    if !std::mem::take(&mut self.just_skipped) {
+                        // Recover at the next line that starts an item.
+                        if self.span() == start {
+                            self.bump();
+                        }
+                        self.sync_to_item();
+                    }
+                }
+            }
+        }
+        Module { items }
+    }
+
+    /// Skips lines until one starts with a top-level keyword.
+    fn sync_to_item(&mut self) {
+        loop {
+            self.sync_line();
+            match self.kind() {
+                TokenKind::Eof
+                | TokenKind::Func
+                | TokenKind::Formula
+                | TokenKind::Task
+                | TokenKind::Extern
+                | TokenKind::Type
+                | TokenKind::Import
+                | TokenKind::Const => return,
+                _ => {
+                    if self.column_of(self.span().start) == 0
+                        && !matches!(self.kind(), TokenKind::Tilde | TokenKind::End)
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn skip_unsupported_item(&mut self, what: &str) -> PResult<Option<Item>> {
+        let span = self.span();
+        self.unsupported(span, what);
+        self.skip_construct(span);
+        Ok(None)
+    }
+
+    fn item(&mut self) -> PResult<Option<Item>> {
+        self.just_skipped = false;
+        let start = self.span();
+        match self.kind().clone() {
+            TokenKind::Import => {
+                self.bump();
+                let target = match self.kind().clone() {
+                    TokenKind::Str(s) => {
+                        self.bump();
+                        ImportTarget::Library(s)
+                    }
+                    TokenKind::Ident(n) => {
+                        self.bump();
+                        if self.at(&TokenKind::Dot) {
+                            let span = self.span();
+                            return Err(self.error_help(
+                                span,
+                                "dotted module paths are not supported",
+                                "import a module by its file name: `import math` loads math.coex",
+                            ));
+                        }
+                        ImportTarget::Module(n)
+                    }
+                    other => {
+                        let span = self.span();
+                        let found = other.describe();
+                        return Err(self.error_help(
+                            span,
+                            format!("expected a module name or a library string after `import`, found {found}"),
+                            "write `import math` for math.coex or `import \"regex.cxz\"` for a library",
+                        ));
+                    }
+                };
+                let span = start.to(self.prev_span());
+                self.end_of_statement()?;
+                Ok(Some(Item::Import(Import { target, span })))
+            }
+            TokenKind::Const => {
+                self.bump();
+                let name = self.expect_ident("for the constant")?;
+                let ty = if self.eat(&TokenKind::Colon) {
+                    Some(self.type_expr()?)
+                } else {
+                    None
+                };
+                self.expect(&TokenKind::Assign, "in the const declaration")?;
+                let value = self.expr()?;
+                let span = start.to(value.span);
+                self.end_of_statement()?;
+                Ok(Some(Item::Const(ConstDecl {
+                    name,
+                    ty,
+                    value,
+                    span,
+                })))
+            }
+            TokenKind::Extern => {
+                self.bump();
+                let name = self.expect_ident("for the extern function")?;
+                self.expect(&TokenKind::LParen, "after the extern name")?;
+                let (params, _) = self.params(false)?;
+                self.expect(&TokenKind::RParen, "to close the parameter list")?;
+                let ret = if self.eat(&TokenKind::Arrow) {
+                    Some(self.type_expr()?)
+                } else {
+                    None
+                };
+                let span = start.to(self.prev_span());
+                // The closing `~` is written on the same or the next line;
+                // it may be omitted.
+                self.eat(&TokenKind::Colon);
+                let mut ahead = 0;
+                while *self.peek_kind(ahead) == TokenKind::Newline {
+                    ahead += 1;
+                }
+                if matches!(self.peek_kind(ahead), TokenKind::Tilde | TokenKind::End) {
+                    self.skip_newlines();
+                    self.bump();
+                }
+                self.end_of_statement()?;
+                Ok(Some(Item::Extern(ExternDecl {
+                    name,
+                    params,
+                    ret,
+                    span,
+                })))
+            }
+            TokenKind::Func | TokenKind::Formula | TokenKind::Task => match self.func(false)? {
+                Some(f) => Ok(Some(Item::Func(f))),
+                None => Ok(None),
+            },
+            TokenKind::Type => self.type_decl(),
+            TokenKind::Ident(w) if w == "trait" || w == "interface" => {
+                self.skip_unsupported_item("traits")
+            }
+            TokenKind::Ident(w) if w == "enum" => self.skip_unsupported_item("sum types"),
+            TokenKind::Ident(w) if w == "matrix" => self.skip_unsupported_item("matrices"),
+            TokenKind::Ident(w) if w == "llvm_ir" => self.skip_unsupported_item("llvm_ir"),
+            TokenKind::At => {
+                let span = self.span();
+                self.unsupported(span, "directives");
+                self.sync_line();
+                Ok(None)
+            }
+            TokenKind::Tilde | TokenKind::End => {
+                let span = self.bump().span;
+                Err(self.error_help(
+                    span,
+                    "unexpected `~`: there is no open block here",
+                    "remove this `~`, or check the block above for an extra closer",
+                ))
+            }
+            other => {
+                let found = other.describe();
+                Err(self.error_help(
+                    start,
+                    format!("expected a declaration, found {found}"),
+                    "top-level code goes inside `func main()`; declarations start with func, formula, task, extern, type, const or import",
+                ))
+            }
+        }
+    }
+
+    /// Parameters up to (not including) `)`. In methods a leading untyped
+    /// `self` is allowed; the flag says whether it was written.
+    fn params(&mut self, in_method: bool) -> PResult<(Vec<Param>, bool)> {
+        let mut params = Vec::new();
+        let mut explicit_self = false;
+        let mut first = true;
+        while !self.at(&TokenKind::RParen) {
+            if self.at(&TokenKind::SelfKw) {
+                let span = self.bump().span;
+                if !(in_method && first) {
+                    return Err(self.error_help(
+                        span,
+                        "`self` can only be the first parameter of a method",
+                        "methods are declared inside a `type`; other parameters need a name and a type",
+                    ));
+                }
+                explicit_self = true;
+            } else {
+                let name = self.expect_ident("for the parameter")?;
+                if !self.at(&TokenKind::Colon) {
+                    let span = name.span;
+                    return Err(self.error_help(
+                        span,
+                        format!("parameter `{}` needs a type", name.name),
+                        &format!("write `{}: int` (or the parameter's type)", name.name),
+                    ));
+                }
+                self.bump();
+                let ty = self.type_expr()?;
+                params.push(Param { name, ty });
+            }
+            first = false;
+            if !self.eat(&TokenKind::Comma) {
+                break;
+            }
+        }
+        Ok((params, explicit_self))
+    }
+
+    /// A function or method; `None` when an unsupported form was skipped.
+    fn func(&mut self, in_method: bool) -> PResult<Option<FuncDecl>> {
+        let start = self.span();
+        let kind = match self.bump().kind {
+            TokenKind::Formula => FuncKind::Formula,
+            TokenKind::Task => FuncKind::Task,
+            _ => FuncKind::Func,
+        };
+        let name = self.expect_ident(&format!("for the {}", kind.keyword()))?;
+        if self.at(&TokenKind::Lt) {
+            let span = self.span();
+            self.unsupported(span, "generic functions");
+            self.skip_construct(start);
+            self.just_skipped = true;
+            return Ok(None);
+        }
+        self.expect(&TokenKind::LParen, "after the function name")?;
+        let (params, explicit_self) = self.params(in_method)?;
+        self.expect(&TokenKind::RParen, "to close the parameter list")?;
+        let ret = if self.eat(&TokenKind::Arrow) {
+            Some(self.type_expr()?)
+        } else {
+            None
+        };
+        let head_end = self.prev_span();
+        self.eat(&TokenKind::Colon);
+        if !self.at(&TokenKind::Newline) {
+            let found = self.kind().describe();
+            let span = self.span();
+            return Err(self.error(
+                span,
+                format!("expected a line break after the function header, found {found}"),
+            ));
+        }
+        let body = self.block()?;
+        let what = kind.keyword();
+        let _ = self.close(start, what);
+        Ok(Some(FuncDecl {
+            kind,
+            name,
+            params,
+            explicit_self,
+            ret,
+            body,
+            span: start.to(head_end),
+        }))
+    }
+
+    fn type_decl(&mut self) -> PResult<Option<Item>> {
+        let start = self.bump().span; // type
+        let name = self.expect_ident("for the type")?;
+        if self.at(&TokenKind::Lt) {
+            let span = self.span();
+            self.unsupported(span, "generics beyond List<T>");
+            self.skip_construct(start);
+            self.just_skipped = true;
+            return Ok(None);
+        }
+        if self.at(&TokenKind::Assign) {
+            let span = self.span();
+            self.unsupported(span, "type aliases and sum types");
+            self.sync_line();
+            self.just_skipped = true;
+            return Ok(None);
+        }
+        self.eat(&TokenKind::Colon);
+        if !self.at(&TokenKind::Newline) {
+            let found = self.kind().describe();
+            let span = self.span();
+            return Err(self.error(
+                span,
+                format!(
+                    "expected a line break after `type {}:`, found {found}",
+                    name.name
+                ),
+            ));
+        }
+        let mut fields = Vec::new();
+        let mut methods = Vec::new();
+        loop {
+            self.skip_newlines();
+            match self.kind().clone() {
+                TokenKind::Tilde | TokenKind::End => {
+                    let end = self.bump().span;
+                    self.end_of_statement()?;
+                    return Ok(Some(Item::Type(TypeDecl {
+                        name,
+                        fields,
+                        methods,
+                        span: start.to(end),
+                    })));
+                }
+                TokenKind::Eof => {
+                    let span = self.span();
+                    self.diags.push(
+                        crate::lang::diagnostic::Diagnostic::error(
+                            span,
+                            format!(
+                                "expected `~` to close type `{}`, found end of file",
+                                name.name
+                            ),
+                        )
+                        .with_label(start, "this type is not closed"),
+                    );
+                    return Ok(Some(Item::Type(TypeDecl {
+                        name,
+                        fields,
+                        methods,
+                        span: start,
+                    })));
+                }
+                TokenKind::Case => {
+                    let span = self.span();
+                    self.unsupported(span, "sum types");
+                    self.skip_construct(start);
+                    self.just_skipped = true;
+                    return Ok(None);
+                }
+                TokenKind::Func | TokenKind::Formula | TokenKind::Task => match self.func(true) {
+                    Ok(Some(m)) => methods.push(m),
+                    Ok(None) => {}
+                    Err(Reported) => {
+                        if self.too_deep_reported {
+                            return Err(Reported);
+                        }
+                        self.sync_line();
+                    }
+                },
+                TokenKind::Ident(_) if *self.peek_kind(1) == TokenKind::Colon => {
+                    let fname = self.expect_ident("for the field")?;
+                    self.bump();
+                    match self.type_expr() {
+                        Ok(ty) => {
+                            fields.push(Field { name: fname, ty });
+                            if self.end_of_statement().is_err() {
+                                self.sync_line();
+                            }
+                        }
+                        Err(_) => self.sync_line(),
+                    }
+                }
+                other => {
+                    let found = other.describe();
+                    let span = self.span();
+                    self.error_help(
+                        span,
+                        format!(
+                            "expected a field, a method or `~` in type `{}`, found {found}",
+                            name.name
+                        ),
+                        "a type lists fields `name: T`, then methods `func name(…) … ~`, then `~`",
+                    );
+                    self.sync_line();
+                }
+            }
+        }
+    }
+}

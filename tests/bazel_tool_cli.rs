@@ -1,0 +1,281 @@
+//! `coex tool …` through the real binary: the argv contract the Bazel rules
+//! rely on (docs/bazel.md), its errors, and that a failing tool writes nothing.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::fs;
+
+fn coex() -> Command {
+    let mut cmd = Command::cargo_bin("coex").unwrap();
+    // `coex tool` never uses a cache; point any stray use at nowhere useful.
+    cmd.env(
+        "COEX_CACHE_DIR",
+        "/nonexistent/coex-tool-must-not-use-a-cache",
+    );
+    cmd
+}
+
+#[test]
+fn tool_is_hidden_from_help_but_documented_on_its_own() {
+    coex()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("tool").not());
+    coex()
+        .args(["tool", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("pack"))
+        .stdout(predicate::str::contains("ffi-unit"))
+        .stdout(predicate::str::contains("codegen"))
+        .stdout(predicate::str::contains("link"));
+}
+
+#[test]
+fn pack_rejects_an_archive_path_outside_the_archive_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("manifest.toml");
+    fs::write(&manifest, "[library]\nname = \"x\"\nversion = \"1.0.0\"\n").unwrap();
+    let out = dir.path().join("out.cxz");
+    coex()
+        .args(["tool", "pack", "--manifest"])
+        .arg(&manifest)
+        .arg("--file")
+        .arg(format!("../evil.c={}", manifest.display()))
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "error: invalid archive path '../evil.c' in --file: it has a '.' or '..' component",
+        ));
+    assert!(!out.exists());
+}
+
+#[test]
+fn pack_names_a_missing_input_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("manifest.toml");
+    fs::write(&manifest, "[library]\nname = \"x\"\nversion = \"1.0.0\"\n").unwrap();
+    let missing = dir.path().join("nope.coex");
+    let out = dir.path().join("out.cxz");
+    coex()
+        .args(["tool", "pack", "--manifest"])
+        .arg(&manifest)
+        .arg("--file")
+        .arg(format!("src/nope.coex={}", missing.display()))
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(format!(
+            "error: cannot read {}",
+            missing.display()
+        )));
+    assert!(!out.exists());
+}
+
+#[test]
+fn pack_needs_a_root_or_a_manifest() {
+    coex()
+        .args(["tool", "pack", "-o", "x.cxz"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--manifest"));
+}
+
+#[test]
+fn bad_names_in_program_specs_are_rejected_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("a.o");
+    coex()
+        .args([
+            "tool",
+            "codegen",
+            "--main",
+            "main.coex",
+            "--cxz",
+            "bad-name=x.cxz",
+            "-o",
+        ])
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "error: invalid name 'bad-name' in --cxz",
+        ));
+    coex()
+        .args([
+            "tool",
+            "link",
+            "--object",
+            "a.o",
+            "--runtime",
+            "rt.a",
+            "--cc",
+            "/usr/bin/clang",
+            "--unit-image",
+            "greet=libgreet.so",
+            "-o",
+        ])
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "error: invalid --unit-image value 'greet=libgreet.so': expected NAME:UNIT=FILE",
+        ));
+    assert!(!out.exists());
+}
+
+/// A program calling the example greet library's C function through its FFI
+/// unit, as the back end's IR (the front end that would produce it from
+/// `print(coex_greet_add(40, 2))` is not part of this build).
+fn greet_program() -> coex::codegen::ir::Program {
+    use coex::codegen::ir::*;
+    let loc = SrcLoc {
+        file: "main.coex".into(),
+        line: 1,
+        text: "print(coex_greet_add(40, 2))".into(),
+    };
+    let int = |i| Expr {
+        kind: ExprKind::Lit(Literal::Int(i)),
+        ty: Type::Int,
+        loc: loc.clone(),
+    };
+    let call = Expr {
+        kind: ExprKind::CallExtern(ExternId(0), vec![int(40), int(2)]),
+        ty: Type::Int,
+        loc: loc.clone(),
+    };
+    let print = Expr {
+        kind: ExprKind::Builtin(Builtin::Print(Box::new(call))),
+        ty: Type::Void,
+        loc: loc.clone(),
+    };
+    Program {
+        functions: vec![Function {
+            name: "main".into(),
+            kind: FuncKind::Func,
+            params: 0,
+            locals: vec![],
+            ret: Type::Int,
+            body: vec![Stmt::Expr(print), Stmt::Return(Some(int(0)))],
+        }],
+        entry: Some(FuncId(0)),
+        externs: vec![Extern {
+            name: "coex_greet_add".into(),
+            params: vec![Type::Int, Type::Int],
+            ret: Type::Int,
+            ffi: Some(FfiRef { unit: 0, symbol: 0 }),
+        }],
+        ffi_units: vec![FfiUnit {
+            library: "greet".into(),
+            unit: "greet".into(),
+            symbols: vec!["coex_greet_add".into()],
+        }],
+        ..Program::default()
+    }
+}
+
+#[test]
+fn pack_ffi_unit_runtime_and_link_make_a_program_that_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let greet = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/bazel/greet");
+    let file = |archive: &str| format!("{archive}={}", greet.join(archive).display());
+    coex()
+        .args(["tool", "pack", "--manifest"])
+        .arg(greet.join("manifest.toml"))
+        .args(["--file", &file("src/greet.coex")])
+        .args(["--file", &file("ffi/src/greet.c")])
+        .args(["--file", &file("ffi/src/greet.h")])
+        .arg("-o")
+        .arg(d.join("greet.cxz"))
+        .assert()
+        .success();
+    // Tools run from their own working directory with relative paths, as
+    // under Bazel; clang is given by path, nothing is inherited.
+    let tool = |args: &[&str]| {
+        let mut cmd = coex();
+        cmd.current_dir(d)
+            .env_clear()
+            .env("LC_ALL", "C")
+            .arg("tool")
+            .args(args);
+        cmd
+    };
+    tool(&[
+        "ffi-unit",
+        "--cxz",
+        "greet.cxz",
+        "--unit",
+        "greet",
+        "--cc",
+        "/usr/bin/clang",
+        "-o",
+        "libgreet.so",
+    ])
+    .assert()
+    .success();
+    tool(&["runtime", "--cc", "/usr/bin/clang", "-o", "coex_rt.o"])
+        .assert()
+        .success();
+    let object = coex::codegen::compile_program(&greet_program()).unwrap();
+    fs::write(d.join("program.o"), object).unwrap();
+    let link = |out: &str| {
+        tool(&[
+            "link",
+            "--object",
+            "program.o",
+            "--runtime",
+            "coex_rt.o",
+            "--cxz",
+            "greet=greet.cxz",
+            "--unit-image",
+            "greet:greet=libgreet.so",
+            "--cc",
+            "/usr/bin/clang",
+            "-o",
+            out,
+        ])
+        .assert()
+        .success();
+    };
+    link("app");
+    let run = std::process::Command::new(d.join("app")).output().unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "42\n");
+    // The same inputs link to the same bytes.
+    link("app2");
+    assert_eq!(
+        fs::read(d.join("app")).unwrap(),
+        fs::read(d.join("app2")).unwrap()
+    );
+
+    // Leaving a unit out is an error naming it, and writes nothing.
+    tool(&[
+        "link",
+        "--object",
+        "program.o",
+        "--runtime",
+        "coex_rt.o",
+        "--cxz",
+        "greet=greet.cxz",
+        "--cc",
+        "/usr/bin/clang",
+        "-o",
+        "app3",
+    ])
+    .assert()
+    .code(1)
+    .stderr(predicate::str::starts_with(
+        "error: no image for FFI unit 'greet' of library 'greet'",
+    ));
+    assert!(!d.join("app3").exists());
+}
