@@ -420,7 +420,7 @@ ffi_instance *coex_ffi_acquire(int64_t u, const coex_loc *loc) {
     }
     unit_info *ui = unit_get(u, loc);
     ffi_instance *inst = NULL;
-    if (ui->pool) {
+    if (__atomic_load_n(&ui->pool, __ATOMIC_RELAXED)) { /* a hint; checked under the lock */
         pthread_mutex_lock(&ui->lock);
         inst = ui->pool;
         if (inst) {

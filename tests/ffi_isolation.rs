@@ -367,3 +367,79 @@ fn a_pooled_instance_is_reset_to_fresh_over_thousands_of_reuses() {
     assert_eq!(stats["created"], 1, "{stats:?}");
     assert_eq!(stats["reused"], 2999, "{stats:?}");
 }
+
+const ALLOC_C: &str = r#"
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <limits.h>
+void *volatile sink;
+volatile size_t big = (size_t)-1;
+/* Exercises the shim's allocator the way C libraries use it; 1 when every
+ * check holds, else the number of the first failing check. */
+int64_t heap_selftest(void) {
+    char *a = malloc(10);
+    if (!a) return 2;
+    strcpy(a, "123456789");
+    a = realloc(a, 100000); /* grows from a small class to a large block */
+    if (!a || strcmp(a, "123456789") != 0) return 3;
+    free(a);
+    int64_t *z = calloc(1000, sizeof *z);
+    if (!z) return 4;
+    for (int i = 0; i < 1000; i++) if (z[i] != 0) return 5;
+    memset(z, 0xff, 1000 * sizeof *z);
+    free(z);
+    z = calloc(1000, sizeof *z); /* reuses the freed block: zeroed again */
+    for (int i = 0; i < 1000; i++) if (!z || z[i] != 0) return 6;
+    void *p = NULL;
+    if (posix_memalign(&p, 4096, 100) != 0 || ((uintptr_t)p & 4095)) return 7;
+    free(p);
+    p = aligned_alloc(64, 640);
+    if (!p || ((uintptr_t)p & 63)) return 8;
+    p = realloc(p, 100000);
+    if (!p) return 9;
+    free(p);
+    char *d = strdup("copy me");
+    char *n = strndup("truncate", 5);
+    if (!d || !n || strcmp(d, "copy me") || strcmp(n, "trunc")) return 10;
+    free(d);
+    free(n);
+    sink = calloc(big, 16); /* n * size overflows: NULL */
+    if (sink != NULL) return 11;
+    /* memory glibc allocated for the library, freed through the shim */
+    char *r = realpath("/", NULL);
+    if (!r || strcmp(r, "/") != 0) return 12;
+    free(r);
+    return 1;
+}
+"#;
+
+#[test]
+fn the_instance_heap_serves_the_library_like_malloc_and_forwards_libc_memory() {
+    let mut p = program_with("alloc", &[Sym("heap_selftest", vec![], Type::Int)]);
+    let mut f = FnB::new();
+    let x = f.local("x", Type::Int);
+    let r = f.local("r", list_ty(Type::Int));
+    let k = f.local("k", Type::Int);
+    f.push(print(call_extern(ExternId(0), vec![], Type::Int)));
+    f.push(Stmt::TaskFor {
+        var: x,
+        items: range(int(0), int(4)),
+        body: vec![Stmt::Yield(call_extern(ExternId(0), vec![], Type::Int))],
+        result: Some(r),
+    });
+    f.push(Stmt::ForList {
+        var: k,
+        list: f.get(r),
+        body: vec![print(f.get(k))],
+    });
+    let main = p.add(f.finish("main", FuncKind::Func));
+    let built = build(&p.finish(main), &[unit_image("alloc", ALLOC_C)]);
+    let out = run(&built, &[("COEX_FFI_STATS", "1")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "1\n1\n1\n1\n1\n");
+    // realpath makes the unit non-poolable: every instance is destroyed
+    let stats = ffi_stats(&stderr(&out));
+    assert_eq!((stats["reused"], stats["destroyed"]), (0, 5), "{stats:?}");
+}
