@@ -281,6 +281,8 @@ void coex_ffi_scope_detach(int64_t unit, ffi_instance *inst);
 /* The guide's "FFI resource exhausted" error at loc; body by cause. */
 _Noreturn void coex_ffi_exhausted(const coex_loc *loc, int heap);
 void coex_rt_flush_all(void);
+/* Number of active `within` blocks on this thread (rt_tasks.c). */
+extern __thread int coex_within_depth;
 /* Deadline (CLOCK_MONOTONIC ns) of the innermost `within`, or -1. */
 int64_t coex_within_deadline(void);
 int64_t coex_now_ns(void);

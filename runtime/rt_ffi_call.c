@@ -146,14 +146,16 @@ static void *run_blocking(void *data) {
  * the collector from even signalling the thread, but costs a syscall per
  * call (getcontext's sigprocmask, ~250 ns); COEX_FFI_GC_BLOCKING=1 turns it
  * on for libraries whose blocking system calls cannot take an EINTR. */
-static void run_call(coex_ffi_tramp tramp, void *fn, int64_t *slots) {
+__attribute__((noinline, cold)) static void run_blocking_call(coex_ffi_tramp tramp, void *fn,
+                                                              int64_t *slots) {
+    invoke_args a = {tramp, fn, slots};
+    GC_do_blocking(run_blocking, &a);
+}
+
+static inline void run_call(coex_ffi_tramp tramp, void *fn, int64_t *slots) {
     coex_ffi_enter();
-    if (coex_ffi_settings.gc_blocking) {
-        invoke_args a = {tramp, fn, slots};
-        GC_do_blocking(run_blocking, &a);
-    } else {
-        tramp(fn, slots);
-    }
+    if (__builtin_expect(coex_ffi_settings.gc_blocking, 0)) run_blocking_call(tramp, fn, slots);
+    else tramp(fn, slots);
     coex_ffi_exit();
 }
 
@@ -265,12 +267,14 @@ static void invoke_with_deadline(coex_ffi_tramp tramp, void *fn, int64_t *slots,
     slots[0] = 0;
 }
 
-void coex_ffi_invoke(coex_ffi_tramp tramp, void *fn, int64_t *slots, int64_t nslots) {
-    ffi_instance *inst = call_instance;
-    if (call_failed || !inst) return;
-    uint32_t *ev = inst->events;
-    if (ev && (__atomic_load_n(ev, __ATOMIC_RELAXED) & COEX_SHIM_EVENT_CAP))
-        __atomic_and_fetch(ev, ~COEX_SHIM_EVENT_CAP, __ATOMIC_RELAXED);
+#define COLD __attribute__((noinline, cold))
+
+/* The library ran into a heap cap during the call: ResourceExhausted. */
+COLD static void cap_hit_during_call(void) { call_exhausted(); }
+
+/* A call while a `within` deadline is active (off the fast path). */
+COLD static void invoke_under_deadline(coex_ffi_tramp tramp, void *fn, int64_t *slots,
+                                       int64_t nslots, uint32_t *ev) {
     int64_t deadline = coex_within_deadline();
     if (deadline >= 0) {
         invoke_with_deadline(tramp, fn, slots, nslots > 0 ? nslots : 1, deadline);
@@ -278,6 +282,20 @@ void coex_ffi_invoke(coex_ffi_tramp tramp, void *fn, int64_t *slots, int64_t nsl
     } else {
         run_call(tramp, fn, slots);
     }
-    /* the library ran into a heap cap during the call: ResourceExhausted */
-    if (ev && (__atomic_load_n(ev, __ATOMIC_RELAXED) & COEX_SHIM_EVENT_CAP)) call_exhausted();
+    if (ev && (__atomic_load_n(ev, __ATOMIC_RELAXED) & COEX_SHIM_EVENT_CAP)) cap_hit_during_call();
+}
+
+void coex_ffi_invoke(coex_ffi_tramp tramp, void *fn, int64_t *slots, int64_t nslots) {
+    ffi_instance *inst = call_instance;
+    if (__builtin_expect(call_failed || !inst, 0)) return;
+    uint32_t *ev = inst->events;
+    if (ev && __builtin_expect(__atomic_load_n(ev, __ATOMIC_RELAXED) & COEX_SHIM_EVENT_CAP, 0))
+        __atomic_and_fetch(ev, ~COEX_SHIM_EVENT_CAP, __ATOMIC_RELAXED);
+    if (__builtin_expect(coex_within_depth != 0, 0)) {
+        invoke_under_deadline(tramp, fn, slots, nslots, ev);
+        return;
+    }
+    run_call(tramp, fn, slots);
+    if (ev && __builtin_expect(__atomic_load_n(ev, __ATOMIC_RELAXED) & COEX_SHIM_EVENT_CAP, 0))
+        cap_hit_during_call();
 }

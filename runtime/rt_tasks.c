@@ -96,7 +96,9 @@ coex_list *coex_task_for(coex_list *items, coex_task_body body, int64_t *env) {
 
 #define MAX_WITHIN 64
 static __thread int64_t within_deadlines[MAX_WITHIN];
-static __thread int within_depth;
+/* exported for the FFI call fast path (coex_rt.h) */
+__thread int coex_within_depth;
+#define within_depth coex_within_depth
 
 int64_t coex_now_ns(void) {
     struct timespec ts;
