@@ -192,8 +192,7 @@ static void timed_call_free(timed_call *c) {
     free(c);
 }
 
-static void *timed_call_run(void *arg) {
-    timed_call *c = arg;
+static void timed_call_run(timed_call *c) {
     run_helper_call(c->tramp, c->fn, c->slots);
     pthread_mutex_lock(&c->lock);
     c->done = 1;
@@ -207,7 +206,83 @@ static void *timed_call_run(void *arg) {
         atomic_fetch_sub(&coex_ffi_stats.abandoned_running, 1);
         timed_call_free(c);
     }
-    return NULL;
+}
+
+/* Helper threads, kept idle between calls (a thread start per call would
+ * cost ~50 µs): at most MAX_IDLE_HELPERS wait for work; more exit. */
+#define MAX_IDLE_HELPERS 8
+
+typedef struct helper {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    timed_call *job;
+    struct helper *next;
+} helper;
+
+static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
+static helper *idle_helpers;
+static int idle_count;
+
+static void *helper_main(void *arg) {
+    helper *h = arg;
+    for (;;) {
+        pthread_mutex_lock(&h->lock);
+        while (!h->job) pthread_cond_wait(&h->wake, &h->lock);
+        timed_call *c = h->job;
+        h->job = NULL;
+        pthread_mutex_unlock(&h->lock);
+        timed_call_run(c);
+        pthread_mutex_lock(&idle_lock);
+        int keep = idle_count < MAX_IDLE_HELPERS;
+        if (keep) {
+            h->next = idle_helpers;
+            idle_helpers = h;
+            idle_count++;
+        }
+        pthread_mutex_unlock(&idle_lock);
+        if (!keep) {
+            pthread_mutex_destroy(&h->lock);
+            pthread_cond_destroy(&h->wake);
+            free(h);
+            return NULL;
+        }
+    }
+}
+
+/* Hand c to an idle helper or a new one; -1 when no thread can be had. */
+static int helper_start(timed_call *c) {
+    pthread_mutex_lock(&idle_lock);
+    helper *h = idle_helpers;
+    if (h) {
+        idle_helpers = h->next;
+        idle_count--;
+    }
+    pthread_mutex_unlock(&idle_lock);
+    if (h) {
+        pthread_mutex_lock(&h->lock);
+        h->job = c;
+        pthread_cond_signal(&h->wake);
+        pthread_mutex_unlock(&h->lock);
+        return 0;
+    }
+    h = calloc(1, sizeof(helper));
+    if (!h) return -1;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->wake, NULL);
+    h->job = c;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t id;
+    int rc = pthread_create(&id, &attr, helper_main, h);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        pthread_mutex_destroy(&h->lock);
+        pthread_cond_destroy(&h->wake);
+        free(h);
+        return -1;
+    }
+    return 0;
 }
 
 /* Run the call on a helper thread and wait until it returns or the deadline
@@ -228,8 +303,7 @@ static void invoke_with_deadline(coex_ffi_tramp tramp, void *fn, int64_t *slots,
     c->nslots = nslots;
     memcpy(c->slots, slots, (size_t)nslots * sizeof(int64_t));
 
-    pthread_t helper;
-    if (pthread_create(&helper, NULL, timed_call_run, c) != 0) {
+    if (helper_start(c) != 0) {
         /* no thread to spare: run it here, without a deadline */
         run_call(tramp, fn, slots);
         timed_call_free(c);
@@ -242,7 +316,6 @@ static void invoke_with_deadline(coex_ffi_tramp tramp, void *fn, int64_t *slots,
     }
     if (c->done) {
         pthread_mutex_unlock(&c->lock);
-        pthread_join(helper, NULL);
         memcpy(slots, c->slots, (size_t)nslots * sizeof(int64_t));
         timed_call_free(c);
         return;
@@ -263,7 +336,6 @@ static void invoke_with_deadline(coex_ffi_tramp tramp, void *fn, int64_t *slots,
     atomic_fetch_add(&coex_ffi_stats.abandoned, 1);
     atomic_fetch_add(&coex_ffi_stats.abandoned_running, 1);
     pthread_mutex_unlock(&c->lock);
-    pthread_detach(helper);
     slots[0] = 0;
 }
 

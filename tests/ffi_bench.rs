@@ -124,6 +124,19 @@ fn bench_ffi() {
         ));
         report(&mut f, label, t0, SCOPES);
     }
+    // extern calls under an active `within` (each runs on a helper thread)
+    const WITHIN_CALLS: i64 = 20_000;
+    f.push(assign(t0, now(&f)));
+    f.push(Stmt::Within {
+        deadline: int(60_000_000_000),
+        body: vec![repeat(
+            i,
+            WITHIN_CALLS,
+            vec![assign(s, call_extern(ADD1, vec![f.get(s)], Type::Int))],
+        )],
+        else_body: vec![],
+    });
+    report(&mut f, "within_call", t0, WITHIN_CALLS);
     // task for: 8 CPU-bound calls
     let x = f.local("x", Type::Int);
     f.push(assign(t0, now(&f)));
@@ -172,6 +185,10 @@ fn bench_ffi() {
     println!(
         "bench ffi_call_gc_blocking_ns {:.1} ns",
         get(&blocking, "ffi_call")
+    );
+    println!(
+        "bench ffi_call_under_within_us {:.2} us",
+        get(&pooled, "within_call") / 1000.0
     );
     println!("bench task_call_no_ffi_us {:.2} us", empty / 1000.0);
     println!(
