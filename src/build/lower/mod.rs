@@ -1,0 +1,378 @@
+//! The bridge: a [`CheckedProgram`] (checked AST + side tables) to the back
+//! end's typed IR ([`crate::codegen::ir::Program`]).
+//!
+//! Why a separate pass: the front end never sees Cranelift and the back end
+//! never re-parses, so this is the one place that knows both vocabularies.
+//! It only lowers programs whose diagnostics hold no error; anything the
+//! back end cannot express yet becomes a `not supported yet: …` diagnostic
+//! at the source position (never a panic, never a miscompile).
+//!
+//! Ids: checker function, extern, record and const ids are used unchanged
+//! as IR ids (same tables, same order). Locals are renumbered per function:
+//! `self` first (for methods that use it), then the parameters, then every
+//! other local in the order the body first mentions it.
+//!
+//! Split by concern: [`consts`] (compile-time values of `const`), [`stmts`]
+//! (statements, assignments to fields), [`exprs`] (expressions, calls,
+//! built-ins, int→float conversion).
+
+mod consts;
+mod exprs;
+mod stmts;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use crate::codegen::ir;
+use crate::lang::ast::Item;
+use crate::lang::loader::UnitOrigin;
+use crate::lang::span::Span;
+use crate::lang::types::{LocalId, Ty};
+use crate::lang::{CheckedProgram, Diagnostic};
+
+/// One FFI unit of an imported library, as the canonical numbering sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitLayout {
+    /// The unit's name (`[ffi.<unit>]`).
+    pub unit: String,
+    /// The symbols its manifest declares, in manifest order.
+    pub symbols: Vec<String>,
+}
+
+/// One imported library: its import name (sort key of the numbering), the
+/// name its manifest gives it (what the checker records on externs) and
+/// its units sorted by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LibraryLayout {
+    /// `regex` for `import "regex.cxz"` (Bazel: `--cxz regex=…`).
+    pub import_name: String,
+    /// `[library].name` of its manifest.
+    pub library: String,
+    /// Units sorted by name.
+    pub units: Vec<UnitLayout>,
+}
+
+/// Every FFI unit of a program in the canonical order of docs/bazel.md
+/// ("FFI unit numbering"): libraries by import name, then units by name.
+/// `coex build`, `coex tool codegen` and `coex tool link` all number units
+/// this way, so an object and a link from different tools agree.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FfiLayout {
+    /// Sorted by import name.
+    pub libraries: Vec<LibraryLayout>,
+}
+
+impl FfiLayout {
+    /// A layout from libraries in any order (sorted here).
+    pub fn new(mut libraries: Vec<LibraryLayout>) -> FfiLayout {
+        libraries.sort_by(|a, b| a.import_name.cmp(&b.import_name));
+        for l in &mut libraries {
+            l.units.sort_by(|a, b| a.unit.cmp(&b.unit));
+        }
+        FfiLayout { libraries }
+    }
+
+    /// `(global unit index, library, unit)` for every unit, in order.
+    pub fn units(&self) -> Vec<(u32, &LibraryLayout, &UnitLayout)> {
+        let mut out = Vec::new();
+        for lib in &self.libraries {
+            for u in &lib.units {
+                out.push((out.len() as u32, lib, u));
+            }
+        }
+        out
+    }
+}
+
+/// Lowers a checked, error-free program. `Err` holds one diagnostic per
+/// construct the back end cannot compile yet (or a missing `main`).
+pub fn lower_program(
+    prog: &CheckedProgram,
+    ffi: &FfiLayout,
+) -> Result<ir::Program, Vec<Diagnostic>> {
+    let mut cx = Bridge::new(prog);
+    let out = cx.program(ffi);
+    if cx.errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(cx.errors)
+    }
+}
+
+/// Lowering state shared by the whole program.
+pub(crate) struct Bridge<'p> {
+    pub prog: &'p CheckedProgram,
+    pub errors: Vec<Diagnostic>,
+    /// Extra bare externs the bridge adds (`atof`, `fmod`), by C name.
+    pub helpers: BTreeMap<&'static str, ir::ExternId>,
+    pub externs: Vec<ir::Extern>,
+    pub consts: Vec<Option<ir::Literal>>,
+    /// Per-function local numbering while lowering one body.
+    pub locals: HashMap<LocalId, ir::LocalId>,
+    pub fn_locals: Vec<ir::Local>,
+    /// The IR local holding `self` in the current method.
+    pub self_local: Option<ir::LocalId>,
+}
+
+impl<'p> Bridge<'p> {
+    fn new(prog: &'p CheckedProgram) -> Self {
+        Bridge {
+            prog,
+            errors: Vec::new(),
+            helpers: BTreeMap::new(),
+            externs: Vec::new(),
+            consts: Vec::new(),
+            locals: HashMap::new(),
+            fn_locals: Vec::new(),
+            self_local: None,
+        }
+    }
+
+    /// Records a `not supported yet: …` error at `span`.
+    pub fn unsupported(&mut self, span: Span, what: &str, help: &str) {
+        let mut d = Diagnostic::error(span, format!("not supported yet: {what}"));
+        if !help.is_empty() {
+            d = d.with_help(help.to_string());
+        }
+        self.errors.push(d);
+    }
+
+    /// The source location printed by runtime errors. Program files are
+    /// named by their file name only, so the object does not depend on the
+    /// directory the build ran in; library modules as `lib.cxz/src/m.coex`.
+    pub fn loc(&self, span: Span) -> ir::SrcLoc {
+        let (name, line, _) = self.prog.sources.location(span.file, span.start as usize);
+        let text = self
+            .prog
+            .sources
+            .get(span.file)
+            .and_then(|f| f.text.lines().nth(line.saturating_sub(1)))
+            .unwrap_or("")
+            .trim_end_matches('\r')
+            .to_string();
+        let file = if name.contains(".cxz/") {
+            name
+        } else {
+            Path::new(&name)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or(name)
+        };
+        ir::SrcLoc {
+            file,
+            line: line as u32,
+            text,
+        }
+    }
+
+    /// A checker type as an IR type. `Unknown` only survives a clean check
+    /// as the element of a list that never holds anything (`[]`); any
+    /// 8-byte slot type works there, `int` is used.
+    pub fn ty(&self, t: &Ty) -> ir::Type {
+        match t {
+            Ty::Int | Ty::Unknown => ir::Type::Int,
+            Ty::Float => ir::Type::Float,
+            Ty::Bool => ir::Type::Bool,
+            Ty::String => ir::Type::Str,
+            Ty::Void => ir::Type::Void,
+            Ty::List(e) => ir::Type::List(Box::new(self.ty(e))),
+            Ty::Record(r) => ir::Type::Record(ir::RecordId(r.0)),
+        }
+    }
+
+    /// The IR local for a checker local of the current function (numbered
+    /// on first use).
+    pub fn local(&mut self, id: LocalId) -> ir::LocalId {
+        if let Some(l) = self.locals.get(&id) {
+            return *l;
+        }
+        let info = &self.prog.locals[id.0 as usize];
+        let l = ir::LocalId(self.fn_locals.len() as u32);
+        self.fn_locals.push(ir::Local {
+            name: info.name.clone(),
+            ty: self.ty(&info.ty),
+        });
+        self.locals.insert(id, l);
+        l
+    }
+
+    fn program(&mut self, ffi: &FfiLayout) -> ir::Program {
+        let records = self
+            .prog
+            .records
+            .iter()
+            .map(|r| ir::RecordLayout {
+                name: r.name.clone(),
+                fields: r
+                    .fields
+                    .iter()
+                    .map(|(n, t)| (n.clone(), self.ty(t)))
+                    .collect(),
+            })
+            .collect();
+        let ffi_units = self.externs_and_units(ffi);
+        let consts = self.lower_consts();
+        let mut functions = Vec::new();
+        for id in 0..self.prog.functions.len() {
+            functions.push(self.function(id));
+        }
+        let entry = match self.prog.main {
+            Some(m) => Some(ir::FuncId(m.0)),
+            None => {
+                let span = self
+                    .prog
+                    .modules
+                    .iter()
+                    .find(|m| m.unit == self.prog.entry)
+                    .map(|m| Span::new(m.file, 0, 0))
+                    .unwrap_or_default();
+                self.errors.push(
+                    Diagnostic::error(span, "this program has no `func main()`")
+                        .with_help("add `func main() -> int` (exit status) or `func main()` to the file you build"),
+                );
+                None
+            }
+        };
+        ir::Program {
+            functions,
+            entry,
+            externs: std::mem::take(&mut self.externs),
+            ffi_units,
+            records,
+            consts,
+        }
+    }
+
+    /// Externs (bare → libc, library → `FfiRef`) and the unit table.
+    fn externs_and_units(&mut self, ffi: &FfiLayout) -> Vec<ir::FfiUnit> {
+        let units = ffi.units();
+        // Symbols each unit must resolve: those some extern names, in
+        // manifest order.
+        let used: std::collections::BTreeSet<(&str, &str)> = self
+            .prog
+            .externs
+            .iter()
+            .filter_map(|e| Some((e.library.as_deref()?, e.name.as_str())))
+            .collect();
+        let mut table: Vec<ir::FfiUnit> = units
+            .iter()
+            .map(|(_, lib, u)| ir::FfiUnit {
+                library: lib.library.clone(),
+                unit: u.unit.clone(),
+                symbols: u
+                    .symbols
+                    .iter()
+                    .filter(|s| used.contains(&(lib.library.as_str(), s.as_str())))
+                    .cloned()
+                    .collect(),
+            })
+            .collect();
+        for e in &self.prog.externs {
+            let params: Vec<ir::Type> = e.param_types.iter().map(|t| self.ty(t)).collect();
+            let ret = self.ty(&e.ret);
+            let ffi_ref = match &e.library {
+                None => None,
+                Some(lib) => {
+                    let found = units.iter().find(|(_, l, u)| {
+                        &l.library == lib && u.symbols.iter().any(|s| s == &e.name)
+                    });
+                    match found {
+                        Some((i, _, _)) => {
+                            let syms = &mut table[*i as usize].symbols;
+                            let sym = syms.iter().position(|s| s == &e.name).unwrap_or_else(|| {
+                                syms.push(e.name.clone());
+                                syms.len() - 1
+                            });
+                            Some(ir::FfiRef {
+                                unit: *i,
+                                symbol: sym as u32,
+                            })
+                        }
+                        None => {
+                            self.errors.push(
+                                Diagnostic::error(
+                                    e.span,
+                                    format!(
+                                        "extern '{}' belongs to library '{lib}', but no FFI unit of it declares the symbol",
+                                        e.name
+                                    ),
+                                )
+                                .with_help("declare the symbol in a [[ffi.<unit>.symbols]] table of the library's manifest"),
+                            );
+                            None
+                        }
+                    }
+                }
+            };
+            self.externs.push(ir::Extern {
+                name: e.name.clone(),
+                params,
+                ret,
+                ffi: ffi_ref,
+            });
+        }
+        table
+    }
+
+    /// One function: `self` (if used), parameters, then the body.
+    fn function(&mut self, id: usize) -> ir::Function {
+        let info = &self.prog.functions[id];
+        self.locals.clear();
+        self.fn_locals.clear();
+        self.self_local = None;
+        let mut params = 0;
+        if info.owner.is_some() && info.uses_self {
+            let owner = info.owner.map(|r| ir::Type::Record(ir::RecordId(r.0)));
+            self.fn_locals.push(ir::Local {
+                name: "self".into(),
+                ty: owner.unwrap_or(ir::Type::Int),
+            });
+            self.self_local = Some(ir::LocalId(0));
+            params += 1;
+        }
+        for p in &info.params {
+            self.local(*p);
+            params += 1;
+        }
+        let body = match self.prog.func_decl(crate::lang::types::FuncId(id as u32)) {
+            Some(decl) => self.block(&decl.body.stmts),
+            None => Vec::new(),
+        };
+        ir::Function {
+            name: info.name.clone(),
+            kind: match info.kind {
+                crate::lang::ast::FuncKind::Func => ir::FuncKind::Func,
+                crate::lang::ast::FuncKind::Formula => ir::FuncKind::Formula,
+                crate::lang::ast::FuncKind::Task => ir::FuncKind::Task,
+            },
+            params,
+            locals: std::mem::take(&mut self.fn_locals),
+            ret: self.ty(&info.ret),
+            body,
+        }
+    }
+
+    /// The AST of const `i`'s value.
+    pub fn const_expr(&self, i: usize) -> Option<&'p crate::lang::ast::Expr> {
+        let c = self.prog.consts.get(i)?;
+        match self.prog.modules.get(c.module)?.ast.items.get(c.item)? {
+            Item::Const(d) => Some(&d.value),
+            _ => None,
+        }
+    }
+}
+
+/// The name-sorted libraries of a program, from its units, for tools that
+/// know manifests by library name (tests).
+pub fn library_names(prog: &CheckedProgram) -> Vec<String> {
+    let mut v: Vec<String> = prog
+        .units
+        .iter()
+        .filter_map(|u| match &u.origin {
+            UnitOrigin::Library { name, .. } => Some(name.clone()),
+            UnitOrigin::Program { .. } => None,
+        })
+        .collect();
+    v.sort();
+    v
+}
