@@ -1,0 +1,215 @@
+//! Programs importing the example libraries (packed to `.cxz` by the real
+//! `coex cxz pack`) build and print the right results; a pure-Coex library
+//! works; check errors and unsupported constructs fail cleanly; `coex tool
+//! codegen` + `coex tool link` (the Bazel path) give a program that behaves
+//! like `coex run`'s.
+
+#[path = "e2e/common.rs"]
+mod common;
+
+use common::*;
+
+fn run_example(env: &Env, program: &str, libs: &[&str]) -> (String, String, Option<i32>) {
+    for l in libs {
+        env.pack_example(l);
+    }
+    let main = repo().join("examples").join(program);
+    let libdir = env.path().join("libs");
+    let o = env.coex_in(
+        env.path(),
+        &[
+            "run",
+            main.to_str().unwrap(),
+            "-L",
+            libdir.to_str().unwrap(),
+        ],
+    );
+    (text(&o.stdout), text(&o.stderr), o.status.code())
+}
+
+#[test]
+fn counter_library_gives_each_task_its_own_instance() {
+    let env = Env::new();
+    let (out, err, st) = run_example(&env, "counter_demo.coex", &["counter"]);
+    assert_eq!(st, Some(0), "{err}");
+    // bump(5) → 5; a handle counter from 100 plus 23; its label; each task's
+    // fresh instance counts only its own bumps; the parent's count is still 5.
+    assert_eq!(out, "5\n123\ncounter #1 = 123\n10\n20\n30\n40\n5\n");
+}
+
+#[test]
+fn posix_regex_library_matches_counts_and_finds() {
+    let env = Env::new();
+    let (out, err, st) = run_example(&env, "regex_demo.coex", &["posix_regex"]);
+    assert_eq!(st, Some(0), "{err}");
+    // "[0-9]+" matches "abc 123"; 4 runs of digits; first digit of "order 66"
+    // at byte 6; "^h.*o$" matches hello; 3 a's in banana; "(" does not
+    // compile; digits per document: 2, 0, 3.
+    assert_eq!(out, "true\n4\n6\ntrue\n3\nfalse\n2\n0\n3\n");
+}
+
+#[test]
+fn zlib_library_checksums_match_python_zlib() {
+    let env = Env::new();
+    let (out, err, st) = run_example(&env, "zlib_demo.coex", &["zlib"]);
+    assert_eq!(st, Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    let py = |expr: &str| {
+        let o = std::process::Command::new("python3")
+            .args(["-c", &format!("import zlib; print({expr})")])
+            .output()
+            .expect("python3");
+        text(&o.stdout).trim().to_string()
+    };
+    assert_eq!(lines[0], py("zlib.crc32(b'hello')"));
+    assert_eq!(lines[1], py("zlib.adler32(b'hello')"));
+    assert_eq!(&lines[2..4], ["true", "true"]);
+    assert_eq!(lines.len(), 5, "{out}");
+}
+
+#[test]
+fn a_pure_coex_library_needs_no_c() {
+    let env = Env::new();
+    let (out, err, st) = run_example(&env, "textkit_demo.coex", &["textkit"]);
+    assert_eq!(st, Some(0), "{err}");
+    assert_eq!(out, "   one\n   two\n three\na, b, c\n");
+}
+
+#[test]
+fn check_errors_print_the_front_end_diagnostics() {
+    let env = Env::new();
+    std::fs::write(
+        env.path().join("bad.coex"),
+        "func main() -> int\n    x = 1\n    return y\n~\n",
+    )
+    .unwrap();
+    let o = env.coex_in(env.path(), &["build", "bad.coex"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains("bad.coex:3:12"), "{err}");
+    assert!(
+        err.contains("error: could not compile `bad.coex` due to 1 error"),
+        "{err}"
+    );
+    assert!(!env.path().join("bad").exists(), "no executable on failure");
+}
+
+#[test]
+fn unsupported_constructs_are_errors_at_their_position() {
+    let env = Env::new();
+    std::fs::write(
+        env.path().join("idx.coex"),
+        "func main() -> int\n    xs = [1, 2]\n    xs[0] = 5\n    return 0\n~\n",
+    )
+    .unwrap();
+    let o = env.coex_in(env.path(), &["run", "idx.coex"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("error: not supported yet: assigning to a list element"),
+        "{err}"
+    );
+    assert!(err.contains("idx.coex:3:5"), "{err}");
+    std::fs::write(
+        env.path().join("nomain.coex"),
+        "func helper() -> int\n    return 1\n~\n",
+    )
+    .unwrap();
+    let o = env.coex_in(env.path(), &["build", "nomain.coex"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("this program has no `func main()`"));
+}
+
+#[test]
+fn a_missing_library_names_the_places_searched() {
+    let env = Env::new();
+    std::fs::write(
+        env.path().join("app.coex"),
+        "import \"nosuchlib\"\nfunc main()\n    print(1)\n~\n",
+    )
+    .unwrap();
+    let o = env.coex_in(env.path(), &["build", "app.coex"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains("Library 'nosuchlib' not found"), "{err}");
+    assert!(err.contains("./lib/nosuchlib.cxz"), "{err}");
+}
+
+#[test]
+fn run_passes_arguments_and_exit_status_through() {
+    let env = Env::new();
+    std::fs::write(
+        env.path().join("st.coex"),
+        "func main() -> int\n    print(\"out\")\n    return 7\n~\n",
+    )
+    .unwrap();
+    let o = env.coex_in(env.path(), &["run", "st.coex", "--", "ignored-arg"]);
+    assert_eq!(o.status.code(), Some(7));
+    assert_eq!(text(&o.stdout), "out\n", "build output stays off stdout");
+}
+
+#[test]
+fn the_bazel_tool_path_builds_the_same_program() {
+    let env = Env::new();
+    let cxz = env.pack_example("counter");
+    let main = repo().join("examples/counter_demo.coex");
+    let d = env.path();
+    let p = |x: &std::path::Path| x.to_str().unwrap().to_string();
+    let obj = p(&d.join("prog.o"));
+    let rt = p(&d.join("rt.o"));
+    let img = p(&d.join("libcounter.so"));
+    let exe = p(&d.join("app"));
+    let lib = format!("counter={}", p(&cxz));
+    for args in [
+        vec![
+            "tool",
+            "codegen",
+            "--main",
+            main.to_str().unwrap(),
+            "--cxz",
+            &lib,
+            "-o",
+            &obj,
+        ],
+        vec!["tool", "runtime", "--cc", "/usr/bin/clang", "-o", &rt],
+        vec![
+            "tool",
+            "ffi-unit",
+            "--cxz",
+            cxz.to_str().unwrap(),
+            "--unit",
+            "counter",
+            "--cc",
+            "/usr/bin/clang",
+            "-o",
+            &img,
+        ],
+    ] {
+        let o = env.coex_in(d, &args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o.stderr));
+    }
+    let unit = format!("counter:counter={img}");
+    let o = env.coex_in(
+        d,
+        &[
+            "tool",
+            "link",
+            "--object",
+            &obj,
+            "--runtime",
+            &rt,
+            "--cxz",
+            &lib,
+            "--unit-image",
+            &unit,
+            "--cc",
+            "/usr/bin/clang",
+            "-o",
+            &exe,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let ran = std::process::Command::new(&exe).output().unwrap();
+    let (out, _, _) = run_example(&env, "counter_demo.coex", &[]);
+    assert_eq!(text(&ran.stdout), out);
+}
