@@ -213,3 +213,57 @@ fn the_bazel_tool_path_builds_the_same_program() {
     let (out, _, _) = run_example(&env, "counter_demo.coex", &[]);
     assert_eq!(text(&ran.stdout), out);
 }
+
+#[test]
+fn pack_and_verify_check_externs_against_the_manifest() {
+    let env = Env::new();
+    let lib = env.path().join("badlib");
+    let src = repo().join("examples/libs/counter");
+    let o = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(&src)
+        .arg(&lib)
+        .status()
+        .unwrap();
+    assert!(o.success());
+    let module = lib.join("src/counter.coex");
+    let t = std::fs::read_to_string(&module).unwrap();
+    assert!(t.contains("extern coex_counter_get() -> int"));
+    std::fs::write(
+        &module,
+        t.replace(
+            "extern coex_counter_get() -> int",
+            "extern coex_counter_get() -> string",
+        ),
+    )
+    .unwrap();
+    let want = "src/counter.coex:9: extern 'coex_counter_get' is declared as () -> string here but as () -> int in manifest.toml [[ffi.counter.symbols]]";
+
+    let o = env.coex_in(env.path(), &["cxz", "pack", "badlib", "-o", "bad.cxz"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains(want), "{}", text(&o.stderr));
+    assert!(!env.path().join("bad.cxz").exists(), "nothing written");
+
+    // The same library zipped by hand: verify finds the same problem.
+    let o = std::process::Command::new("zip")
+        .args([
+            "-q",
+            "-r",
+            "-X",
+            "../bad.cxz",
+            "manifest.toml",
+            "src",
+            "ffi",
+        ])
+        .current_dir(&lib)
+        .status()
+        .unwrap();
+    assert!(o.success());
+    let o = env.coex_in(env.path(), &["cxz", "verify", "bad.cxz"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains(want), "{}", text(&o.stderr));
+
+    let good = env.pack_example("counter");
+    let o = env.coex_in(env.path(), &["cxz", "verify", good.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}

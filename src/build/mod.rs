@@ -11,6 +11,7 @@
 
 pub mod cxz_units;
 pub mod graph;
+pub mod library_check;
 pub mod lower;
 pub mod program;
 pub mod resolver;
