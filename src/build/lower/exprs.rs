@@ -147,9 +147,9 @@ impl Bridge<'_> {
         span: Span,
     ) -> ir::Expr {
         let (a, b) = match (&a.ty, &b.ty) {
-            (Type::Int, Type::Float) => (self.to_float(a), b),
+            (Type::Int, Type::Float) => (self.int_as_float(a), b),
             (Type::Float, Type::Int) => {
-                let b = self.to_float(b);
+                let b = self.int_as_float(b);
                 (a, b)
             }
             _ => (a, b),
@@ -181,7 +181,7 @@ impl Bridge<'_> {
     }
 
     /// An int expression as a float.
-    fn to_float(&mut self, e: ir::Expr) -> ir::Expr {
+    fn int_as_float(&mut self, e: ir::Expr) -> ir::Expr {
         if let K::Lit(Literal::Int(v)) = e.kind {
             return ir::Expr {
                 kind: K::Lit(Literal::Float(v as f64)),

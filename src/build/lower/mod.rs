@@ -362,17 +362,130 @@ impl<'p> Bridge<'p> {
     }
 }
 
-/// The name-sorted libraries of a program, from its units, for tools that
-/// know manifests by library name (tests).
-pub fn library_names(prog: &CheckedProgram) -> Vec<String> {
-    let mut v: Vec<String> = prog
-        .units
-        .iter()
-        .filter_map(|u| match &u.origin {
-            UnitOrigin::Library { name, .. } => Some(name.clone()),
-            UnitOrigin::Program { .. } => None,
-        })
-        .collect();
-    v.sort();
-    v
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::{check_source, DirLibraryResolver};
+
+    fn lower(src: &str) -> Result<ir::Program, Vec<Diagnostic>> {
+        let (prog, diags) = check_source("t.coex", src, &DirLibraryResolver::default());
+        assert!(!crate::lang::has_errors(&diags), "{diags:?}");
+        lower_program(&prog, &FfiLayout::default())
+    }
+
+    fn main_body(p: &ir::Program) -> &[ir::Stmt] {
+        let main = p.entry.expect("entry").0 as usize;
+        &p.functions[main].body
+    }
+
+    #[test]
+    fn compound_assignment_becomes_plain_assignment() {
+        let p = lower("func main()\n    n = 1\n    n += 2\n~\n").unwrap();
+        let body = main_body(&p);
+        let ir::Stmt::Assign { local, value } = &body[1] else {
+            panic!("{body:?}")
+        };
+        assert_eq!(*local, ir::LocalId(0));
+        assert!(matches!(
+            value.kind,
+            ir::ExprKind::Binary(ir::BinOp::Add, _, _)
+        ));
+        assert_eq!(value.loc.file, "t.coex");
+        assert_eq!(value.loc.line, 3);
+        assert_eq!(value.loc.text, "    n += 2");
+    }
+
+    #[test]
+    fn field_assignment_rebuilds_the_record() {
+        let src =
+            "type P:\n    x: int\n    y: int\n~\nfunc main()\n    p = P(1, 2)\n    p.y = 5\n~\n";
+        let p = lower(src).unwrap();
+        let ir::Stmt::Assign { value, .. } = &main_body(&p)[1] else {
+            panic!()
+        };
+        let ir::ExprKind::Record(_, parts) = &value.kind else {
+            panic!("{value:?}")
+        };
+        assert!(matches!(parts[0].kind, ir::ExprKind::Field(_, 0)));
+        assert!(matches!(
+            parts[1].kind,
+            ir::ExprKind::Lit(ir::Literal::Int(5))
+        ));
+    }
+
+    #[test]
+    fn int_in_a_float_operation_is_converted() {
+        let p =
+            lower("func main()\n    n = 2\n    print(n * 1.5)\n    print(3 + 0.5)\n~\n").unwrap();
+        let atof = p
+            .externs
+            .iter()
+            .position(|e| e.name == "atof")
+            .expect("atof helper");
+        assert!(p.externs[atof].ffi.is_none());
+        let ir::Stmt::Expr(e) = &main_body(&p)[2] else {
+            panic!()
+        };
+        let ir::ExprKind::Builtin(ir::Builtin::Print(arg)) = &e.kind else {
+            panic!()
+        };
+        let ir::ExprKind::Binary(_, a, _) = &arg.kind else {
+            panic!()
+        };
+        assert!(matches!(a.kind, ir::ExprKind::Lit(ir::Literal::Float(f)) if f == 3.0));
+    }
+
+    #[test]
+    fn element_assignment_is_not_supported_yet() {
+        let errs = lower("func main()\n    xs = [1]\n    xs[0] = 2\n~\n").unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0]
+            .message
+            .starts_with("not supported yet: assigning to a list element"));
+    }
+
+    #[test]
+    fn consts_are_folded_and_main_is_required() {
+        let p = lower(
+            "const A = 7 / 2 + 1\nconst B = A * time.millisecond\nfunc main()\n    print(B)\n~\n",
+        )
+        .unwrap();
+        assert_eq!(p.consts[0].value, ir::Literal::Int(4));
+        assert_eq!(p.consts[1].value, ir::Literal::Int(4_000_000));
+        let errs = lower("func helper()\n    print(1)\n~\n").unwrap_err();
+        assert!(errs[0].message.contains("no `func main()`"));
+    }
+
+    #[test]
+    fn units_are_numbered_by_import_name_then_unit() {
+        let unit = |u: &str| UnitLayout {
+            unit: u.into(),
+            symbols: vec![],
+        };
+        let layout = FfiLayout::new(vec![
+            LibraryLayout {
+                import_name: "zeta".into(),
+                library: "a".into(),
+                units: vec![unit("y"), unit("x")],
+            },
+            LibraryLayout {
+                import_name: "alpha".into(),
+                library: "z".into(),
+                units: vec![unit("q")],
+            },
+        ]);
+        let order: Vec<(String, String)> = layout
+            .units()
+            .iter()
+            .map(|(_, l, u)| (l.import_name.clone(), u.unit.clone()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("alpha".into(), "q".into()),
+                ("zeta".into(), "x".into()),
+                ("zeta".into(), "y".into())
+            ]
+        );
+    }
 }
