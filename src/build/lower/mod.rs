@@ -25,7 +25,6 @@ use std::path::Path;
 
 use crate::codegen::ir;
 use crate::lang::ast::Item;
-use crate::lang::loader::UnitOrigin;
 use crate::lang::span::Span;
 use crate::lang::types::{LocalId, Ty};
 use crate::lang::{CheckedProgram, Diagnostic};
