@@ -13,6 +13,7 @@ pub mod cxz_units;
 pub mod graph;
 pub mod library_check;
 pub mod lower;
+pub mod memo;
 pub mod program;
 pub mod resolver;
 pub mod run;

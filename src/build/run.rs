@@ -5,12 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use super::graph::{plan_program, PlanError, ProgramGraph, EXECUTABLE};
+use super::memo;
 use super::program::{load_program, LoadedProgram, ProgramError};
 use super::resolver::Lookup;
-use crate::exec::action::coex_self_tool;
 use crate::exec::{BuildReport, ExecError, ExecOptions, Executor};
 use crate::ffi_build::FfiPlan;
-use crate::toolchain::find_clang;
 
 /// How to build a program.
 #[derive(Debug, Clone)]
@@ -35,14 +34,16 @@ pub struct ProgramBuild {
 }
 
 /// Loads `main` and plans its graph (what `coex plan FILE.coex` prints).
+/// Tool identities are remembered in `cache_dir` when given ([`memo`]).
 pub fn plan(
     main: &Path,
     lib_dirs: &[PathBuf],
     cc: Option<&Path>,
+    cache_dir: Option<&Path>,
 ) -> Result<(LoadedProgram, ProgramGraph), ProgramError> {
     let loaded = load_program(main, Lookup::Search(lib_dirs.to_vec()))?;
-    let clang = find_clang(cc).map_err(|e| ProgramError::Other(e.to_string()))?;
-    let coex = coex_self_tool()
+    let clang = memo::clang(cache_dir, cc).map_err(|e| ProgramError::Other(e.to_string()))?;
+    let coex = memo::coex_self(cache_dir)
         .map_err(|e| ProgramError::Other(format!("cannot read the coex executable: {e}")))?;
     let graph = plan_program(&loaded, &clang, coex).map_err(|e| match e {
         PlanError::Ffi(f) => ProgramError::Other(f.to_string()),
@@ -56,7 +57,12 @@ pub fn build_program(
     main: &Path,
     opts: &ProgramBuildOptions,
 ) -> Result<ProgramBuild, ProgramError> {
-    let (loaded, pg) = plan(main, &opts.lib_dirs, opts.cc.as_deref())?;
+    let (loaded, pg) = plan(
+        main,
+        &opts.lib_dirs,
+        opts.cc.as_deref(),
+        Some(&opts.exec.cache_dir),
+    )?;
     let executor = Executor::new(&opts.exec);
     let report = executor.run(&pg.graph).map_err(|e| explain(&pg, e))?;
     let executable = report
