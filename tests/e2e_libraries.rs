@@ -267,3 +267,35 @@ fn pack_and_verify_check_externs_against_the_manifest() {
     let o = env.coex_in(env.path(), &["cxz", "verify", good.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o.stderr));
 }
+
+#[test]
+fn check_reads_packed_and_unpacked_libraries() {
+    let env = Env::new();
+    env.pack_example("posix_regex");
+    let main = repo().join("examples/regex_demo.coex");
+    let libs = env.path().join("libs");
+    let o = env.coex_in(
+        env.path(),
+        &[
+            "check",
+            main.to_str().unwrap(),
+            "-L",
+            libs.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // A copy beside no lib/ folder: only the unpacked library can be found.
+    let copy = env.path().join("app.coex");
+    std::fs::copy(&main, &copy).unwrap();
+    let unpacked = repo().join("examples/libs");
+    let o = env.coex_in(
+        env.path(),
+        &[
+            "check",
+            copy.to_str().unwrap(),
+            "-L",
+            unpacked.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}

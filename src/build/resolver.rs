@@ -211,6 +211,41 @@ pub fn layout_of(libraries: &BTreeMap<String, ResolvedLibrary>) -> FfiLayout {
     )
 }
 
+/// What `coex check` uses: `.cxz` archives first (like a build), then an
+/// *unpacked* library folder `NAME/` with `manifest.toml` and `src/` (the
+/// front end's [`crate::lang::DirLibraryResolver`]), so a library can be
+/// checked together with a program before it is packed. When neither is
+/// found, the `.cxz` search's §3 message is reported.
+#[derive(Debug)]
+pub struct CheckResolver {
+    cxz: CxzResolver,
+    dirs: crate::lang::DirLibraryResolver,
+}
+
+impl CheckResolver {
+    /// Both searches use the `-L` folders first.
+    pub fn new(lib_dirs: Vec<PathBuf>) -> CheckResolver {
+        CheckResolver {
+            cxz: CxzResolver::new(Lookup::Search(lib_dirs.clone())),
+            dirs: crate::lang::DirLibraryResolver {
+                search_dirs: lib_dirs,
+            },
+        }
+    }
+}
+
+impl LibraryResolver for CheckResolver {
+    fn resolve(&self, spec: &str, importing_file: &Path) -> Result<LibraryModules, String> {
+        match self.cxz.resolve(spec, importing_file) {
+            Ok(m) => Ok(m),
+            Err(e) if e.contains("not found") => {
+                self.dirs.resolve(spec, importing_file).map_err(|_| e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
