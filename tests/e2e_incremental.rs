@@ -210,6 +210,7 @@ fn plan_covers_the_whole_program_graph() {
     );
     let inputs = codegen["inputs"].as_object().unwrap();
     assert!(inputs.contains_key("coex/app.coex") && inputs.contains_key("cxz/counter.cxz"));
-    // Nothing was built.
+    // Nothing was built, nothing was written to the cache.
     assert!(!root.join("app").exists());
+    assert!(!env.path().join("cache").exists());
 }

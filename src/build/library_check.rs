@@ -9,9 +9,11 @@ use crate::lang::ast::{Item, TypeExprKind};
 use crate::lang::parser;
 use crate::lang::SourceMap;
 
-/// Every problem of the library's Coex modules: parse errors, extern types
-/// that cannot cross the FFI boundary, externs that disagree with the
-/// manifest.
+/// Every extern problem of the library's Coex modules: types that cannot
+/// cross the FFI boundary, externs that disagree with the manifest. Syntax
+/// errors elsewhere in a module are not this check's business (the parser
+/// recovers, so the externs around them are still checked): `coex check`
+/// and every build report them with positions.
 pub fn extern_problems(archive: &CxzArchive) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut externs = Vec::new();
@@ -27,13 +29,6 @@ pub fn extern_problems(archive: &CxzArchive) -> Vec<Problem> {
         };
         let file = sources.add(path.clone(), text.to_string());
         let out = parser::parse(file, text, &mut next_id);
-        for d in out.diagnostics.iter().filter(|d| d.is_error()) {
-            let (_, line, col) = sources.location(file, d.span.start as usize);
-            problems.push(Problem {
-                location: format!("{path}:{line}:{col}"),
-                message: d.message.clone(),
-            });
-        }
         for item in &out.module.items {
             let Item::Extern(e) = item else { continue };
             let (_, line, _) = sources.location(file, e.name.span.start as usize);
