@@ -28,17 +28,12 @@ pub struct PlanArgs {
 /// Prints the whole graph of a program build: codegen, FFI units, runtime
 /// and link actions (nothing runs).
 fn program(args: &PlanArgs) -> CmdResult {
-    let cache = crate::exec::local::default_cache_dir().ok();
-    let (_, graph) = crate::build::run::plan(
-        &args.file,
-        &args.lib_dirs,
-        args.cc.as_deref(),
-        cache.as_deref(),
-    )
-    .map_err(|e| match e {
-        crate::build::program::ProgramError::Diagnostics(t) => Failure::worded(t),
-        crate::build::program::ProgramError::Other(t) => Failure::new(t),
-    })?;
+    // Planning writes nothing, not even the tool identity memo.
+    let (_, graph) = crate::build::run::plan(&args.file, &args.lib_dirs, args.cc.as_deref(), None)
+        .map_err(|e| match e {
+            crate::build::program::ProgramError::Diagnostics(t) => Failure::worded(t),
+            crate::build::program::ProgramError::Other(t) => Failure::new(t),
+        })?;
     print_json(&graph.graph.plan_json())
 }
 
