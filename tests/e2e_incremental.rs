@@ -5,6 +5,8 @@
 
 #[path = "e2e/common.rs"]
 mod common;
+#[path = "support/nginx.rs"]
+mod nginx;
 
 use common::*;
 use std::path::Path;
@@ -213,4 +215,41 @@ fn plan_covers_the_whole_program_graph() {
     // Nothing was built, nothing was written to the cache.
     assert!(!root.join("app").exists());
     assert!(!env.path().join("cache").exists());
+}
+
+#[test]
+fn a_second_machine_gets_every_action_from_the_remote_cache() {
+    let env = Env::new();
+    let server = nginx::Nginx::start();
+    let url = server.url();
+    let root = env.path().join("proj");
+    project(&env, &root);
+    let args = [
+        "build",
+        "app.coex",
+        "-L",
+        "libs",
+        "-o",
+        "app",
+        "--remote-cache",
+        url.as_str(),
+    ];
+    let o = env.coex_with_cache(&root, &env.path().join("cache-a"), &args);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let first = text(&o.stdout);
+    let n = actions_that(&first, "ran").len();
+    assert!(n >= 12, "{first}");
+
+    // Another cache (another machine): everything comes from the remote.
+    let o = env.coex_with_cache(&root, &env.path().join("cache-b"), &args);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let second = text(&o.stdout);
+    assert!(
+        second.contains(&format!("{n} actions: 0 ran, 0 cached, {n} remote")),
+        "{second}"
+    );
+    let run = std::process::Command::new(root.join("app"))
+        .output()
+        .unwrap();
+    assert_eq!(text(&run.stdout), "3\n");
 }
