@@ -299,3 +299,49 @@ fn check_reads_packed_and_unpacked_libraries() {
     );
     assert!(o.status.success(), "{}", text(&o.stderr));
 }
+
+#[test]
+fn within_abandons_a_slow_ffi_call_and_select_runs_its_arm() {
+    let env = Env::new();
+    let lib = env.path().join("slowlib");
+    std::fs::create_dir_all(lib.join("src")).unwrap();
+    std::fs::create_dir_all(lib.join("ffi/src")).unwrap();
+    std::fs::write(
+        lib.join("manifest.toml"),
+        "[library]\nname = \"slowlib\"\nversion = \"0.1.0\"\nsource = [\"slowlib.coex\"]\n\n\
+         [ffi.slow]\nsource = [\"slow.c\"]\n\n[[ffi.slow.symbols]]\nname = \"slow_ms\"\nparams = [\"int\"]\nreturns = \"int\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lib.join("src/slowlib.coex"),
+        "extern slow_ms(ms: int) -> int\n~\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lib.join("ffi/src/slow.c"),
+        "#define _POSIX_C_SOURCE 199309L\n#include <stdint.h>\n#include <time.h>\n\
+         int64_t slow_ms(int64_t ms) {\n    struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };\n    nanosleep(&t, 0);\n    return ms;\n}\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(env.path().join("lib")).unwrap();
+    let o = env.coex_in(
+        env.path(),
+        &["cxz", "pack", "slowlib", "-o", "lib/slowlib.cxz"],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    std::fs::write(
+        env.path().join("app.coex"),
+        "import \"slowlib\"\n\nfunc main() -> int\n    within 20 * time.millisecond\n        print(slow_ms(5000))\n    else\n        print(\"timed out\")\n    ~\n\
+         \x20   within 5 * time.second\n        print(slow_ms(1))\n    else\n        print(\"timed out\")\n    ~\n\
+         \x20   select\n        case r = slow_ms(3):\n            print(r)\n        ~\n        case ResourceExhausted:\n            print(\"busy\")\n        ~\n    ~\n    return 0\n~\n",
+    )
+    .unwrap();
+    let start = std::time::Instant::now();
+    let o = env.coex_in(env.path(), &["run", "app.coex"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "timed out\n1\n3\n");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(4),
+        "the 5 s call was abandoned"
+    );
+}
