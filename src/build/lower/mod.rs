@@ -111,6 +111,8 @@ pub(crate) struct Bridge<'p> {
     pub fn_locals: Vec<ir::Local>,
     /// The IR local holding `self` in the current method.
     pub self_local: Option<ir::LocalId>,
+    /// Per source file, its lines (split once: every expression needs one).
+    lines: std::cell::RefCell<HashMap<u32, std::rc::Rc<Vec<&'p str>>>>,
 }
 
 impl<'p> Bridge<'p> {
@@ -124,7 +126,33 @@ impl<'p> Bridge<'p> {
             locals: HashMap::new(),
             fn_locals: Vec::new(),
             self_local: None,
+            lines: Default::default(),
         }
+    }
+
+    /// The text of 1-based `line` of `file`, without its line break.
+    fn line_text(&self, file: crate::lang::span::FileId, line: usize) -> String {
+        let lines = {
+            let mut cache = self.lines.borrow_mut();
+            let prog = self.prog;
+            cache
+                .entry(file.0)
+                .or_insert_with(|| {
+                    std::rc::Rc::new(
+                        prog.sources
+                            .get(file)
+                            .map(|f| f.text.lines().collect())
+                            .unwrap_or_default(),
+                    )
+                })
+                .clone()
+        };
+        lines
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or("")
+            .trim_end_matches('\r')
+            .to_string()
     }
 
     /// Records a `not supported yet: …` error at `span`.
@@ -141,14 +169,7 @@ impl<'p> Bridge<'p> {
     /// directory the build ran in; library modules as `lib.cxz/src/m.coex`.
     pub fn loc(&self, span: Span) -> ir::SrcLoc {
         let (name, line, _) = self.prog.sources.location(span.file, span.start as usize);
-        let text = self
-            .prog
-            .sources
-            .get(span.file)
-            .and_then(|f| f.text.lines().nth(line.saturating_sub(1)))
-            .unwrap_or("")
-            .trim_end_matches('\r')
-            .to_string();
+        let text = self.line_text(span.file, line);
         let file = if name.contains(".cxz/") {
             name
         } else {
