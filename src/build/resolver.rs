@@ -138,6 +138,19 @@ impl LibraryResolver for CxzResolver {
                 ));
             }
         }
+        let lib_name = &archive.manifest.library.name;
+        if let Some((other, prev)) = self
+            .opened
+            .borrow()
+            .iter()
+            .find(|(n, l)| **n != name && &l.archive.manifest.library.name == lib_name)
+        {
+            return Err(format!(
+                "error: library '{lib_name}' is imported under two names: '{other}' ({}) and '{name}' ({})\n\nImport it one way everywhere (its FFI units are numbered by import name).",
+                prev.path.display(),
+                path.display()
+            ));
+        }
         let modules = library_modules(&archive)?;
         self.opened
             .borrow_mut()
