@@ -97,19 +97,34 @@ fn check_errors_print_the_front_end_diagnostics() {
 #[test]
 fn unsupported_constructs_are_errors_at_their_position() {
     let env = Env::new();
+    // Found by the back-end bridge.
     std::fs::write(
-        env.path().join("idx.coex"),
-        "func main() -> int\n    xs = [1, 2]\n    xs[0] = 5\n    return 0\n~\n",
+        env.path().join("app.coex"),
+        "type B:\n    items: [int]\n~\n\nfunc main() -> int\n    b = B([1])\n    b.items.append(2)\n    return 0\n~\n",
     )
     .unwrap();
-    let o = env.coex_in(env.path(), &["run", "idx.coex"]);
+    let o = env.coex_in(env.path(), &["run", "app.coex"]);
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
     assert!(
-        err.contains("error: not supported yet: assigning to a list element"),
+        err.contains(
+            "error: not supported yet: `append` on a list that is not held by a local variable"
+        ),
         "{err}"
     );
-    assert!(err.contains("idx.coex:3:5"), "{err}");
+    assert!(err.contains("app.coex:7:5"), "{err}");
+    // Found by the front end.
+    std::fs::write(
+        env.path().join("maps.coex"),
+        "func main() -> int\n    m = {1: 2}\n    return 0\n~\n",
+    )
+    .unwrap();
+    let o = env.coex_in(env.path(), &["build", "maps.coex"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains("not supported yet: maps and sets"), "{err}");
+    assert!(err.contains("maps.coex:2:"), "{err}");
+    assert!(!env.path().join("maps").exists());
     std::fs::write(
         env.path().join("nomain.coex"),
         "func helper() -> int\n    return 1\n~\n",

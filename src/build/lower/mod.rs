@@ -456,12 +456,24 @@ mod tests {
     }
 
     #[test]
-    fn element_assignment_is_not_supported_yet() {
-        let errs = lower("func main()\n    xs = [1]\n    xs[0] = 2\n~\n").unwrap_err();
+    fn element_assignment_rebuilds_the_list_and_append_needs_a_local() {
+        let p = lower("func main()\n    xs = [1]\n    xs[0] = 2\n~\n").unwrap();
+        let ir::Stmt::If { then_body, .. } = &main_body(&p)[1] else {
+            panic!()
+        };
+        assert!(
+            matches!(then_body.last(), Some(ir::Stmt::Assign { local, .. }) if *local == ir::LocalId(0))
+        );
+        assert!(then_body
+            .iter()
+            .any(|s| matches!(s, ir::Stmt::ForRange { .. })));
+        let src =
+            "type B:\n    items: [int]\n~\nfunc main()\n    b = B([1])\n    b.items.append(2)\n~\n";
+        let errs = lower(src).unwrap_err();
         assert_eq!(errs.len(), 1);
-        assert!(errs[0]
-            .message
-            .starts_with("not supported yet: assigning to a list element"));
+        assert!(errs[0].message.starts_with(
+            "not supported yet: `append` on a list that is not held by a local variable"
+        ));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Statements. Compound assignment becomes plain assignment (`n += 1` →
 //! `n = n + 1`); assigning a field (`p.x = 1`, `a.b.c += 2`) rebuilds the
 //! records along the path, which is exactly value semantics for immutable
-//! records; `for` over `range(a, b)` / `a..b` becomes a counted loop.
+//! records; `xs[i] = v` rebuilds the list with one element replaced (the IR
+//! has no element store); `for` over `range(a, b)` / `a..b` becomes a
+//! counted loop.
 
 use crate::codegen::ir::{self, ExprKind as K, Stmt as S, Type};
 use crate::lang::ast::{self, AssignOp, BinOp, ExprKind, SelectCaseKind, StmtKind};
@@ -219,19 +221,118 @@ impl Bridge<'_> {
                 };
                 self.store(object, rebuilt)
             }
-            ExprKind::Index { .. } => {
-                self.unsupported(
-                    target.span,
-                    "assigning to a list element (`xs[i] = v`)",
-                    "build a new list, e.g. with a `for` loop and `append`",
-                );
-                None
-            }
+            ExprKind::Index { object, index } => self.store_index(target, object, index, v),
             _ => {
                 self.unsupported(target.span, "assigning to this expression", "");
                 None
             }
         }
+    }
+
+    /// A fresh IR local the bridge needs (not a source variable).
+    fn temp(&mut self, name: &str, ty: Type) -> ir::LocalId {
+        self.fn_locals.push(ir::Local {
+            name: format!("<{name}>"),
+            ty,
+        });
+        ir::LocalId((self.fn_locals.len() - 1) as u32)
+    }
+
+    fn local_expr(&self, l: ir::LocalId, loc: &ir::SrcLoc) -> ir::Expr {
+        ir::Expr {
+            kind: K::Local(l),
+            ty: self.fn_locals[l.0 as usize].ty.clone(),
+            loc: loc.clone(),
+        }
+    }
+
+    /// `object[index] = v`: lists are values, so the list is rebuilt with
+    /// the one element replaced (O(length)), after the same bounds check as
+    /// reading `object[index]`, then stored back into `object` (a local, a
+    /// field path or another element). The statements are grouped in an
+    /// `if true` block.
+    fn store_index(
+        &mut self,
+        target: &ast::Expr,
+        object: &ast::Expr,
+        index: &ast::Expr,
+        v: ir::Expr,
+    ) -> Option<ir::Stmt> {
+        let list = self.expr(object);
+        let Type::List(elem) = list.ty.clone() else {
+            self.unsupported(target.span, "assigning to this element", "");
+            return None;
+        };
+        let loc = self.loc(target.span);
+        let mk = |kind: K, ty: Type| ir::Expr {
+            kind,
+            ty,
+            loc: loc.clone(),
+        };
+        let i = self.temp("index", Type::Int);
+        let val = self.temp("value", (*elem).clone());
+        let out = self.temp("list", list.ty.clone());
+        let k = self.temp("k", Type::Int);
+        let idx = self.expr(index);
+        let mut v = v;
+        self.fill_unknown(&mut v, &elem);
+        let (li, lval, lout, lk) = (
+            self.local_expr(i, &loc),
+            self.local_expr(val, &loc),
+            self.local_expr(out, &loc),
+            self.local_expr(k, &loc),
+        );
+        let mut stmts = vec![
+            S::Assign {
+                local: i,
+                value: idx,
+            },
+            S::Assign {
+                local: val,
+                value: v,
+            },
+            // Bounds check: reading the element fails exactly as `xs[i]` does.
+            S::Expr(mk(
+                K::Index(Box::new(list.clone()), Box::new(li.clone())),
+                (*elem).clone(),
+            )),
+            S::Assign {
+                local: out,
+                value: mk(K::List(Vec::new()), list.ty.clone()),
+            },
+        ];
+        let pick = mk(
+            K::Ternary(
+                Box::new(mk(
+                    K::Binary(ir::BinOp::Eq, Box::new(lk.clone()), Box::new(li)),
+                    Type::Bool,
+                )),
+                Box::new(lval),
+                Box::new(mk(
+                    K::Index(Box::new(list.clone()), Box::new(lk)),
+                    (*elem).clone(),
+                )),
+            ),
+            (*elem).clone(),
+        );
+        stmts.push(S::ForRange {
+            var: k,
+            start: mk(K::Lit(ir::Literal::Int(0)), Type::Int),
+            end: mk(
+                K::Builtin(ir::Builtin::Len(Box::new(list.clone()))),
+                Type::Int,
+            ),
+            body: vec![S::Expr(mk(
+                K::Builtin(ir::Builtin::Append(out, Box::new(pick))),
+                list.ty.clone(),
+            ))],
+        });
+        stmts.push(self.store(object, lout)?);
+        Some(S::If {
+            cond: mk(K::Lit(ir::Literal::Bool(true)), Type::Bool),
+            then_body: stmts,
+            else_body: Vec::new(),
+        })
     }
 
     /// `select` with one call arm (an extern) and an optional
