@@ -133,6 +133,7 @@ pub fn run(cmd: ToolCommand) -> CmdResult {
 
 /// The one error of a subcommand whose library code is not in this build:
 /// it fails loudly instead of writing a fake output.
+#[allow(dead_code)] // kept for subcommands whose library code is not in a build
 fn unavailable(subcommand: &str, needs: &str) -> Failure {
     Failure::with_body(
         format!("`coex tool {subcommand}` is not available in this build"),

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use super::{
     absolute, check_specs, parse_named_files, parse_unit_image, read_input, scratch_dir,
-    unavailable, write_output, CodegenArgs, LinkArgs, RuntimeArgs, ToolArgError,
+    write_output, CodegenArgs, LinkArgs, RuntimeArgs, ToolArgError,
 };
 use crate::codegen::embed::embed_unit_image;
 use crate::cxz::CxzArchive;
@@ -46,14 +46,20 @@ pub fn runtime(args: RuntimeArgs) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs `coex tool codegen`: its arguments are checked, then it reports
-/// that the front end is not part of this build (no fake object).
+/// Runs `coex tool codegen`: front end, bridge and Cranelift on the given
+/// files (`crate::build::program::codegen_tool`), then writes the object.
 pub fn codegen(args: CodegenArgs) -> CmdResult {
     check_specs(&args.module, &args.cxz)?;
-    Err(unavailable(
-        "codegen",
-        "the Coex front end (src/lang) and its bridge to the back end's IR",
-    ))
+    let modules =
+        parse_named_files("--module", &args.module).map_err(ToolArgError::into_failure)?;
+    let cxz = parse_named_files("--cxz", &args.cxz).map_err(ToolArgError::into_failure)?;
+    let object =
+        crate::build::program::codegen_tool(&args.main, &modules, &cxz).map_err(|e| match e {
+            crate::build::program::ProgramError::Diagnostics(t) => Failure::worded(t),
+            crate::build::program::ProgramError::Other(t) => Failure::new(t),
+        })?;
+    write_output(&args.output, &object)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `coex tool link`.
