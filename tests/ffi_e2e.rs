@@ -1,0 +1,139 @@
+//! The FFI execution model end to end through the real binary: a library
+//! with deliberately thread-unsafe C (`tests/ffi_e2e/isolab`) packed by
+//! `coex cxz pack`, and `.coex` programs run with `coex run`.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+fn here() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ffi_e2e")
+}
+
+/// A private cache, home and library folder with `isolab.cxz` packed.
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        std::fs::create_dir_all(dir.path().join("libs")).unwrap();
+        let env = Env { dir };
+        let out = env.path().join("libs/isolab.cxz");
+        let o = env.coex(
+            &[
+                "cxz",
+                "pack",
+                here().join("isolab").to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert!(o.status.success(), "pack: {}", text(&o.stderr));
+        env
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn coex(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
+        let mut c = assert_cmd::Command::cargo_bin("coex").unwrap();
+        c.args(args)
+            .current_dir(self.path())
+            .env("COEX_CACHE_DIR", self.path().join("cache"))
+            .env("HOME", self.path().join("home"))
+            .env_remove("COEX_PATH")
+            .env_remove("COEX_REMOTE_CACHE")
+            .env_remove("COEX_CC");
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    }
+
+    /// `coex run tests/ffi_e2e/<program> -L libs` with extra variables.
+    fn run(&self, program: &str, vars: &[(&str, &str)]) -> Output {
+        let main = self.path().join(program);
+        std::fs::copy(here().join(program), &main).unwrap();
+        let libs = self.path().join("libs");
+        self.coex(
+            &["run", main.to_str().unwrap(), "-L", libs.to_str().unwrap()],
+            vars,
+        )
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn tasks_get_their_own_c_globals_and_a_func_shares_one_instance() {
+    let env = Env::new();
+    let mut expected = "100000\n".repeat(8);
+    for r in 1..=8 {
+        expected += &format!("{}\n", r * 100_000);
+    }
+    for threads in ["1", "2"] {
+        let o = env.run("counting.coex", &[("COEX_THREADS", threads)]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        assert_eq!(text(&o.stdout), expected, "COEX_THREADS={threads}");
+    }
+}
+
+#[test]
+fn thread_unsafe_c_is_correct_from_1000_parallel_tasks() {
+    let env = Env::new();
+    let o = env.run("unsafe.coex", &[("COEX_THREADS", "4")]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "0\n");
+}
+
+#[test]
+fn a_heap_cap_takes_the_resource_exhausted_case_or_stops_the_program() {
+    let env = Env::new();
+    let o = env.run("heapcap.coex", &[("COEX_FFI_INSTANCE_HEAP_MAX", "16M")]);
+    assert_eq!(text(&o.stdout), "1\nexhausted\n", "{}", text(&o.stderr));
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.starts_with("error: FFI resource exhausted\n"), "{err}");
+    assert!(err.contains("heapcap.coex:20"), "{err}");
+    assert!(err.contains("case ResourceExhausted:"), "{err}");
+    let o = env.run("heapcap.coex", &[]);
+    assert_eq!(text(&o.stdout), "1\n1\n1\n", "{}", text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn within_abandons_a_sleeping_c_call_and_the_program_exits_at_once() {
+    let env = Env::new();
+    // build first, so the timing below is the program's alone
+    let o = env.run("deadline.coex", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let started = Instant::now();
+    let o = env.run("deadline.coex", &[("COEX_FFI_STATS", "1")]);
+    let took = started.elapsed();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "timed out\n1\n");
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+    assert!(
+        text(&o.stderr).contains(" abandoned=1 "),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn an_abandoned_instance_is_destroyed_once_its_call_returns() {
+    let env = Env::new();
+    let o = env.run("deadline_linger.coex", &[("COEX_FFI_STATS", "1")]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "timed out\n1\n");
+    let err = text(&o.stderr);
+    assert!(err.contains(" abandoned=1 "), "{err}");
+    assert!(err.contains(" abandoned-destroyed=1 "), "{err}");
+}
