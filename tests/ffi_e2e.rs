@@ -21,19 +21,25 @@ impl Env {
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
         std::fs::create_dir_all(dir.path().join("libs")).unwrap();
         let env = Env { dir };
-        let out = env.path().join("libs/isolab.cxz");
-        let o = env.coex(
+        env.pack("isolab");
+        env
+    }
+
+    /// Packs `tests/ffi_e2e/<name>` into `libs/<name>.cxz`.
+    fn pack(&self, name: &str) -> PathBuf {
+        let out = self.path().join(format!("libs/{name}.cxz"));
+        let o = self.coex(
             &[
                 "cxz",
                 "pack",
-                here().join("isolab").to_str().unwrap(),
+                here().join(name).to_str().unwrap(),
                 "-o",
                 out.to_str().unwrap(),
             ],
             &[],
         );
-        assert!(o.status.success(), "pack: {}", text(&o.stderr));
-        env
+        assert!(o.status.success(), "pack {name}: {}", text(&o.stderr));
+        out
     }
 
     fn path(&self) -> &Path {
@@ -136,4 +142,40 @@ fn an_abandoned_instance_is_destroyed_once_its_call_returns() {
     let err = text(&o.stderr);
     assert!(err.contains(" abandoned=1 "), "{err}");
     assert!(err.contains(" abandoned-destroyed=1 "), "{err}");
+}
+
+#[test]
+fn initial_exec_tls_is_refused_by_the_ffi_build_and_by_the_runtime() {
+    let env = Env::new();
+    let archive = env.pack("ietls");
+    let out_dir = env.path().join("images");
+    let o = env.coex(
+        &[
+            "cxz",
+            "build",
+            archive.to_str().unwrap(),
+            "-o",
+            out_dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.starts_with(
+            "error: FFI unit 'ietls' of library 'ietls' uses initial-exec thread-local storage (DF_STATIC_TLS)"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("-ftls-model=global-dynamic"), "{err}");
+    assert!(!out_dir.join("libietls.so").exists());
+    // a program using it stops at the first call with the runtime's error
+    let o = env.run("ietls_main.coex", &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("error: FFI unit 'ietls/ietls' uses initial-exec thread-local storage"),
+        "{err}"
+    );
+    assert_eq!(text(&o.stdout), "");
 }
