@@ -19,6 +19,7 @@
 
 #define GC_THREADS 1
 #include <gc.h>
+#include <pthread.h>
 #include <stdint.h>
 
 /* ---- values ------------------------------------------------------------ */
@@ -265,6 +266,24 @@ typedef struct ffi_stats {
     _Atomic int64_t abandoned, abandoned_destroyed, cap_hits, live, abandoned_running;
 } ffi_stats;
 extern ffi_stats coex_ffi_stats;
+
+/* What the runtime knows about one unit image (analysed on first use) and
+ * its pool (rt_ffi_load.c analyses, rt_ffi_pool.c pools). */
+typedef struct ffi_unit_info {
+    pthread_mutex_t lock;
+    int analysed;
+    int poolable;
+    ffi_range rel[4]; /* writable non-RELRO bytes, addr = offset from base */
+    int nrel;
+    ffi_instance *pool;
+    int64_t pooled;
+} ffi_unit_info;
+/* Unit u, analysed (stops the program for a DF_STATIC_TLS image). */
+ffi_unit_info *coex_ffi_unit(int64_t u, const coex_loc *loc);
+/* A fresh load of unit u; NULL when memfd/dlopen run out of resources. */
+ffi_instance *coex_ffi_instance_load(int64_t u, ffi_unit_info *ui, const coex_loc *loc);
+/* Back to the bytes right after load; the heap is dropped wholesale. */
+void coex_ffi_instance_reset(ffi_instance *inst);
 
 /* A fresh or pooled instance of unit u counted as live; NULL when resources
  * are exhausted (caps, memfd/dlopen ENOMEM/EMFILE, too many abandoned). */

@@ -15,8 +15,8 @@
  *
  * Analysis (once per unit, from the image bytes): the writable PT_LOAD
  * bytes outside PT_GNU_RELRO (what a pool reset restores), whether the
- * image has TLS, its undefined symbols and DT_NEEDED entries (what decides
- * whether instances may be pooled, see rt_ffi_pool.c), and DF_STATIC_TLS
+ * image has TLS and which symbols it imports (what decides whether its
+ * instances may be pooled, see rt_ffi_pool.c), and DF_STATIC_TLS
  * (rejected: initial-exec TLS exhausts glibc's static TLS block after a
  * handful of instances). */
 #define _GNU_SOURCE
@@ -123,22 +123,13 @@ static int pure_import(const char *name) {
     return 0;
 }
 
-typedef struct unit_info {
-    pthread_mutex_t lock;
-    int analysed;
-    int poolable;
-    ffi_range rel[4]; /* writable non-RELRO bytes, addr = offset from base */
-    int nrel;
-    ffi_instance *pool;
-    int64_t pooled;
-} unit_info;
 
-static unit_info *units;
+static ffi_unit_info *units;
 static pthread_once_t units_once = PTHREAD_ONCE_INIT;
 
 static void units_init(void) {
     int64_t n = coex_ffi_unit_count > 0 ? coex_ffi_unit_count : 1;
-    units = calloc((size_t)n, sizeof(unit_info));
+    units = calloc((size_t)n, sizeof(ffi_unit_info));
     if (!units) return;
     for (int64_t i = 0; i < n; i++) pthread_mutex_init(&units[i].lock, NULL);
 }
@@ -147,7 +138,7 @@ static void units_init(void) {
 
 /* Fills ui from the ELF image; stops the program for DF_STATIC_TLS. An image
  * it cannot read is simply never pooled (dlopen reports real damage). */
-static void analyse(unit_info *ui, const coex_unit_desc *d, const coex_loc *loc) {
+static void analyse(ffi_unit_info *ui, const coex_unit_desc *d, const coex_loc *loc) {
     const unsigned char *img = d->image;
     uint64_t n = (uint64_t)*d->image_len;
     ui->poolable = 0;
@@ -232,15 +223,15 @@ static void analyse(unit_info *ui, const coex_unit_desc *d, const coex_loc *loc)
     ui->poolable = found;
 }
 
-/* The analysed description of unit u (analysis on first use). */
-static unit_info *unit_get(int64_t u, const coex_loc *loc) {
+ffi_unit_info *coex_ffi_unit(int64_t u, const coex_loc *loc) {
     pthread_once(&units_once, units_init);
     if (!units) coex_rt_error("out of memory", NULL);
-    unit_info *ui = &units[u];
+    ffi_unit_info *ui = &units[u];
+    if (__atomic_load_n(&ui->analysed, __ATOMIC_ACQUIRE)) return ui;
     pthread_mutex_lock(&ui->lock);
     if (!ui->analysed) {
         analyse(ui, &coex_ffi_unit_table[u], loc);
-        ui->analysed = 1;
+        __atomic_store_n(&ui->analysed, 1, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&ui->lock);
     return ui;
@@ -320,8 +311,7 @@ void coex_ffi_instance_destroy(ffi_instance *inst) {
     atomic_fetch_add(&coex_ffi_stats.destroyed, 1);
 }
 
-/* Back to the bytes right after load; the heap is dropped wholesale. */
-static void instance_reset(ffi_instance *inst) {
+void coex_ffi_instance_reset(ffi_instance *inst) {
     unsigned char *s = inst->snapshot;
     for (int i = 0; i < inst->nranges; i++) {
         memcpy(inst->ranges[i].addr, s, inst->ranges[i].len);
@@ -345,8 +335,7 @@ static int write_all(int fd, const unsigned char *p, int64_t left) {
     return 0;
 }
 
-/* A fresh load of unit u; NULL when resources are exhausted. */
-static ffi_instance *instance_load(int64_t u, unit_info *ui, const coex_loc *loc) {
+ffi_instance *coex_ffi_instance_load(int64_t u, ffi_unit_info *ui, const coex_loc *loc) {
     const coex_unit_desc *d = &coex_ffi_unit_table[u];
     int fd = memfd_create(d->name, MFD_CLOEXEC);
     if (fd < 0) return NULL;
@@ -406,59 +395,4 @@ static ffi_instance *instance_load(int64_t u, unit_info *ui, const coex_loc *loc
     shim_connect(inst);
     atomic_fetch_add(&coex_ffi_stats.created, 1);
     return inst;
-}
-
-/* ---- acquire / release (the pool) ------------------------------------------ */
-
-ffi_instance *coex_ffi_acquire(int64_t u, const coex_loc *loc) {
-    const ffi_config *c = coex_ffi_config();
-    if (atomic_load(&coex_ffi_stats.abandoned_running) >= c->max_abandoned) return NULL;
-    int64_t live = atomic_fetch_add(&coex_ffi_stats.live, 1);
-    if (c->max_instances >= 0 && live >= c->max_instances) {
-        atomic_fetch_sub(&coex_ffi_stats.live, 1);
-        return NULL;
-    }
-    unit_info *ui = unit_get(u, loc);
-    ffi_instance *inst = NULL;
-    if (__atomic_load_n(&ui->pool, __ATOMIC_RELAXED)) { /* a hint; checked under the lock */
-        pthread_mutex_lock(&ui->lock);
-        inst = ui->pool;
-        if (inst) {
-            ui->pool = inst->next_pooled;
-            ui->pooled--;
-        }
-        pthread_mutex_unlock(&ui->lock);
-        if (inst) {
-            inst->next_pooled = NULL;
-            atomic_fetch_add(&coex_ffi_stats.reused, 1);
-            return inst;
-        }
-    }
-    inst = instance_load(u, ui, loc);
-    if (!inst) atomic_fetch_sub(&coex_ffi_stats.live, 1);
-    return inst;
-}
-
-void coex_ffi_release(ffi_instance *inst) {
-    if (!inst) return;
-    atomic_fetch_sub(&coex_ffi_stats.live, 1);
-    unit_info *ui = &units[inst->unit];
-    uint32_t events = inst->events ? __atomic_load_n(inst->events, __ATOMIC_RELAXED) : 0;
-    if (events & COEX_SHIM_EVENT_FOREIGN) inst->taint |= COEX_TAINT_FOREIGN;
-    if (inst->snapshot && !inst->taint) {
-        instance_reset(inst);
-        pthread_mutex_lock(&ui->lock);
-        int keep = ui->pooled < coex_ffi_config()->pool_max;
-        if (keep) {
-            inst->next_pooled = ui->pool;
-            ui->pool = inst;
-            ui->pooled++;
-        }
-        pthread_mutex_unlock(&ui->lock);
-        if (keep) {
-            atomic_fetch_add(&coex_ffi_stats.pooled, 1);
-            return;
-        }
-    }
-    coex_ffi_instance_destroy(inst);
 }

@@ -16,6 +16,7 @@ pub const RUNTIME_SOURCES: &[(&str, &str)] = &[
     ("rt_errors.c", include_str!("../../runtime/rt_errors.c")),
     ("rt_ffi_call.c", include_str!("../../runtime/rt_ffi_call.c")),
     ("rt_ffi_load.c", include_str!("../../runtime/rt_ffi_load.c")),
+    ("rt_ffi_pool.c", include_str!("../../runtime/rt_ffi_pool.c")),
     (
         "rt_ffi_scope.c",
         include_str!("../../runtime/rt_ffi_scope.c"),
