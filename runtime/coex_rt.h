@@ -136,7 +136,7 @@ void coex_task_yield(void *ctx, int64_t v);
 void coex_task_scope_enter(void);
 void coex_task_scope_exit(void);
 
-/* ---- FFI (rt_ffi_call.c, rt_ffi_scope.c, rt_ffi_load.c; docs/ffi.md) ---- */
+/* ---- FFI (rt_ffi_{call,scope,pool,load}.c; docs/ffi.md) ------------------ */
 
 /* Entry/exit of a func that may (transitively) call externs: the outermost
  * active invocation on the thread owns the FFI instances of the scope. */
