@@ -279,3 +279,52 @@ fn pack_ffi_unit_runtime_and_link_make_a_program_that_runs() {
     ));
     assert!(!d.join("app3").exists());
 }
+
+#[test]
+fn codegen_checks_the_program_with_only_the_named_modules_and_libraries() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::create_dir_all(d.join("app")).unwrap();
+    fs::write(
+        d.join("app/main.coex"),
+        "import util\nimport \"mylib\"\n\nfunc main() -> int\n    print(double(\"x\"))\n    return 0\n~\n",
+    )
+    .unwrap();
+    fs::create_dir_all(d.join("elsewhere")).unwrap();
+    fs::write(
+        d.join("elsewhere/util_impl.coex"),
+        "formula double(x: int) -> int\n    return x * 2\n~\n",
+    )
+    .unwrap();
+    // Errors name the file as given (relative), never a scratch directory;
+    // the module comes from --module although it lives elsewhere; the
+    // library is not searched for anywhere else.
+    let out = d.join("main.o");
+    let assert = coex()
+        .current_dir(d)
+        .args([
+            "tool",
+            "codegen",
+            "--main",
+            "app/main.coex",
+            "--module",
+            "util=elsewhere/util_impl.coex",
+            "-o",
+        ])
+        .arg(&out)
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        stderr.starts_with("error: Library 'mylib' not found"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--> app/main.coex:2:1"), "{stderr}");
+    assert!(stderr.contains("--> app/main.coex:5:18"), "{stderr}");
+    assert!(
+        stderr.ends_with("error: could not compile `app/main.coex` due to 2 errors\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("/tmp"), "{stderr}");
+    assert!(!out.exists());
+}

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::failure::{CmdResult, Failure};
 
+mod codegen;
 mod ffi_unit;
 mod pack;
 mod program;
@@ -126,7 +127,7 @@ pub fn run(cmd: ToolCommand) -> CmdResult {
         ToolCommand::Pack(args) => pack::run(args),
         ToolCommand::FfiUnit(args) => ffi_unit::run(args),
         ToolCommand::Runtime(args) => program::runtime(args),
-        ToolCommand::Codegen(args) => program::codegen(args),
+        ToolCommand::Codegen(args) => codegen::run(args),
         ToolCommand::Link(args) => program::link(args),
     }
 }
@@ -221,13 +222,6 @@ fn parse_named_files(
         }
     }
     Ok(out)
-}
-
-/// Validates `--module` and `--cxz` values before anything runs.
-fn check_specs(modules: &[String], cxz: &[String]) -> Result<(), Failure> {
-    parse_named_files("--module", modules).map_err(ToolArgError::into_failure)?;
-    parse_named_files("--cxz", cxz).map_err(ToolArgError::into_failure)?;
-    Ok(())
 }
 
 /// One `--unit-image NAME:UNIT=FILE` value.

@@ -1,6 +1,6 @@
-//! `coex tool runtime`, `coex tool codegen` and `coex tool link`: the
-//! actions that turn a program's Coex code, the C runtime and its libraries'
-//! FFI unit images into an executable.
+//! `coex tool runtime` and `coex tool link`: the actions that turn a
+//! program's object (from `coex tool codegen`), the C runtime and its
+//! libraries' FFI unit images into an executable.
 //!
 //! Unit order contract: the FFI units of a program are numbered in one
 //! canonical order, libraries by import name, then units by name (the
@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{
-    absolute, check_specs, parse_named_files, parse_unit_image, read_input, scratch_dir,
-    unavailable, write_output, CodegenArgs, LinkArgs, RuntimeArgs, ToolArgError,
+    absolute, parse_named_files, parse_unit_image, read_input, scratch_dir, write_output, LinkArgs,
+    RuntimeArgs, ToolArgError,
 };
 use crate::codegen::embed::embed_unit_image;
 use crate::cxz::CxzArchive;
@@ -44,16 +44,6 @@ pub fn runtime(args: RuntimeArgs) -> CmdResult {
     let bytes = read_input(&scratch.path().join(RUNTIME_OBJECT))?;
     write_output(&args.output, &bytes)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Runs `coex tool codegen`: its arguments are checked, then it reports
-/// that the front end is not part of this build (no fake object).
-pub fn codegen(args: CodegenArgs) -> CmdResult {
-    check_specs(&args.module, &args.cxz)?;
-    Err(unavailable(
-        "codegen",
-        "the Coex front end (src/lang) and its bridge to the back end's IR",
-    ))
 }
 
 /// Runs `coex tool link`.
@@ -106,7 +96,9 @@ pub fn link(args: LinkArgs) -> CmdResult {
 }
 
 /// Every FFI unit of every library, in the canonical order (see the module doc).
-fn unit_order(libraries: &BTreeMap<String, PathBuf>) -> Result<Vec<(String, String)>, Failure> {
+pub(super) fn unit_order(
+    libraries: &BTreeMap<String, PathBuf>,
+) -> Result<Vec<(String, String)>, Failure> {
     let mut order = Vec::new();
     for (name, path) in libraries {
         let archive = CxzArchive::open(path).map_err(Failure::new)?;
