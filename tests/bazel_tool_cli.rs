@@ -201,6 +201,7 @@ fn pack_ffi_unit_runtime_and_link_make_a_program_that_runs() {
         cmd.current_dir(d)
             .env_clear()
             .env("LC_ALL", "C")
+            .env("HOME", d.join("home"))
             .arg("tool")
             .args(args);
         cmd
@@ -251,6 +252,8 @@ fn pack_ffi_unit_runtime_and_link_make_a_program_that_runs() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&run.stdout), "42\n");
+    // No tool used a cache in $HOME (the build system caches).
+    assert!(!d.join("home").exists());
     // The same inputs link to the same bytes.
     link("app2");
     assert_eq!(
