@@ -75,6 +75,24 @@ impl Workspace {
             root = root.display()
         ));
         fs::write(dir.join(".bazelrc"), rc).unwrap();
+        // A downloaded library: the checked-in archive through http_file
+        // (a file:// URL keeps it offline), wrapped by a cxz_library.
+        let archive = dir.join("third_party/counter.cxz");
+        let sha256 = sha256_hex(&fs::read(&archive).unwrap());
+        let mut ws = fs::read_to_string(dir.join("WORKSPACE")).unwrap();
+        ws.push_str(&format!(
+            "\nload(\"@bazel_tools//tools/build_defs/repo:http.bzl\", \"http_file\")\n\n\
+             http_file(\n    name = \"counter_download\",\n    urls = [\"file://{}\"],\n    \
+             sha256 = \"{sha256}\",\n    downloaded_file_path = \"counter.cxz\",\n)\n",
+            archive.display()
+        ));
+        fs::write(dir.join("WORKSPACE"), ws).unwrap();
+        let mut build = fs::read_to_string(dir.join("third_party/BUILD.bazel")).unwrap();
+        build.push_str(
+            "\ncxz_library(\n    name = \"counter_download\",\n    src = \"@counter_download//file\",\n    \
+             units = [\"counter\"],\n    import_name = \"counter\",\n)\n",
+        );
+        fs::write(dir.join("third_party/BUILD.bazel"), build).unwrap();
         Workspace {
             dir: dir.to_path_buf(),
             user_root: user_root.to_path_buf(),
@@ -244,23 +262,25 @@ fn executed(counts: &BTreeMap<String, usize>) -> usize {
 
 /// The library targets and the runtime: their coex actions are two packs
 /// (greet.cxz and counter.cxz), one FFI unit per cxz_library (greet,
-/// counter) and the runtime build.
-const ARCHIVES: [&str; 5] = [
+/// counter, counter_download) and the runtime build.
+const ARCHIVES: [&str; 6] = [
     "//greet:greet_cxz",
     "//counter_src:counter_cxz",
     "//greet",
     "//third_party:counter",
     "@coex_rules//rules:runtime",
+    "//third_party:counter_download",
 ];
 /// How many coex actions building them runs.
-const COEX_ACTIONS: usize = 5;
+const COEX_ACTIONS: usize = 6;
 /// Their outputs.
-const ARCHIVE_OUTPUTS: [&str; 5] = [
+const ARCHIVE_OUTPUTS: [&str; 6] = [
     "greet/greet.cxz",
     "counter_src/counter.cxz",
     "greet/greet_ffi/libgreet.so",
     "third_party/counter_ffi/libcounter.so",
     "external/coex_rules/rules/coex_rt.o",
+    "third_party/counter_download_ffi/libcounter.so",
 ];
 
 #[test]
@@ -368,6 +388,8 @@ fn bazel_builds_caches_and_shares_coex_actions() {
     assert_eq!(digests4[1], digests1[1], "counter.cxz untouched");
     assert_eq!(digests4[3], digests1[3], "libcounter.so untouched");
     assert_eq!(digests4[4], digests1[4], "runtime untouched");
+    // The downloaded archive is the checked-in one: the same unit image.
+    assert_eq!(digests1[5], digests1[3]);
 
     // 7. The program targets: their actions need library code that is not in
     //    this build yet; they fail with the documented error, no fake output.
