@@ -21,10 +21,7 @@ pub fn run(args: CodegenArgs) -> CmdResult {
     let modules =
         parse_named_files("--module", &args.module).map_err(ToolArgError::into_failure)?;
     let libraries = parse_named_files("--cxz", &args.cxz).map_err(ToolArgError::into_failure)?;
-    let mut archives = BTreeMap::new();
-    for (name, path) in &libraries {
-        archives.insert(name.clone(), CxzArchive::open(path).map_err(Failure::new)?);
-    }
+    let archives = super::program::open_libraries(&libraries)?;
     let resolver = ExplicitLibraries::new(&archives);
     let main_rel = staged_path(&args.main);
     let scratch = scratch_dir()?;
@@ -59,8 +56,10 @@ pub fn run(args: CodegenArgs) -> CmdResult {
         eprint!("{rendered}");
     }
     // Next, once the lowering from the checked program to the back end's IR
-    // is in the build: lower, `canonical_units` with the order of
-    // `program::unit_order`, `compile_program`, `write_output(&args.output)`.
+    // is in the build: lower, `canonical_units(&mut ir,
+    // &program::unit_order(&archives), &manifest_names(&archives)?)`,
+    // `compile_program`, `write_output` to `args.output` made absolute
+    // before the directory change above.
     Err(unavailable(
         "codegen",
         "the lowering of the checked program to the back end's IR",
@@ -150,6 +149,23 @@ fn library_modules(archive: &CxzArchive) -> LibraryModules {
         modules,
         symbols,
     }
+}
+
+/// Manifest library name → import name; two imports of one library are an error.
+#[allow(dead_code)] // called once the lowering to IR is part of the build
+pub fn manifest_names(
+    archives: &BTreeMap<String, CxzArchive>,
+) -> Result<BTreeMap<String, String>, Failure> {
+    let mut names = BTreeMap::new();
+    for (import, archive) in archives {
+        if let Some(other) = names.insert(archive.name().to_string(), import.clone()) {
+            return Err(Failure::new(format!(
+                "--cxz {other} and --cxz {import} are the same library '{}'",
+                archive.name()
+            )));
+        }
+    }
+    Ok(names)
 }
 
 /// Renumbers a lowered program's FFI units into the canonical order that

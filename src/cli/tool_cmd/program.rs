@@ -61,7 +61,7 @@ pub fn link(args: LinkArgs) -> CmdResult {
             .into_failure());
         }
     }
-    let order = unit_order(&libraries)?;
+    let order = unit_order(&open_libraries(&libraries)?);
     let ordered = match_images(&order, images)?;
 
     let cc = cc_string(&args.cc)?;
@@ -96,12 +96,9 @@ pub fn link(args: LinkArgs) -> CmdResult {
 }
 
 /// Every FFI unit of every library, in the canonical order (see the module doc).
-pub(super) fn unit_order(
-    libraries: &BTreeMap<String, PathBuf>,
-) -> Result<Vec<(String, String)>, Failure> {
+pub(super) fn unit_order(libraries: &BTreeMap<String, CxzArchive>) -> Vec<(String, String)> {
     let mut order = Vec::new();
-    for (name, path) in libraries {
-        let archive = CxzArchive::open(path).map_err(Failure::new)?;
+    for (name, archive) in libraries {
         let mut units: Vec<&str> = archive
             .manifest
             .units
@@ -111,7 +108,18 @@ pub(super) fn unit_order(
         units.sort_unstable();
         order.extend(units.into_iter().map(|u| (name.clone(), u.to_string())));
     }
-    Ok(order)
+    order
+}
+
+/// Opens every `--cxz` archive, by import name.
+pub(super) fn open_libraries(
+    libraries: &BTreeMap<String, PathBuf>,
+) -> Result<BTreeMap<String, CxzArchive>, Failure> {
+    let mut archives = BTreeMap::new();
+    for (name, path) in libraries {
+        archives.insert(name.clone(), CxzArchive::open(path).map_err(Failure::new)?);
+    }
+    Ok(archives)
 }
 
 /// The image of each unit of `order`; every unit needs one, every image
