@@ -36,14 +36,44 @@ _DEPS_ATTR = attr.label_list(
 
 def _coex_library_impl(ctx):
     info = _collect(ctx.files.srcs, ctx.attr.deps)
-    return [DefaultInfo(files = depset(ctx.files.srcs)), info]
+
+    # One check action: the modules with the front end, against exactly
+    # the modules and libraries of their deps. Its stamp is the library's
+    # output, so `bazel build` reports Coex errors at the library.
+    stamp = ctx.actions.declare_file(ctx.label.name + ".checked")
+    args = ctx.actions.args()
+    args.add("check")
+    for f in ctx.files.srcs:
+        args.add("--src", f)
+    inputs = list(ctx.files.srcs)
+    for dep in ctx.attr.deps:
+        for name, f in sorted(dep[CoexInfo].modules.to_list(), key = _by_module_name):
+            args.add("--module", "%s=%s" % (name, f.path))
+            inputs.append(f)
+    libraries = sorted(info.libraries.to_list(), key = _by_import_name)
+    for import_name, archive, _ in libraries:
+        args.add("--cxz", "%s=%s" % (import_name, archive.path))
+        inputs.append(archive)
+    args.add("-o", stamp)
+    run_coex_tool(
+        ctx,
+        mnemonic = "CoexCheck",
+        progress = "Checking %s" % ctx.label,
+        args = args,
+        inputs = inputs,
+        outputs = [stamp],
+    )
+    return [DefaultInfo(files = depset(ctx.files.srcs + [stamp])), info]
 
 coex_library = rule(
     implementation = _coex_library_impl,
+    toolchains = [COEX_TOOLCHAIN_TYPE],
     doc = """Coex modules that programs import by name (`import NAME` finds `NAME.coex`).
 
-Carries the sources and their dependencies to the program that imports
-them; they are compiled in that program's single codegen action.""",
+Checks the modules with the front end (one `CoexCheck` action; its stamp
+is the target's output) and carries the sources and their dependencies to
+the programs that import them; they are compiled in each program's single
+codegen action (the back end compiles a whole program at once).""",
     attrs = {
         "srcs": attr.label_list(
             doc = "The modules (`*.coex`); a module's name is its file name without `.coex`.",

@@ -262,25 +262,28 @@ fn executed(counts: &BTreeMap<String, usize>) -> usize {
 
 /// The library targets and the runtime: their coex actions are two packs
 /// (greet.cxz and counter.cxz), one FFI unit per cxz_library (greet,
-/// counter, counter_download) and the runtime build.
-const ARCHIVES: [&str; 6] = [
+/// counter, counter_download), the runtime build and the check of the
+/// coex_library util.
+const ARCHIVES: [&str; 7] = [
     "//greet:greet_cxz",
     "//counter_src:counter_cxz",
     "//greet",
     "//third_party:counter",
     "@coex_rules//rules:runtime",
     "//third_party:counter_download",
+    "//app:util",
 ];
 /// How many coex actions building them runs.
-const COEX_ACTIONS: usize = 6;
+const COEX_ACTIONS: usize = 7;
 /// Their outputs.
-const ARCHIVE_OUTPUTS: [&str; 6] = [
+const ARCHIVE_OUTPUTS: [&str; 7] = [
     "greet/greet.cxz",
     "counter_src/counter.cxz",
     "greet/greet_ffi/libgreet.so",
     "third_party/counter_ffi/libcounter.so",
     "external/coex_rules/rules/coex_rt.o",
     "third_party/counter_download_ffi/libcounter.so",
+    "app/util.checked",
 ];
 
 #[test]

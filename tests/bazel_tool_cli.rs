@@ -331,3 +331,54 @@ fn codegen_checks_the_program_with_only_the_named_modules_and_libraries() {
     assert!(!stderr.contains("/tmp"), "{stderr}");
     assert!(!out.exists());
 }
+
+#[test]
+fn check_writes_a_stamp_for_modules_that_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::create_dir_all(d.join("lib")).unwrap();
+    fs::write(
+        d.join("lib/util.coex"),
+        "formula double(x: int) -> int\n    return x * 2\n~\n",
+    )
+    .unwrap();
+    fs::write(
+        d.join("lib/quad.coex"),
+        "import util\n\nformula quad(x: int) -> int\n    return double(double(x))\n~\n",
+    )
+    .unwrap();
+    coex()
+        .current_dir(d)
+        .args([
+            "tool",
+            "check",
+            "--src",
+            "lib/util.coex",
+            "--src",
+            "lib/quad.coex",
+            "-o",
+            "out/lib.checked",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cannot write"));
+    fs::create_dir_all(d.join("out")).unwrap();
+    coex()
+        .current_dir(d)
+        .args([
+            "tool",
+            "check",
+            "--src",
+            "lib/util.coex",
+            "--src",
+            "lib/quad.coex",
+            "-o",
+            "out/lib.checked",
+        ])
+        .assert()
+        .success();
+    assert_eq!(
+        fs::read_to_string(d.join("out/lib.checked")).unwrap(),
+        "checked lib/util.coex\nchecked lib/quad.coex\n"
+    );
+}

@@ -32,6 +32,8 @@ pub enum ToolCommand {
     Runtime(RuntimeArgs),
     /// Generate one object file for all Coex code of a program
     Codegen(CodegenArgs),
+    /// Check Coex modules (a coex_library) with the front end; write a stamp
+    Check(CheckArgs),
     /// Link a program's object, the runtime and its FFI unit images into an executable
     Link(LinkArgs),
 }
@@ -98,6 +100,23 @@ pub struct CodegenArgs {
     pub output: PathBuf,
 }
 
+/// `coex tool check --src FILE... [--module NAME=FILE]... [--cxz NAME=FILE]... -o STAMP`
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A Coex module to check as an entry file (repeatable)
+    #[arg(long = "src", value_name = "FILE", required = true)]
+    pub src: Vec<PathBuf>,
+    /// A Coex module the sources import by name (`import NAME`)
+    #[arg(long = "module", value_name = "NAME=FILE")]
+    pub module: Vec<String>,
+    /// A `.cxz` library the sources import (`import "NAME"`)
+    #[arg(long = "cxz", value_name = "NAME=FILE")]
+    pub cxz: Vec<String>,
+    /// The stamp file to write (lists the checked files)
+    #[arg(short = 'o', value_name = "OUT")]
+    pub output: PathBuf,
+}
+
 /// `coex tool link --object OBJ --runtime RT [--cxz NAME=FILE]... [--unit-image NAME:UNIT=FILE]... --cc CLANG -o EXE`
 #[derive(Debug, Args)]
 pub struct LinkArgs {
@@ -128,6 +147,7 @@ pub fn run(cmd: ToolCommand) -> CmdResult {
         ToolCommand::FfiUnit(args) => ffi_unit::run(args),
         ToolCommand::Runtime(args) => program::runtime(args),
         ToolCommand::Codegen(args) => codegen::run(args),
+        ToolCommand::Check(args) => codegen::check(args),
         ToolCommand::Link(args) => program::link(args),
     }
 }

@@ -1,4 +1,5 @@
-//! `coex tool codegen`: all Coex code of a program → one object file.
+//! `coex tool codegen` (all Coex code of a program → one object file) and
+//! `coex tool check` (Coex modules checked on their own → a stamp).
 //!
 //! Imports resolve only to what the command line names, never to a search
 //! path: `import NAME` to a `--module NAME=FILE`, `import "NAME"` (or
@@ -7,10 +8,14 @@
 //! main file, where the front end looks for them), so diagnostics and
 //! runtime error locations name `app/main.coex`, never a scratch path.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
+use std::process::ExitCode;
 
-use super::{parse_named_files, read_input, scratch_dir, unavailable, CodegenArgs, ToolArgError};
+use super::{
+    parse_named_files, read_input, scratch_dir, unavailable, write_output, CheckArgs, CodegenArgs,
+    ToolArgError,
+};
 use crate::codegen::ir::Program;
 use crate::cxz::CxzArchive;
 use crate::failure::{CmdResult, Failure};
@@ -18,52 +23,108 @@ use crate::lang::{self, LibraryModules, LibraryResolver, ManifestSymbol};
 
 /// Runs `coex tool codegen`.
 pub fn run(args: CodegenArgs) -> CmdResult {
-    let modules =
-        parse_named_files("--module", &args.module).map_err(ToolArgError::into_failure)?;
-    let libraries = parse_named_files("--cxz", &args.cxz).map_err(ToolArgError::into_failure)?;
-    let archives = super::program::open_libraries(&libraries)?;
-    let resolver = ExplicitLibraries::new(&archives);
-    let main_rel = staged_path(&args.main);
-    let scratch = scratch_dir()?;
-    let root = scratch.path();
-    stage(root, &main_rel, &read_input(&args.main)?)?;
-    let module_dir = main_rel.parent().unwrap_or(Path::new("")).to_path_buf();
-    for (name, path) in &modules {
-        let rel = module_dir.join(format!("{name}.coex"));
-        if rel == main_rel {
-            return Err(Failure::new(format!(
-                "--module {name} has the name of the main file {}",
-                args.main.display()
-            )));
-        }
-        stage(root, &rel, &read_input(path)?)?;
-    }
-    // Relative names in every diagnostic and runtime location: check from
-    // inside the scratch directory.
-    std::env::set_current_dir(root)
-        .map_err(|e| Failure::new(format!("cannot enter the scratch directory: {e}")))?;
-    let (program, diags) = lang::check_file(&main_rel, &resolver).map_err(Failure::worded)?;
-    let rendered = lang::render_text(&program.sources, &diags);
-    let errors = diags.iter().filter(|d| d.is_error()).count();
-    if errors > 0 {
-        let plural = if errors == 1 { "" } else { "s" };
-        return Err(Failure::worded(format!(
-            "{rendered}error: could not compile `{}` due to {errors} error{plural}",
-            main_rel.display()
-        )));
-    }
-    if !rendered.is_empty() {
-        eprint!("{rendered}");
-    }
+    let staged = StagedSources::new(std::slice::from_ref(&args.main), &args.module, &args.cxz)?;
+    let _names = manifest_names(&staged.archives)?;
+    let _program = staged.check(&staged.entries[0])?;
     // Next, once the lowering from the checked program to the back end's IR
     // is in the build: lower, `canonical_units(&mut ir,
-    // &program::unit_order(&archives), &manifest_names(&archives)?)`,
-    // `compile_program`, `write_output` to `args.output` made absolute
-    // before the directory change above.
+    // &program::unit_order(&staged.archives), &names)`, `compile_program`,
+    // `write_output` to `args.output` made absolute before staging.
     Err(unavailable(
         "codegen",
         "the lowering of the checked program to the back end's IR",
     ))
+}
+
+/// Runs `coex tool check`: every `--src` checked as an entry file; the
+/// stamp lists them (an action needs an output for Bazel to cache it).
+pub fn check(args: CheckArgs) -> CmdResult {
+    let output = super::absolute(&args.output)?;
+    let staged = StagedSources::new(&args.src, &args.module, &args.cxz)?;
+    let mut stamp = String::new();
+    for entry in &staged.entries {
+        staged.check(entry)?;
+        stamp.push_str(&format!("checked {}\n", entry.display()));
+    }
+    write_output(&output, stamp.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A program's sources staged in a scratch directory that is the current
+/// directory, and the libraries its imports may name.
+struct StagedSources {
+    /// The entry files, relative to the scratch directory.
+    entries: Vec<PathBuf>,
+    /// The `--cxz` archives by import name.
+    archives: BTreeMap<String, CxzArchive>,
+    resolver: ExplicitLibraries,
+    /// Kept alive (and the current directory) until the command ends.
+    _scratch: tempfile::TempDir,
+}
+
+impl StagedSources {
+    /// Stages every entry at its relative path and every `--module` beside
+    /// each entry, then enters the scratch directory so that every name in
+    /// diagnostics and runtime locations is relative. Input paths are read
+    /// before the directory change; outputs must be made absolute first.
+    fn new(entries: &[PathBuf], modules: &[String], cxz: &[String]) -> Result<Self, Failure> {
+        let modules = parse_named_files("--module", modules).map_err(ToolArgError::into_failure)?;
+        let libraries = parse_named_files("--cxz", cxz).map_err(ToolArgError::into_failure)?;
+        let archives = super::program::open_libraries(&libraries)?;
+        let resolver = ExplicitLibraries::new(&archives);
+        let scratch = scratch_dir()?;
+        let root = scratch.path();
+        let mut staged = Vec::new();
+        for entry in entries {
+            let rel = staged_path(entry);
+            stage(root, &rel, &read_input(entry)?)?;
+            staged.push(rel);
+        }
+        let dirs: BTreeSet<PathBuf> = staged
+            .iter()
+            .map(|e| e.parent().unwrap_or(Path::new("")).to_path_buf())
+            .collect();
+        for (name, path) in &modules {
+            let bytes = read_input(path)?;
+            for dir in &dirs {
+                let rel = dir.join(format!("{name}.coex"));
+                if staged.contains(&rel) {
+                    return Err(Failure::new(format!(
+                        "--module {name} has the name of an entry file, {}",
+                        rel.display()
+                    )));
+                }
+                stage(root, &rel, &bytes)?;
+            }
+        }
+        std::env::set_current_dir(root)
+            .map_err(|e| Failure::new(format!("cannot enter the scratch directory: {e}")))?;
+        Ok(StagedSources {
+            entries: staged,
+            archives,
+            resolver,
+            _scratch: scratch,
+        })
+    }
+
+    /// Loads and checks the program starting at `entry`; errors are rendered
+    /// as `coex check` renders them, warnings go to stderr.
+    fn check(&self, entry: &Path) -> Result<lang::CheckedProgram, Failure> {
+        let (program, diags) = lang::check_file(entry, &self.resolver).map_err(Failure::worded)?;
+        let rendered = lang::render_text(&program.sources, &diags);
+        let errors = diags.iter().filter(|d| d.is_error()).count();
+        if errors > 0 {
+            let plural = if errors == 1 { "" } else { "s" };
+            return Err(Failure::worded(format!(
+                "{rendered}error: could not compile `{}` due to {errors} error{plural}",
+                entry.display()
+            )));
+        }
+        if !rendered.is_empty() {
+            eprint!("{rendered}");
+        }
+        Ok(program)
+    }
 }
 
 /// Where the main file goes inside the scratch directory: its relative path
@@ -152,7 +213,6 @@ fn library_modules(archive: &CxzArchive) -> LibraryModules {
 }
 
 /// Manifest library name → import name; two imports of one library are an error.
-#[allow(dead_code)] // called once the lowering to IR is part of the build
 pub fn manifest_names(
     archives: &BTreeMap<String, CxzArchive>,
 ) -> Result<BTreeMap<String, String>, Failure> {
