@@ -275,6 +275,12 @@ const ARCHIVES: [&str; 7] = [
 ];
 /// How many coex actions building them runs.
 const COEX_ACTIONS: usize = 7;
+/// The coex actions `bazel build //...` adds: codegen and link of //app:app
+/// and //app:app_test.
+const PROGRAM_ACTIONS: usize = 4;
+/// The coex actions a change of greet.c re-runs: greet's pack and FFI
+/// unit, and the two links (codegen reads the library's archive).
+const C_CHANGE_ACTIONS: usize = 6;
 /// Their outputs.
 const ARCHIVE_OUTPUTS: [&str; 7] = [
     "greet/greet.cxz",
@@ -375,13 +381,29 @@ fn bazel_builds_caches_and_shares_coex_actions() {
         .collect();
     assert_eq!(digests1, digests3);
 
-    // 6. Changing one C file re-runs only that library's actions (its pack
-    //    and its FFI unit); the other library is untouched.
+    // 6. The whole example: `bazel build //...` runs the programs' codegen
+    //    and link actions (everything else is built); `bazel test //...`
+    //    runs the coex_test.
+    let log = ws2.ok(&["build", "//..."]);
+    assert_eq!(executed(&process_counts(&log)), PROGRAM_ACTIONS, "{log}");
+    let app = ws2.dir.join("bazel-bin/app/app");
+    let ran = Command::new(&app).output().unwrap();
+    assert_eq!(
+        ran.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), "42\n42\n3\n");
+    ws2.ok(&["test", "//..."]);
+
+    // 7. Changing one C file re-runs only that library's actions and the
+    //    links; the other library, the runtime and Cranelift do not re-run.
     let greet_c = ws2.dir.join("greet/ffi/src/greet.c");
     let c = fs::read_to_string(&greet_c).unwrap();
     fs::write(&greet_c, c.replace("return a + b;", "return a + b + 1;")).unwrap();
-    let log = ws2.ok(&local_build);
-    assert_eq!(executed(&process_counts(&log)), 2, "{log}");
+    let log = ws2.ok(&["build", "//..."]);
+    assert_eq!(executed(&process_counts(&log)), C_CHANGE_ACTIONS, "{log}");
     let digests4: Vec<String> = ARCHIVE_OUTPUTS
         .iter()
         .map(|p| ws2.output_digest(p))
@@ -393,17 +415,15 @@ fn bazel_builds_caches_and_shares_coex_actions() {
     assert_eq!(digests4[4], digests1[4], "runtime untouched");
     // The downloaded archive is the checked-in one: the same unit image.
     assert_eq!(digests1[5], digests1[3]);
-
-    // 7. The program targets: their actions need library code that is not in
-    //    this build yet; they fail with the documented error, no fake output.
-    let out = ws2.bazel(&["build", "--keep_going", "//app:app"]);
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{log}");
+    let ran = Command::new(&app).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), "43\n42\n3\n");
+    // The test's exit status is its result: greet_sum(2, 3) is now 6.
+    let out = ws2.bazel(&["test", "//app:app_test"]);
     assert!(
-        log.contains("is not available in this build"),
-        "unavailable coex tool subcommands are reported:\n{log}"
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    assert!(!ws2.dir.join("bazel-bin/app/app").exists());
 }
 
 #[test]

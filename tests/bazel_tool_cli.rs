@@ -299,9 +299,9 @@ fn codegen_checks_the_program_with_only_the_named_modules_and_libraries() {
         "formula double(x: int) -> int\n    return x * 2\n~\n",
     )
     .unwrap();
-    // Errors name the file as given (relative), never a scratch directory;
-    // the module comes from --module although it lives elsewhere; the
-    // library is not searched for anywhere else.
+    // Errors name the file by its name, never a scratch directory; the
+    // module comes from --module although it lives elsewhere; the library
+    // is not searched for anywhere else.
     let out = d.join("main.o");
     let assert = coex()
         .current_dir(d)
@@ -322,14 +322,36 @@ fn codegen_checks_the_program_with_only_the_named_modules_and_libraries() {
         stderr.starts_with("error: Library 'mylib' not found"),
         "{stderr}"
     );
-    assert!(stderr.contains("--> app/main.coex:2:1"), "{stderr}");
-    assert!(stderr.contains("--> app/main.coex:5:18"), "{stderr}");
+    assert!(stderr.contains("--> main.coex:2:1"), "{stderr}");
+    assert!(stderr.contains("--> main.coex:5:18"), "{stderr}");
     assert!(
-        stderr.ends_with("error: could not compile `app/main.coex` due to 2 errors\n"),
+        stderr.ends_with("error: could not compile `main.coex` due to 2 errors\n"),
         "{stderr}"
     );
     assert!(!stderr.contains("/tmp"), "{stderr}");
     assert!(!out.exists());
+
+    // Fixed, it compiles to an object.
+    fs::write(
+        d.join("app/main.coex"),
+        "import util\n\nfunc main() -> int\n    print(double(21))\n    return 0\n~\n",
+    )
+    .unwrap();
+    coex()
+        .current_dir(d)
+        .args([
+            "tool",
+            "codegen",
+            "--main",
+            "app/main.coex",
+            "--module",
+            "util=elsewhere/util_impl.coex",
+            "-o",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(fs::metadata(&out).unwrap().len() > 0);
 }
 
 #[test]

@@ -613,16 +613,15 @@ fn plan_json_is_valid_deterministic_and_lists_every_action() {
     // Planning runs nothing and writes no cache.
     assert!(!root.join("cache").exists());
 
-    // A program is not planned here yet.
+    // A program is planned too (tests/e2e_incremental.rs); a broken one
+    // reports the front end's errors.
     write(&root.join("app.coex"), "// a program\n");
     coex(root, &root.join("cache"))
         .args(["plan", "app.coex", "--json"])
         .assert()
         .code(1)
         .stderr(predicates::str::starts_with("error: "))
-        .stderr(predicates::str::contains(
-            "program plans come with `coex build`",
-        ));
+        .stderr(predicates::str::contains("could not compile `app.coex`"));
 }
 
 #[test]

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::exec_args::ExecArgs;
+use crate::build::library_check::extern_problems;
 use crate::build::{default_out_dir, select_units, unit_inputs};
 use crate::cxz::search::{parse_import, ImportTarget, LibrarySearch};
-use crate::cxz::{inspect, pack_dir, CxzArchive};
+use crate::cxz::{inspect, pack_dir_checked, CxzArchive};
 use crate::failure::{CmdResult, Failure};
 use crate::ffi_build::{build_units, FfiBuildOptions};
 
@@ -76,6 +77,13 @@ pub fn run(cmd: CxzCommand) -> CmdResult {
         }
         CxzCommand::Verify { file } => {
             let archive = CxzArchive::open(&file).map_err(Failure::new)?;
+            let problems = extern_problems(&archive);
+            if !problems.is_empty() {
+                return Err(Failure::new(crate::cxz::CxzError::Invalid {
+                    path: file.display().to_string(),
+                    problems,
+                }));
+            }
             println!("{}", inspect::summary(&archive));
             Ok(ExitCode::SUCCESS)
         }
@@ -125,7 +133,7 @@ fn pack(dir: PathBuf, output: Option<PathBuf>) -> CmdResult {
             PathBuf::from(format!("{name}.cxz"))
         }
     };
-    let archive = pack_dir(&dir, &out).map_err(Failure::new)?;
+    let archive = pack_dir_checked(&dir, &out, extern_problems).map_err(Failure::new)?;
     println!(
         "packed {} {} -> {} ({} files), digest {}",
         archive.manifest.library.name,

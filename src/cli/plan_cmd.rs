@@ -20,24 +20,37 @@ pub struct PlanArgs {
     /// C compiler whose identity goes into the keys (default: $COEX_CC, else clang on PATH)
     #[arg(long = "cc", value_name = "PATH")]
     pub cc: Option<PathBuf>,
+    /// For a program: also search DIR for libraries (repeatable; before COEX_PATH)
+    #[arg(short = 'L', value_name = "DIR")]
+    pub lib_dirs: Vec<PathBuf>,
+}
+
+/// Prints the whole graph of a program build: codegen, FFI units, runtime
+/// and link actions (nothing runs).
+fn program(args: &PlanArgs) -> CmdResult {
+    // Planning writes nothing, not even the tool identity memo.
+    let (_, graph) = crate::build::run::plan(&args.file, &args.lib_dirs, args.cc.as_deref(), None)
+        .map_err(|e| match e {
+            crate::build::program::ProgramError::Diagnostics(t) => Failure::worded(t),
+            crate::build::program::ProgramError::Other(t) => Failure::new(t),
+        })?;
+    print_json(&graph.graph.plan_json())
+}
+
+fn print_json(plan: &serde_json::Value) -> CmdResult {
+    let text = serde_json::to_string_pretty(plan)
+        .map_err(|e| Failure::new(format!("cannot render the plan as JSON: {e}")))?;
+    println!("{text}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Prints the plan of a library's FFI units (schema `coex-plan-v1`,
 /// docs/cache.md). Object keys are sorted, so equal inputs print equal bytes.
 pub fn run(args: PlanArgs) -> CmdResult {
     if args.file.extension().is_some_and(|e| e == "coex") {
-        return Err(Failure::with_body(
-            format!(
-                "cannot plan {}: program plans come with `coex build`",
-                args.file.display()
-            ),
-            "`coex plan` handles .cxz libraries for now, e.g. `coex plan zlib.cxz --json`.",
-        ));
+        return program(&args);
     }
     let archive = CxzArchive::open(&args.file).map_err(Failure::new)?;
     let plan = plan_json(&unit_inputs(&archive), args.cc.as_deref()).map_err(Failure::new)?;
-    let text = serde_json::to_string_pretty(&plan)
-        .map_err(|e| Failure::new(format!("cannot render the plan as JSON: {e}")))?;
-    println!("{text}");
-    Ok(ExitCode::SUCCESS)
+    print_json(&plan)
 }

@@ -152,19 +152,6 @@ pub fn run(cmd: ToolCommand) -> CmdResult {
     }
 }
 
-/// The one error of a subcommand whose library code is not in this build:
-/// it fails loudly instead of writing a fake output.
-fn unavailable(subcommand: &str, needs: &str) -> Failure {
-    Failure::with_body(
-        format!("`coex tool {subcommand}` is not available in this build"),
-        format!(
-            "It needs {needs}, which this build of coex does not contain yet.\n\
-             Rebuild coex from a checkout that has it (cargo build) and point the\n\
-             Bazel toolchain (COEX_BIN) at the new binary."
-        ),
-    )
-}
-
 /// A bad command-line value of a `coex tool` subcommand.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ToolArgError {

@@ -1,0 +1,272 @@
+//! The real [`LibraryResolver`]: `import "x"` → a `.cxz` archive, opened and
+//! validated by `crate::cxz`, its Coex modules and manifest symbols handed
+//! to the front end.
+//!
+//! Two ways to find an archive: the §3 search (`-L` dirs, `COEX_PATH`,
+//! `./lib`, `~/.coex/lib`, the system dir) for `coex build`/`run`/`check`,
+//! or a fixed `NAME → FILE` map for `coex tool codegen` (Bazel's `--cxz`).
+//! Every archive it opens is remembered under its *import name* (the last
+//! path component of the import string, without `.cxz`), which is what the
+//! canonical FFI unit numbering sorts by.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::cxz::search::{parse_import, ImportTarget, LibrarySearch};
+use crate::cxz::{BoundaryType, CxzArchive, COEX_SRC};
+use crate::lang::{LibraryModules, LibraryResolver, ManifestSymbol};
+
+use super::lower::{FfiLayout, LibraryLayout, UnitLayout};
+
+/// How import strings become archive paths.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// The §3 search with these `-L` directories first.
+    Search(Vec<PathBuf>),
+    /// Exactly these archives by import name (no search).
+    Fixed(BTreeMap<String, PathBuf>),
+}
+
+/// An imported library as the build needs it.
+#[derive(Debug, Clone)]
+pub struct ResolvedLibrary {
+    /// Where the archive is.
+    pub path: PathBuf,
+    /// The validated archive.
+    pub archive: CxzArchive,
+}
+
+/// Resolves `import "…"` to `.cxz` archives and remembers what it opened.
+#[derive(Debug)]
+pub struct CxzResolver {
+    lookup: Lookup,
+    opened: RefCell<BTreeMap<String, ResolvedLibrary>>,
+}
+
+/// The import name of an import string: `"lib/regex.cxz"` → `regex`.
+pub fn import_name(spec: &str) -> String {
+    let last = spec.rsplit('/').next().unwrap_or(spec);
+    last.strip_suffix(".cxz").unwrap_or(last).to_string()
+}
+
+impl CxzResolver {
+    /// A resolver using `lookup`.
+    pub fn new(lookup: Lookup) -> CxzResolver {
+        CxzResolver {
+            lookup,
+            opened: RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    /// Opens every archive of a [`Lookup::Fixed`] map up front: `coex tool
+    /// codegen` numbers the units of every `--cxz` library, imported or not.
+    pub fn open_all_fixed(&self) -> Result<(), String> {
+        let Lookup::Fixed(map) = &self.lookup else {
+            return Ok(());
+        };
+        for (name, path) in map {
+            let archive = CxzArchive::open(path).map_err(|e| format!("error: {e}"))?;
+            self.opened.borrow_mut().insert(
+                name.clone(),
+                ResolvedLibrary {
+                    path: path.clone(),
+                    archive,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Every library opened so far, by import name.
+    pub fn libraries(&self) -> BTreeMap<String, ResolvedLibrary> {
+        self.opened.borrow().clone()
+    }
+
+    /// The canonical FFI unit layout of the libraries opened so far.
+    pub fn ffi_layout(&self) -> FfiLayout {
+        layout_of(&self.opened.borrow())
+    }
+
+    fn find(&self, spec: &str, importing_file: &Path) -> Result<PathBuf, String> {
+        let name = import_name(spec);
+        match &self.lookup {
+            Lookup::Fixed(map) => map.get(&name).cloned().ok_or_else(|| {
+                format!(
+                    "error: Library '{name}' not found\n\nNo --cxz {name}=FILE was given; libraries given: {}",
+                    if map.is_empty() { "none".to_string() } else { map.keys().cloned().collect::<Vec<_>>().join(", ") }
+                )
+            }),
+            Lookup::Search(dirs) => {
+                let base = importing_file
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                match parse_import(spec, base) {
+                    ImportTarget::Path(p) => {
+                        let p = if p.extension().is_some_and(|e| e == "cxz") {
+                            p
+                        } else {
+                            p.with_extension("cxz")
+                        };
+                        if p.is_file() {
+                            Ok(p)
+                        } else {
+                            Err(format!("error: Library file '{}' not found", p.display()))
+                        }
+                    }
+                    ImportTarget::Library(lib) => LibrarySearch::from_env(dirs)
+                        .find(&lib, base)
+                        .map_err(|e| format!("error: {e}")),
+                }
+            }
+        }
+    }
+}
+
+impl LibraryResolver for CxzResolver {
+    fn resolve(&self, spec: &str, importing_file: &Path) -> Result<LibraryModules, String> {
+        let name = import_name(spec);
+        let path = self.find(spec, importing_file)?;
+        let archive = CxzArchive::open(&path).map_err(|e| format!("error: {e}"))?;
+        if let Some(prev) = self.opened.borrow().get(&name) {
+            if prev.archive.manifest.library.name != archive.manifest.library.name {
+                return Err(format!(
+                    "error: two different libraries are imported as '{name}': {} and {}\n\nImport names (the file name without .cxz) must be unique in a program.",
+                    prev.path.display(),
+                    path.display()
+                ));
+            }
+        }
+        let lib_name = &archive.manifest.library.name;
+        if let Some((other, prev)) = self
+            .opened
+            .borrow()
+            .iter()
+            .find(|(n, l)| **n != name && &l.archive.manifest.library.name == lib_name)
+        {
+            return Err(format!(
+                "error: library '{lib_name}' is imported under two names: '{other}' ({}) and '{name}' ({})\n\nImport it one way everywhere (its FFI units are numbered by import name).",
+                prev.path.display(),
+                path.display()
+            ));
+        }
+        let modules = library_modules(&archive)?;
+        self.opened
+            .borrow_mut()
+            .insert(name, ResolvedLibrary { path, archive });
+        Ok(modules)
+    }
+}
+
+/// The front end's view of an archive: its Coex modules (manifest order)
+/// and its manifest symbols.
+pub fn library_modules(archive: &CxzArchive) -> Result<LibraryModules, String> {
+    let lib = &archive.manifest.library;
+    let mut modules = Vec::new();
+    for m in &lib.modules {
+        let path = if m.starts_with(COEX_SRC) {
+            m.clone()
+        } else {
+            format!("{COEX_SRC}{m}")
+        };
+        let text = archive.module_text(&path).ok_or_else(|| {
+            format!(
+                "error: library '{}': module {path} is missing or not UTF-8 text",
+                lib.name
+            )
+        })?;
+        modules.push((path, text.to_string()));
+    }
+    Ok(LibraryModules {
+        name: lib.name.clone(),
+        modules,
+        symbols: manifest_symbols(archive),
+    })
+}
+
+/// Every symbol of every unit, with boundary type names.
+pub fn manifest_symbols(archive: &CxzArchive) -> Vec<ManifestSymbol> {
+    let name = |t: &BoundaryType| t.to_string();
+    archive
+        .manifest
+        .units
+        .iter()
+        .flat_map(|u| u.symbols.iter())
+        .map(|s| ManifestSymbol {
+            name: s.name.clone(),
+            params: s.params.iter().map(name).collect(),
+            returns: name(&s.returns),
+        })
+        .collect()
+}
+
+/// The canonical layout of `libraries` (import name → archive).
+pub fn layout_of(libraries: &BTreeMap<String, ResolvedLibrary>) -> FfiLayout {
+    FfiLayout::new(
+        libraries
+            .iter()
+            .map(|(import, lib)| LibraryLayout {
+                import_name: import.clone(),
+                library: lib.archive.manifest.library.name.clone(),
+                units: lib
+                    .archive
+                    .manifest
+                    .units
+                    .iter()
+                    .map(|u| UnitLayout {
+                        unit: u.name.clone(),
+                        symbols: u.symbols.iter().map(|s| s.name.clone()).collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    )
+}
+
+/// What `coex check` uses: `.cxz` archives first (like a build), then an
+/// *unpacked* library folder `NAME/` with `manifest.toml` and `src/` (the
+/// front end's [`crate::lang::DirLibraryResolver`]), so a library can be
+/// checked together with a program before it is packed. When neither is
+/// found, the `.cxz` search's §3 message is reported.
+#[derive(Debug)]
+pub struct CheckResolver {
+    cxz: CxzResolver,
+    dirs: crate::lang::DirLibraryResolver,
+}
+
+impl CheckResolver {
+    /// Both searches use the `-L` folders first.
+    pub fn new(lib_dirs: Vec<PathBuf>) -> CheckResolver {
+        CheckResolver {
+            cxz: CxzResolver::new(Lookup::Search(lib_dirs.clone())),
+            dirs: crate::lang::DirLibraryResolver {
+                search_dirs: lib_dirs,
+            },
+        }
+    }
+}
+
+impl LibraryResolver for CheckResolver {
+    fn resolve(&self, spec: &str, importing_file: &Path) -> Result<LibraryModules, String> {
+        match self.cxz.resolve(spec, importing_file) {
+            Ok(m) => Ok(m),
+            Err(e) if e.contains("not found") => {
+                self.dirs.resolve(spec, importing_file).map_err(|_| e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_names_drop_folders_and_extension() {
+        assert_eq!(import_name("regex.cxz"), "regex");
+        assert_eq!(import_name("regex"), "regex");
+        assert_eq!(import_name("lib/x/zlib.cxz"), "zlib");
+    }
+}

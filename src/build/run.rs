@@ -1,0 +1,105 @@
+//! Building a program: load → plan → execute (cache first, `-j N`) → the
+//! executable's bytes. Failures of FFI actions keep the worded §5 messages
+//! of `crate::ffi_build`; a failed codegen or link shows the tool's stderr.
+
+use std::path::{Path, PathBuf};
+
+use super::graph::{plan_program, PlanError, ProgramGraph, EXECUTABLE};
+use super::memo;
+use super::program::{load_program, LoadedProgram, ProgramError};
+use super::resolver::Lookup;
+use crate::exec::{BuildReport, ExecError, ExecOptions, Executor};
+use crate::ffi_build::FfiPlan;
+
+/// How to build a program.
+#[derive(Debug, Clone)]
+pub struct ProgramBuildOptions {
+    /// Executor options (cache, remote, `-j`).
+    pub exec: ExecOptions,
+    /// `--cc` (else `COEX_CC`, else clang on PATH).
+    pub cc: Option<PathBuf>,
+    /// `-L` directories searched for libraries first.
+    pub lib_dirs: Vec<PathBuf>,
+}
+
+/// What a build produced.
+#[derive(Debug, Clone)]
+pub struct ProgramBuild {
+    /// Per-action outcomes.
+    pub report: BuildReport,
+    /// The executable.
+    pub executable: Vec<u8>,
+    /// Rendered warnings of the front end (may be empty).
+    pub warnings: String,
+}
+
+/// Loads `main` and plans its graph (what `coex plan FILE.coex` prints).
+/// Tool identities are remembered in `cache_dir` when given ([`memo`]).
+pub fn plan(
+    main: &Path,
+    lib_dirs: &[PathBuf],
+    cc: Option<&Path>,
+    cache_dir: Option<&Path>,
+) -> Result<(LoadedProgram, ProgramGraph), ProgramError> {
+    let loaded = load_program(main, Lookup::Search(lib_dirs.to_vec()))?;
+    let clang = memo::clang(cache_dir, cc).map_err(|e| ProgramError::Other(e.to_string()))?;
+    let coex = memo::coex_self(cache_dir)
+        .map_err(|e| ProgramError::Other(format!("cannot read the coex executable: {e}")))?;
+    let graph = plan_program(&loaded, &clang, coex).map_err(|e| match e {
+        PlanError::Ffi(f) => ProgramError::Other(f.to_string()),
+        PlanError::Other(s) => ProgramError::Other(s),
+    })?;
+    Ok((loaded, graph))
+}
+
+/// Builds the program whose main file is `main`.
+pub fn build_program(
+    main: &Path,
+    opts: &ProgramBuildOptions,
+) -> Result<ProgramBuild, ProgramError> {
+    let (loaded, pg) = plan(
+        main,
+        &opts.lib_dirs,
+        opts.cc.as_deref(),
+        Some(&opts.exec.cache_dir),
+    )?;
+    let executor = Executor::new(&opts.exec);
+    let report = executor.run(&pg.graph).map_err(|e| explain(&pg, e))?;
+    let executable = report
+        .output(&pg.link, EXECUTABLE)
+        .and_then(|d| executor.read_blob(d))
+        .ok_or_else(|| {
+            ProgramError::Other(
+                "the executable vanished from the cache during the build; run the build again"
+                    .into(),
+            )
+        })?;
+    Ok(ProgramBuild {
+        report,
+        executable,
+        warnings: loaded.warnings,
+    })
+}
+
+/// Words an executor failure: FFI compile/link in the §5 form, codegen and
+/// link with the tool's own error text.
+fn explain(pg: &ProgramGraph, e: ExecError) -> ProgramError {
+    if let ExecError::ActionFailed { id, stderr, .. } = &e {
+        if id == &pg.codegen {
+            let text = stderr.trim_end();
+            let text = text.strip_prefix("error: ").unwrap_or(text);
+            return ProgramError::Other(format!("code generation failed: {text}"));
+        }
+        if id == &pg.link {
+            return ProgramError::Other(format!(
+                "linking the program failed:\n{}\n\nThe runtime needs libgc (Debian: apt install libgc-dev).",
+                stderr.trim_end()
+            ));
+        }
+    }
+    let ffi = FfiPlan {
+        graph: crate::exec::ActionGraph::new(),
+        units: pg.units.clone(),
+    };
+    ProgramError::Other(ffi.explain(e).to_string())
+}
