@@ -404,3 +404,52 @@ fn check_writes_a_stamp_for_modules_that_pass() {
         "checked lib/util.coex\nchecked lib/quad.coex\n"
     );
 }
+
+#[test]
+fn interface_keeps_coex_code_and_drops_c_contents() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let greet = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/bazel/greet");
+    let edited = d.join("greet_edited.c");
+    let c = fs::read_to_string(greet.join("ffi/src/greet.c")).unwrap();
+    fs::write(&edited, c.replace("return a + b;", "return a - b;")).unwrap();
+    let pack = |c_file: &std::path::Path, out: &str| {
+        coex()
+            .args(["tool", "pack", "--manifest"])
+            .arg(greet.join("manifest.toml"))
+            .arg("--file")
+            .arg(format!(
+                "src/greet.coex={}",
+                greet.join("src/greet.coex").display()
+            ))
+            .arg("--file")
+            .arg(format!("ffi/src/greet.c={}", c_file.display()))
+            .arg("-o")
+            .arg(d.join(out))
+            .assert()
+            .success();
+    };
+    pack(&greet.join("ffi/src/greet.c"), "a.cxz");
+    pack(&edited, "b.cxz");
+    assert_ne!(
+        fs::read(d.join("a.cxz")).unwrap(),
+        fs::read(d.join("b.cxz")).unwrap()
+    );
+    for name in ["a", "b"] {
+        coex()
+            .current_dir(d)
+            .args(["tool", "interface", "--cxz", &format!("{name}.cxz"), "-o"])
+            .arg(format!("{name}.interface.cxz"))
+            .assert()
+            .success();
+    }
+    let a = fs::read(d.join("a.interface.cxz")).unwrap();
+    assert_eq!(a, fs::read(d.join("b.interface.cxz")).unwrap());
+    // Still a valid library, with the Coex module and manifest intact.
+    let archive = coex::cxz::CxzArchive::from_bytes(&a, "a.interface.cxz").unwrap();
+    assert_eq!(archive.files["ffi/src/greet.c"], b"");
+    assert_eq!(
+        archive.files["src/greet.coex"],
+        fs::read(greet.join("src/greet.coex")).unwrap()
+    );
+}

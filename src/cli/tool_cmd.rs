@@ -28,6 +28,8 @@ pub enum ToolCommand {
     Pack(PackArgs),
     /// Compile one FFI unit of a `.cxz` into its foreign library image
     FfiUnit(FfiUnitArgs),
+    /// Write a `.cxz`'s interface: the archive with its C sources emptied (the input of codegen)
+    Interface(InterfaceArgs),
     /// Compile the C runtime linked into every Coex program
     Runtime(RuntimeArgs),
     /// Generate one object file for all Coex code of a program
@@ -72,7 +74,18 @@ pub struct FfiUnitArgs {
     pub output: PathBuf,
 }
 
-/// `coex tool runtime --cc CLANG -o libcoex_rt.a`
+/// `coex tool interface --cxz LIB.cxz -o LIB.interface.cxz`
+#[derive(Debug, Args)]
+pub struct InterfaceArgs {
+    /// The library archive
+    #[arg(long, value_name = "FILE")]
+    pub cxz: PathBuf,
+    /// The interface archive to write
+    #[arg(short = 'o', value_name = "OUT")]
+    pub output: PathBuf,
+}
+
+/// `coex tool runtime --cc CLANG -o coex_rt.o`
 #[derive(Debug, Args)]
 pub struct RuntimeArgs {
     /// The C compiler
@@ -145,6 +158,7 @@ pub fn run(cmd: ToolCommand) -> CmdResult {
     match cmd {
         ToolCommand::Pack(args) => pack::run(args),
         ToolCommand::FfiUnit(args) => ffi_unit::run(args),
+        ToolCommand::Interface(args) => pack::interface(args),
         ToolCommand::Runtime(args) => program::runtime(args),
         ToolCommand::Codegen(args) => codegen::run(args),
         ToolCommand::Check(args) => codegen::check(args),
