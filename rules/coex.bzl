@@ -4,8 +4,10 @@ Coex sources and `.cxz` libraries by `coex tool` actions.
 A program is one `coex tool codegen` action (Cranelift, all of its Coex code),
 one `coex tool runtime` action shared by every program of the configuration,
 the FFI unit actions of its libraries (see cxz.bzl) and one `coex tool link`.
-Changing a C file of a library re-runs that library's unit action and the
-link only; changing Coex code re-runs codegen and the link only.
+Codegen reads each library's interface (the archive without its C
+contents), so changing a C file of a library re-runs that library's
+actions and the link only, never Cranelift; changing Coex code re-runs
+codegen and the link only.
 """
 
 load("//toolchains:toolchain.bzl", "COEX_TOOLCHAIN_TYPE")
@@ -36,14 +38,44 @@ _DEPS_ATTR = attr.label_list(
 
 def _coex_library_impl(ctx):
     info = _collect(ctx.files.srcs, ctx.attr.deps)
-    return [DefaultInfo(files = depset(ctx.files.srcs)), info]
+
+    # One check action: the modules with the front end, against exactly
+    # the modules and libraries of their deps. Its stamp is the library's
+    # output, so `bazel build` reports Coex errors at the library.
+    stamp = ctx.actions.declare_file(ctx.label.name + ".checked")
+    args = ctx.actions.args()
+    args.add("check")
+    for f in ctx.files.srcs:
+        args.add("--src", f)
+    inputs = list(ctx.files.srcs)
+    for dep in ctx.attr.deps:
+        for name, f in sorted(dep[CoexInfo].modules.to_list(), key = _by_module_name):
+            args.add("--module", "%s=%s" % (name, f.path))
+            inputs.append(f)
+    libraries = sorted(info.libraries.to_list(), key = _by_import_name)
+    for import_name, _, _, interface in libraries:
+        args.add("--cxz", "%s=%s" % (import_name, interface.path))
+        inputs.append(interface)
+    args.add("-o", stamp)
+    run_coex_tool(
+        ctx,
+        mnemonic = "CoexCheck",
+        progress = "Checking %s" % ctx.label,
+        args = args,
+        inputs = inputs,
+        outputs = [stamp],
+    )
+    return [DefaultInfo(files = depset(ctx.files.srcs + [stamp])), info]
 
 coex_library = rule(
     implementation = _coex_library_impl,
+    toolchains = [COEX_TOOLCHAIN_TYPE],
     doc = """Coex modules that programs import by name (`import NAME` finds `NAME.coex`).
 
-Carries the sources and their dependencies to the program that imports
-them; they are compiled in that program's single codegen action.""",
+Checks the modules with the front end (one `CoexCheck` action; its stamp
+is the target's output) and carries the sources and their dependencies to
+the programs that import them; they are compiled in each program's single
+codegen action (the back end compiles a whole program at once).""",
     attrs = {
         "srcs": attr.label_list(
             doc = "The modules (`*.coex`); a module's name is its file name without `.coex`.",
@@ -56,7 +88,7 @@ them; they are compiled in that program's single codegen action.""",
 def _library_args(args, libraries):
     """Adds --cxz NAME=ARCHIVE and --unit-image NAME:UNIT=IMAGE for every library."""
     inputs = []
-    for import_name, archive, unit_images in libraries:
+    for import_name, archive, unit_images, _ in libraries:
         args.add("--cxz", "%s=%s" % (import_name, archive.path))
         inputs.append(archive)
         for unit, image in unit_images:
@@ -68,7 +100,7 @@ def _coex_program_impl(ctx):
     info = _collect(ctx.files.srcs, ctx.attr.deps)
     libraries = sorted(info.libraries.to_list(), key = _by_import_name)
     seen = {}
-    for import_name, archive, _ in libraries:
+    for import_name, archive, _, _ in libraries:
         if import_name in seen:
             fail("%s: two libraries are imported as %r: %s and %s" % (
                 ctx.label,
@@ -87,15 +119,15 @@ def _coex_program_impl(ctx):
     for name, f in sorted(info.modules.to_list(), key = _by_module_name):
         args.add("--module", "%s=%s" % (name, f.path))
         module_files.append(f)
-    for import_name, archive, _ in libraries:
-        args.add("--cxz", "%s=%s" % (import_name, archive.path))
+    for import_name, _, _, interface in libraries:
+        args.add("--cxz", "%s=%s" % (import_name, interface.path))
     args.add("-o", obj)
     run_coex_tool(
         ctx,
         mnemonic = "CoexCodegen",
         progress = "Generating code for %s" % ctx.label,
         args = args,
-        inputs = [ctx.file.main] + module_files + [lib[1] for lib in libraries],
+        inputs = [ctx.file.main] + module_files + [lib[3] for lib in libraries],
         outputs = [obj],
     )
 

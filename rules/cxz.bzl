@@ -112,17 +112,43 @@ def _cxz_library_impl(ctx):
             with_cc = True,
         )
         images[unit] = image
+
+    # What Coex code compiles against: the archive without its C contents,
+    # so a C edit never re-runs Cranelift (this output stays the same bytes).
+    interface = ctx.actions.declare_file("%s_interface/%s" % (ctx.label.name, archive.basename))
+    args = ctx.actions.args()
+    args.add("interface")
+    args.add("--cxz", archive)
+    args.add("-o", interface)
+    run_coex_tool(
+        ctx,
+        mnemonic = "CoexInterface",
+        progress = "Extracting the interface of %s" % archive.short_path,
+        args = args,
+        inputs = [archive],
+        outputs = [interface],
+    )
     import_name = ctx.attr.import_name or ctx.label.name
     unit_images = tuple([(u, images[u]) for u in sorted(images)])
     return [
         DefaultInfo(files = depset([archive] + [images[u] for u in sorted(images)])),
-        CxzInfo(import_name = import_name, archive = archive, unit_images = unit_images),
-        CoexInfo(modules = depset(), libraries = depset([(import_name, archive, unit_images)])),
+        CxzInfo(
+            import_name = import_name,
+            archive = archive,
+            interface = interface,
+            unit_images = unit_images,
+        ),
+        CoexInfo(
+            modules = depset(),
+            libraries = depset([(import_name, archive, unit_images, interface)]),
+        ),
     ]
 
 cxz_library = rule(
     implementation = _cxz_library_impl,
-    doc = """A `.cxz` library as a build input: one `coex tool ffi-unit` action per FFI unit.
+    doc = """A `.cxz` library as a build input: one `coex tool ffi-unit` action per FFI unit,
+and one `coex tool interface` action (the archive without its C contents, what
+Coex code is compiled against).
 
 Bazel must know every output before it runs anything, so the FFI unit names
 of the manifest are listed in `units`; the link checks that the list is

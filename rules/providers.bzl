@@ -5,6 +5,7 @@ CxzInfo = provider(
     fields = {
         "import_name": "string: the name Coex code imports it by (`import \"<import_name>\"`)",
         "archive": "File: the `.cxz` archive",
+        "interface": "File: the archive with its C sources emptied (input of codegen and checks)",
         "unit_images": "tuple of (unit name, File) tuples, sorted by name: each FFI unit's compiled foreign library image",
     },
 )
@@ -13,6 +14,6 @@ CoexInfo = provider(
     doc = "Coex sources and everything they import, collected transitively for a program's codegen and link.",
     fields = {
         "modules": "depset of (module name, File) tuples: Coex modules a program can `import NAME`",
-        "libraries": "depset of (import name, archive File, unit_images) tuples: every `.cxz` library reachable through deps",
+        "libraries": "depset of (import name, archive File, unit_images, interface File) tuples: every `.cxz` library reachable through deps",
     },
 )

@@ -75,6 +75,24 @@ impl Workspace {
             root = root.display()
         ));
         fs::write(dir.join(".bazelrc"), rc).unwrap();
+        // A downloaded library: the checked-in archive through http_file
+        // (a file:// URL keeps it offline), wrapped by a cxz_library.
+        let archive = dir.join("third_party/counter.cxz");
+        let sha256 = sha256_hex(&fs::read(&archive).unwrap());
+        let mut ws = fs::read_to_string(dir.join("WORKSPACE")).unwrap();
+        ws.push_str(&format!(
+            "\nload(\"@bazel_tools//tools/build_defs/repo:http.bzl\", \"http_file\")\n\n\
+             http_file(\n    name = \"counter_download\",\n    urls = [\"file://{}\"],\n    \
+             sha256 = \"{sha256}\",\n    downloaded_file_path = \"counter.cxz\",\n)\n",
+            archive.display()
+        ));
+        fs::write(dir.join("WORKSPACE"), ws).unwrap();
+        let mut build = fs::read_to_string(dir.join("third_party/BUILD.bazel")).unwrap();
+        build.push_str(
+            "\ncxz_library(\n    name = \"counter_download\",\n    src = \"@counter_download//file\",\n    \
+             units = [\"counter\"],\n    import_name = \"counter\",\n)\n",
+        );
+        fs::write(dir.join("third_party/BUILD.bazel"), build).unwrap();
         Workspace {
             dir: dir.to_path_buf(),
             user_root: user_root.to_path_buf(),
@@ -244,23 +262,36 @@ fn executed(counts: &BTreeMap<String, usize>) -> usize {
 
 /// The library targets and the runtime: their coex actions are two packs
 /// (greet.cxz and counter.cxz), one FFI unit per cxz_library (greet,
-/// counter) and the runtime build.
-const ARCHIVES: [&str; 5] = [
+/// counter, counter_download), the runtime build and the check of the
+/// coex_library util.
+const ARCHIVES: [&str; 7] = [
     "//greet:greet_cxz",
     "//counter_src:counter_cxz",
     "//greet",
     "//third_party:counter",
     "@coex_rules//rules:runtime",
+    "//third_party:counter_download",
+    "//app:util",
 ];
 /// How many coex actions building them runs.
-const COEX_ACTIONS: usize = 5;
+const COEX_ACTIONS: usize = 7;
+/// The coex actions `bazel build //...` adds: the interfaces of the two
+/// libraries the programs import, and codegen and link of //app:app and
+/// //app:app_test.
+const PROGRAM_ACTIONS: usize = 6;
+/// The coex actions a change of greet.c re-runs: greet's pack, FFI unit and
+/// interface, and the two links. Not codegen: greet's interface (what it
+/// reads) has the same bytes, so Bazel prunes there.
+const C_CHANGE_ACTIONS: usize = 5;
 /// Their outputs.
-const ARCHIVE_OUTPUTS: [&str; 5] = [
+const ARCHIVE_OUTPUTS: [&str; 7] = [
     "greet/greet.cxz",
     "counter_src/counter.cxz",
     "greet/greet_ffi/libgreet.so",
     "third_party/counter_ffi/libcounter.so",
     "external/coex_rules/rules/coex_rt.o",
+    "third_party/counter_download_ffi/libcounter.so",
+    "app/util.checked",
 ];
 
 #[test]
@@ -352,13 +383,29 @@ fn bazel_builds_caches_and_shares_coex_actions() {
         .collect();
     assert_eq!(digests1, digests3);
 
-    // 6. Changing one C file re-runs only that library's actions (its pack
-    //    and its FFI unit); the other library is untouched.
+    // 6. The whole example: `bazel build //...` runs the programs' codegen
+    //    and link actions (everything else is built); `bazel test //...`
+    //    runs the coex_test.
+    let log = ws2.ok(&["build", "//..."]);
+    assert_eq!(executed(&process_counts(&log)), PROGRAM_ACTIONS, "{log}");
+    let app = ws2.dir.join("bazel-bin/app/app");
+    let ran = Command::new(&app).output().unwrap();
+    assert_eq!(
+        ran.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), "42\n42\n3\n");
+    ws2.ok(&["test", "//..."]);
+
+    // 7. Changing one C file re-runs only that library's actions and the
+    //    links; the other library, the runtime and Cranelift do not re-run.
     let greet_c = ws2.dir.join("greet/ffi/src/greet.c");
     let c = fs::read_to_string(&greet_c).unwrap();
     fs::write(&greet_c, c.replace("return a + b;", "return a + b + 1;")).unwrap();
-    let log = ws2.ok(&local_build);
-    assert_eq!(executed(&process_counts(&log)), 2, "{log}");
+    let log = ws2.ok(&["build", "//..."]);
+    assert_eq!(executed(&process_counts(&log)), C_CHANGE_ACTIONS, "{log}");
     let digests4: Vec<String> = ARCHIVE_OUTPUTS
         .iter()
         .map(|p| ws2.output_digest(p))
@@ -368,16 +415,17 @@ fn bazel_builds_caches_and_shares_coex_actions() {
     assert_eq!(digests4[1], digests1[1], "counter.cxz untouched");
     assert_eq!(digests4[3], digests1[3], "libcounter.so untouched");
     assert_eq!(digests4[4], digests1[4], "runtime untouched");
-
-    // 7. The program target: codegen (front end + bridge + Cranelift), the
-    //    runtime, the unit images and the link; greet.c now adds 1.
-    let out = ws2.bazel(&["build", "//app:app"]);
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
-    let ran = std::process::Command::new(ws2.dir.join("bazel-bin/app/app"))
-        .output()
-        .unwrap();
+    // The downloaded archive is the checked-in one: the same unit image.
+    assert_eq!(digests1[5], digests1[3]);
+    let ran = Command::new(&app).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&ran.stdout), "43\n42\n3\n");
+    // The test's exit status is its result: greet_sum(2, 3) is now 6.
+    let out = ws2.bazel(&["test", "//app:app_test"]);
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -201,6 +201,7 @@ fn pack_ffi_unit_runtime_and_link_make_a_program_that_runs() {
         cmd.current_dir(d)
             .env_clear()
             .env("LC_ALL", "C")
+            .env("HOME", d.join("home"))
             .arg("tool")
             .args(args);
         cmd
@@ -251,6 +252,8 @@ fn pack_ffi_unit_runtime_and_link_make_a_program_that_runs() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&run.stdout), "42\n");
+    // No tool used a cache in $HOME (the build system caches).
+    assert!(!d.join("home").exists());
     // The same inputs link to the same bytes.
     link("app2");
     assert_eq!(
@@ -278,4 +281,175 @@ fn pack_ffi_unit_runtime_and_link_make_a_program_that_runs() {
         "error: no image for FFI unit 'greet' of library 'greet'",
     ));
     assert!(!d.join("app3").exists());
+}
+
+#[test]
+fn codegen_checks_the_program_with_only_the_named_modules_and_libraries() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::create_dir_all(d.join("app")).unwrap();
+    fs::write(
+        d.join("app/main.coex"),
+        "import util\nimport \"mylib\"\n\nfunc main() -> int\n    print(double(\"x\"))\n    return 0\n~\n",
+    )
+    .unwrap();
+    fs::create_dir_all(d.join("elsewhere")).unwrap();
+    fs::write(
+        d.join("elsewhere/util_impl.coex"),
+        "formula double(x: int) -> int\n    return x * 2\n~\n",
+    )
+    .unwrap();
+    // Errors name the file by its name, never a scratch directory; the
+    // module comes from --module although it lives elsewhere; the library
+    // is not searched for anywhere else.
+    let out = d.join("main.o");
+    let assert = coex()
+        .current_dir(d)
+        .args([
+            "tool",
+            "codegen",
+            "--main",
+            "app/main.coex",
+            "--module",
+            "util=elsewhere/util_impl.coex",
+            "-o",
+        ])
+        .arg(&out)
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        stderr.starts_with("error: Library 'mylib' not found"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--> main.coex:2:1"), "{stderr}");
+    assert!(stderr.contains("--> main.coex:5:18"), "{stderr}");
+    assert!(
+        stderr.ends_with("error: could not compile `main.coex` due to 2 errors\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("/tmp"), "{stderr}");
+    assert!(!out.exists());
+
+    // Fixed, it compiles to an object.
+    fs::write(
+        d.join("app/main.coex"),
+        "import util\n\nfunc main() -> int\n    print(double(21))\n    return 0\n~\n",
+    )
+    .unwrap();
+    coex()
+        .current_dir(d)
+        .args([
+            "tool",
+            "codegen",
+            "--main",
+            "app/main.coex",
+            "--module",
+            "util=elsewhere/util_impl.coex",
+            "-o",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(fs::metadata(&out).unwrap().len() > 0);
+}
+
+#[test]
+fn check_writes_a_stamp_for_modules_that_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::create_dir_all(d.join("lib")).unwrap();
+    fs::write(
+        d.join("lib/util.coex"),
+        "formula double(x: int) -> int\n    return x * 2\n~\n",
+    )
+    .unwrap();
+    fs::write(
+        d.join("lib/quad.coex"),
+        "import util\n\nformula quad(x: int) -> int\n    return double(double(x))\n~\n",
+    )
+    .unwrap();
+    coex()
+        .current_dir(d)
+        .args([
+            "tool",
+            "check",
+            "--src",
+            "lib/util.coex",
+            "--src",
+            "lib/quad.coex",
+            "-o",
+            "out/lib.checked",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cannot write"));
+    fs::create_dir_all(d.join("out")).unwrap();
+    coex()
+        .current_dir(d)
+        .args([
+            "tool",
+            "check",
+            "--src",
+            "lib/util.coex",
+            "--src",
+            "lib/quad.coex",
+            "-o",
+            "out/lib.checked",
+        ])
+        .assert()
+        .success();
+    assert_eq!(
+        fs::read_to_string(d.join("out/lib.checked")).unwrap(),
+        "checked lib/util.coex\nchecked lib/quad.coex\n"
+    );
+}
+
+#[test]
+fn interface_keeps_coex_code_and_drops_c_contents() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let greet = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/bazel/greet");
+    let edited = d.join("greet_edited.c");
+    let c = fs::read_to_string(greet.join("ffi/src/greet.c")).unwrap();
+    fs::write(&edited, c.replace("return a + b;", "return a - b;")).unwrap();
+    let pack = |c_file: &std::path::Path, out: &str| {
+        coex()
+            .args(["tool", "pack", "--manifest"])
+            .arg(greet.join("manifest.toml"))
+            .arg("--file")
+            .arg(format!(
+                "src/greet.coex={}",
+                greet.join("src/greet.coex").display()
+            ))
+            .arg("--file")
+            .arg(format!("ffi/src/greet.c={}", c_file.display()))
+            .arg("-o")
+            .arg(d.join(out))
+            .assert()
+            .success();
+    };
+    pack(&greet.join("ffi/src/greet.c"), "a.cxz");
+    pack(&edited, "b.cxz");
+    assert_ne!(
+        fs::read(d.join("a.cxz")).unwrap(),
+        fs::read(d.join("b.cxz")).unwrap()
+    );
+    for name in ["a", "b"] {
+        coex()
+            .current_dir(d)
+            .args(["tool", "interface", "--cxz", &format!("{name}.cxz"), "-o"])
+            .arg(format!("{name}.interface.cxz"))
+            .assert()
+            .success();
+    }
+    let a = fs::read(d.join("a.interface.cxz")).unwrap();
+    assert_eq!(a, fs::read(d.join("b.interface.cxz")).unwrap());
+    // Still a valid library, with the Coex module and manifest intact.
+    let archive = coex::cxz::CxzArchive::from_bytes(&a, "a.interface.cxz").unwrap();
+    assert_eq!(archive.files["ffi/src/greet.c"], b"");
+    assert_eq!(
+        archive.files["src/greet.coex"],
+        fs::read(greet.join("src/greet.coex")).unwrap()
+    );
 }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::failure::{CmdResult, Failure};
 
+mod codegen;
 mod ffi_unit;
 mod pack;
 mod program;
@@ -27,10 +28,14 @@ pub enum ToolCommand {
     Pack(PackArgs),
     /// Compile one FFI unit of a `.cxz` into its foreign library image
     FfiUnit(FfiUnitArgs),
+    /// Write a `.cxz`'s interface: the archive with its C sources emptied (the input of codegen)
+    Interface(InterfaceArgs),
     /// Compile the C runtime linked into every Coex program
     Runtime(RuntimeArgs),
     /// Generate one object file for all Coex code of a program
     Codegen(CodegenArgs),
+    /// Check Coex modules (a coex_library) with the front end; write a stamp
+    Check(CheckArgs),
     /// Link a program's object, the runtime and its FFI unit images into an executable
     Link(LinkArgs),
 }
@@ -69,7 +74,18 @@ pub struct FfiUnitArgs {
     pub output: PathBuf,
 }
 
-/// `coex tool runtime --cc CLANG -o libcoex_rt.a`
+/// `coex tool interface --cxz LIB.cxz -o LIB.interface.cxz`
+#[derive(Debug, Args)]
+pub struct InterfaceArgs {
+    /// The library archive
+    #[arg(long, value_name = "FILE")]
+    pub cxz: PathBuf,
+    /// The interface archive to write
+    #[arg(short = 'o', value_name = "OUT")]
+    pub output: PathBuf,
+}
+
+/// `coex tool runtime --cc CLANG -o coex_rt.o`
 #[derive(Debug, Args)]
 pub struct RuntimeArgs {
     /// The C compiler
@@ -93,6 +109,23 @@ pub struct CodegenArgs {
     #[arg(long = "cxz", value_name = "NAME=FILE")]
     pub cxz: Vec<String>,
     /// The object file to write
+    #[arg(short = 'o', value_name = "OUT")]
+    pub output: PathBuf,
+}
+
+/// `coex tool check --src FILE... [--module NAME=FILE]... [--cxz NAME=FILE]... -o STAMP`
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A Coex module to check as an entry file (repeatable)
+    #[arg(long = "src", value_name = "FILE", required = true)]
+    pub src: Vec<PathBuf>,
+    /// A Coex module the sources import by name (`import NAME`)
+    #[arg(long = "module", value_name = "NAME=FILE")]
+    pub module: Vec<String>,
+    /// A `.cxz` library the sources import (`import "NAME"`)
+    #[arg(long = "cxz", value_name = "NAME=FILE")]
+    pub cxz: Vec<String>,
+    /// The stamp file to write (lists the checked files)
     #[arg(short = 'o', value_name = "OUT")]
     pub output: PathBuf,
 }
@@ -125,24 +158,12 @@ pub fn run(cmd: ToolCommand) -> CmdResult {
     match cmd {
         ToolCommand::Pack(args) => pack::run(args),
         ToolCommand::FfiUnit(args) => ffi_unit::run(args),
+        ToolCommand::Interface(args) => pack::interface(args),
         ToolCommand::Runtime(args) => program::runtime(args),
-        ToolCommand::Codegen(args) => program::codegen(args),
+        ToolCommand::Codegen(args) => codegen::run(args),
+        ToolCommand::Check(args) => codegen::check(args),
         ToolCommand::Link(args) => program::link(args),
     }
-}
-
-/// The one error of a subcommand whose library code is not in this build:
-/// it fails loudly instead of writing a fake output.
-#[allow(dead_code)] // kept for subcommands whose library code is not in a build
-fn unavailable(subcommand: &str, needs: &str) -> Failure {
-    Failure::with_body(
-        format!("`coex tool {subcommand}` is not available in this build"),
-        format!(
-            "It needs {needs}, which this build of coex does not contain yet.\n\
-             Rebuild coex from a checkout that has it (cargo build) and point the\n\
-             Bazel toolchain (COEX_BIN) at the new binary."
-        ),
-    )
 }
 
 /// A bad command-line value of a `coex tool` subcommand.
@@ -222,13 +243,6 @@ fn parse_named_files(
         }
     }
     Ok(out)
-}
-
-/// Validates `--module` and `--cxz` values before anything runs.
-fn check_specs(modules: &[String], cxz: &[String]) -> Result<(), Failure> {
-    parse_named_files("--module", modules).map_err(ToolArgError::into_failure)?;
-    parse_named_files("--cxz", cxz).map_err(ToolArgError::into_failure)?;
-    Ok(())
 }
 
 /// One `--unit-image NAME:UNIT=FILE` value.

@@ -1,13 +1,14 @@
 //! `coex tool pack`: a library's files to a deterministic `.cxz`, validated
-//! and written by the `.cxz` library code exactly as `coex cxz pack` does.
+//! and written by the `.cxz` library code exactly as `coex cxz pack` does;
+//! `coex tool interface`: the same archive with its C sources emptied.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::{read_input, split_spec, write_output, PackArgs, ToolArgError};
+use super::{read_input, split_spec, write_output, InterfaceArgs, PackArgs, ToolArgError};
 use crate::cxz::pack::{collect_tree, write_zip, PackError};
-use crate::cxz::{CxzArchive, CxzError, Limits, MANIFEST};
+use crate::cxz::{CxzArchive, CxzError, Limits, FFI_SRC, MANIFEST};
 use crate::failure::{CmdResult, Failure};
 
 /// Runs `coex tool pack`.
@@ -41,6 +42,30 @@ pub fn run(args: PackArgs) -> CmdResult {
         }
     };
     write_output(&output, &bytes)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `coex tool interface`: what compiling Coex code against a library
+/// reads (manifest, Coex modules, the names of its C files) without the C
+/// contents. Code generation depends on this instead of the archive, so
+/// editing a C file re-runs the library's FFI unit and the link, never
+/// Cranelift (the interface's bytes do not change, and Bazel prunes).
+pub fn interface(args: InterfaceArgs) -> CmdResult {
+    let archive = CxzArchive::open(&args.cxz).map_err(Failure::new)?;
+    let files = archive
+        .files
+        .into_iter()
+        .map(|(path, bytes)| {
+            let bytes = if path.starts_with(FFI_SRC) {
+                Vec::new()
+            } else {
+                bytes
+            };
+            (path, bytes)
+        })
+        .collect();
+    let bytes = pack_files(files, &args.cxz.display().to_string())?;
+    write_output(&args.output, &bytes)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,6 +1,6 @@
-//! `coex tool runtime`, `coex tool codegen` and `coex tool link`: the
-//! actions that turn a program's Coex code, the C runtime and its libraries'
-//! FFI unit images into an executable.
+//! `coex tool runtime` and `coex tool link`: the actions that turn a
+//! program's object (from `coex tool codegen`), the C runtime and its
+//! libraries' FFI unit images into an executable.
 //!
 //! Unit order contract: the FFI units of a program are numbered in one
 //! canonical order, libraries by import name, then units by name (the
@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{
-    absolute, check_specs, parse_named_files, parse_unit_image, read_input, scratch_dir,
-    write_output, CodegenArgs, LinkArgs, RuntimeArgs, ToolArgError,
+    absolute, parse_named_files, parse_unit_image, read_input, scratch_dir, write_output, LinkArgs,
+    RuntimeArgs, ToolArgError,
 };
 use crate::codegen::embed::embed_unit_image;
 use crate::cxz::CxzArchive;
@@ -46,22 +46,6 @@ pub fn runtime(args: RuntimeArgs) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs `coex tool codegen`: front end, bridge and Cranelift on the given
-/// files (`crate::build::program::codegen_tool`), then writes the object.
-pub fn codegen(args: CodegenArgs) -> CmdResult {
-    check_specs(&args.module, &args.cxz)?;
-    let modules =
-        parse_named_files("--module", &args.module).map_err(ToolArgError::into_failure)?;
-    let cxz = parse_named_files("--cxz", &args.cxz).map_err(ToolArgError::into_failure)?;
-    let object =
-        crate::build::program::codegen_tool(&args.main, &modules, &cxz).map_err(|e| match e {
-            crate::build::program::ProgramError::Diagnostics(t) => Failure::worded(t),
-            crate::build::program::ProgramError::Other(t) => Failure::new(t),
-        })?;
-    write_output(&args.output, &object)?;
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Runs `coex tool link`.
 pub fn link(args: LinkArgs) -> CmdResult {
     let libraries = parse_named_files("--cxz", &args.cxz).map_err(ToolArgError::into_failure)?;
@@ -77,7 +61,7 @@ pub fn link(args: LinkArgs) -> CmdResult {
             .into_failure());
         }
     }
-    let order = unit_order(&libraries)?;
+    let order = unit_order(&open_libraries(&libraries)?);
     let ordered = match_images(&order, images)?;
 
     let cc = cc_string(&args.cc)?;
@@ -112,10 +96,9 @@ pub fn link(args: LinkArgs) -> CmdResult {
 }
 
 /// Every FFI unit of every library, in the canonical order (see the module doc).
-fn unit_order(libraries: &BTreeMap<String, PathBuf>) -> Result<Vec<(String, String)>, Failure> {
+pub(super) fn unit_order(libraries: &BTreeMap<String, CxzArchive>) -> Vec<(String, String)> {
     let mut order = Vec::new();
-    for (name, path) in libraries {
-        let archive = CxzArchive::open(path).map_err(Failure::new)?;
+    for (name, archive) in libraries {
         let mut units: Vec<&str> = archive
             .manifest
             .units
@@ -125,7 +108,18 @@ fn unit_order(libraries: &BTreeMap<String, PathBuf>) -> Result<Vec<(String, Stri
         units.sort_unstable();
         order.extend(units.into_iter().map(|u| (name.clone(), u.to_string())));
     }
-    Ok(order)
+    order
+}
+
+/// Opens every `--cxz` archive, by import name.
+pub(super) fn open_libraries(
+    libraries: &BTreeMap<String, PathBuf>,
+) -> Result<BTreeMap<String, CxzArchive>, Failure> {
+    let mut archives = BTreeMap::new();
+    for (name, path) in libraries {
+        archives.insert(name.clone(), CxzArchive::open(path).map_err(Failure::new)?);
+    }
+    Ok(archives)
 }
 
 /// The image of each unit of `order`; every unit needs one, every image
