@@ -145,7 +145,7 @@ fn an_abandoned_instance_is_destroyed_once_its_call_returns() {
 }
 
 #[test]
-fn initial_exec_tls_is_refused_by_the_ffi_build_and_by_the_runtime() {
+fn initial_exec_tls_is_refused_by_cxz_build_and_by_program_builds() {
     let env = Env::new();
     let archive = env.pack("ietls");
     let out_dir = env.path().join("images");
@@ -169,12 +169,15 @@ fn initial_exec_tls_is_refused_by_the_ffi_build_and_by_the_runtime() {
     );
     assert!(err.contains("-ftls-model=global-dynamic"), "{err}");
     assert!(!out_dir.join("libietls.so").exists());
-    // a program using it stops at the first call with the runtime's error
+    // a program importing it is refused by `coex run` at build time, before
+    // anything runs (the runtime keeps its own check as a second line)
     let o = env.run("ietls_main.coex", &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
     let err = text(&o.stderr);
     assert!(
-        err.contains("error: FFI unit 'ietls/ietls' uses initial-exec thread-local storage"),
+        err.contains(
+            "error: FFI unit 'ietls' of library 'ietls' uses initial-exec thread-local storage (DF_STATIC_TLS)"
+        ),
         "{err}"
     );
     assert_eq!(text(&o.stdout), "");

@@ -65,6 +65,7 @@ pub fn build_program(
     )?;
     let executor = Executor::new(&opts.exec);
     let report = executor.run(&pg.graph).map_err(|e| explain(&pg, e))?;
+    reject_unloadable_images(&pg, &report, &executor)?;
     let executable = report
         .output(&pg.link, EXECUTABLE)
         .and_then(|d| executor.read_blob(d))
@@ -79,6 +80,25 @@ pub fn build_program(
         executable,
         warnings: loaded.warnings,
     })
+}
+
+/// Refuses unit images the runtime could not load once per instance
+/// (`DF_STATIC_TLS`), so the problem shows at build time, not at run time.
+fn reject_unloadable_images(
+    pg: &ProgramGraph,
+    report: &crate::exec::BuildReport,
+    executor: &Executor,
+) -> Result<(), ProgramError> {
+    for u in &pg.units {
+        let image = report
+            .output(&u.link_action, &u.image)
+            .and_then(|d| executor.read_blob(d));
+        if let Some(bytes) = image {
+            crate::ffi_build::check_image(&u.library, &u.unit, &bytes)
+                .map_err(|e| ProgramError::Other(e.to_string()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Words an executor failure: FFI compile/link in the §5 form, codegen and
