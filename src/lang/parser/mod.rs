@@ -111,16 +111,8 @@ impl Parser<'_> {
     /// A top-level keyword at the start of a line, column 0: where an
     /// unclosed block is taken to end (for error recovery).
     fn at_item_start(&self) -> bool {
-        matches!(
-            self.kind(),
-            TokenKind::Func
-                | TokenKind::Formula
-                | TokenKind::Task
-                | TokenKind::Type
-                | TokenKind::Extern
-                | TokenKind::Import
-                | TokenKind::Const
-        ) && self.column_of(self.span().start) == 0
+        self.kind().starts_item()
+            && self.column_of(self.span().start) == 0
             && self.first_on_line(self.pos)
     }
 

@@ -236,13 +236,7 @@ impl Parser<'_> {
             {
                 self.bind_stmt(w)?
             }
-            TokenKind::Func
-            | TokenKind::Formula
-            | TokenKind::Task
-            | TokenKind::Type
-            | TokenKind::Extern
-            | TokenKind::Import
-            | TokenKind::Const => {
+            k if k.starts_item() => {
                 let span = self.span();
                 let what = self.kind().text();
                 let opens_block = matches!(
