@@ -4,11 +4,14 @@
 //! `coex cxz pack` of the same tree; packing is byte-for-byte reproducible.
 
 mod cxz_common;
+#[path = "support/real_zip.rs"]
+mod real_zip;
 
 use std::path::Path;
 use std::process::Command as Proc;
 
 use cxz_common::*;
+use real_zip::zip_r;
 
 /// A library laid out like the original compiler's `lib/regex.cxz`: it
 /// declares `coex_regex_error` in the manifest without a Coex extern.
@@ -117,12 +120,7 @@ fn zip_r_archive_loads_and_matches_pack_digest() {
     write_python_style_tree(&tree);
     // The real Info-ZIP command, run the way library authors do: with
     // directory entries, real timestamps and mixed compression.
-    let status = Proc::new("zip")
-        .args(["-q", "-r", "../regex_zip.cxz", "."])
-        .current_dir(&tree)
-        .status()
-        .expect("zip is installed");
-    assert!(status.success());
+    zip_r(&tree, &[], Path::new("../regex_zip.cxz"), &["."]);
     let listing = Proc::new("unzip")
         .args(["-Z1", "regex_zip.cxz"])
         .current_dir(work.path())
@@ -154,12 +152,7 @@ fn zip_r_archive_loads_and_matches_pack_digest() {
     assert_eq!(zip_digest, packed_digest(work.path(), &tree));
 
     // Stored instead of deflated: same content, same digest.
-    let status = Proc::new("zip")
-        .args(["-q", "-0", "-r", "../regex_stored.cxz", "."])
-        .current_dir(&tree)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    zip_r(&tree, &["-0"], Path::new("../regex_stored.cxz"), &["."]);
     assert_eq!(
         inspect_json(work.path(), "regex_stored.cxz")["digest"],
         zip_digest.as_str()
