@@ -268,6 +268,21 @@ fn pack_output_inside_the_tree_is_not_packed_into_itself() {
     assert_eq!(first, std::fs::read(tree.join("regex.cxz")).unwrap());
 }
 
+/// Runs `coex cxz pack regex -o out.cxz` in `work` and asserts it is
+/// refused: status 1, no panic, nothing written. Returns its stderr.
+fn pack_refused(work: &Path) -> String {
+    let before = listing(work);
+    let out = coex(work)
+        .args(["cxz", "pack", "regex", "-o", "out.cxz"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(listing(work), before);
+    stderr
+}
+
 #[cfg(unix)]
 #[test]
 fn pack_refuses_symlinks_and_leaves_nothing() {
@@ -275,19 +290,12 @@ fn pack_refuses_symlinks_and_leaves_nothing() {
     let tree = work.path().join("regex");
     write_python_style_tree(&tree);
     std::os::unix::fs::symlink("/etc/passwd", tree.join("ffi/src/passwd.h")).unwrap();
-    let before = listing(work.path());
-    let out = coex(work.path())
-        .args(["cxz", "pack", "regex", "-o", "out.cxz"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = pack_refused(work.path());
     assert!(
         stderr.contains("error: Cannot pack ")
             && stderr.contains("passwd.h: it is a symbolic link"),
         "{stderr}"
     );
-    assert_eq!(listing(work.path()), before);
 }
 
 #[test]
@@ -304,19 +312,11 @@ fn pack_refuses_an_invalid_library_and_leaves_nothing() {
         ),
     )
     .unwrap();
-    let before = listing(work.path());
-    let out = coex(work.path())
-        .args(["cxz", "pack", "regex", "-o", "out.cxz"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = pack_refused(work.path());
     assert!(
         stderr.contains("manifest.toml [ffi.regex]: headers: path '/usr/include' is absolute"),
         "{stderr}"
     );
-    assert!(!stderr.contains("panicked"));
-    assert_eq!(listing(work.path()), before);
 }
 
 #[test]
