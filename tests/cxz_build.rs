@@ -1,12 +1,15 @@
 //! `coex cxz build` and `coex plan FILE.cxz` through the real binary, with
 //! real clang, real `zip`, real nginx and a private cache per test.
 
+#[path = "e2e/common.rs"]
+mod common;
 #[path = "support/nginx.rs"]
 mod nginx;
 #[path = "support/real_zip.rs"]
 mod real_zip;
 
 use assert_cmd::Command;
+use common::{actions_that, text};
 use nginx::Nginx;
 use real_zip::zip_r;
 use std::path::{Path, PathBuf};
@@ -32,10 +35,6 @@ fn coex(cwd: &Path, cache: &Path) -> Command {
     c
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// Runs `coex cxz build ARCHIVE ARGS…` and asserts it succeeded.
 fn build(cwd: &Path, cache: &Path, archive: &Path, args: &[&str]) -> Output {
     let out = coex(cwd, cache)
@@ -55,12 +54,7 @@ fn build(cwd: &Path, cache: &Path, archive: &Path, args: &[&str]) -> Output {
 
 /// Action ids the build reported as `how` (`ran`, `cached`, `remote`).
 fn ids(out: &Output, how: &str) -> Vec<String> {
-    text(&out.stdout)
-        .lines()
-        .filter_map(|l| l.strip_prefix(how))
-        .filter(|rest| rest.starts_with(' '))
-        .map(|rest| rest.trim().to_string())
-        .collect()
+    actions_that(&text(&out.stdout), how)
 }
 
 /// The summary line (the last line of stdout).
