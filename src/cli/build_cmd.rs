@@ -45,7 +45,9 @@ pub struct RunArgs {
     pub args: Vec<String>,
 }
 
-fn to_failure(e: ProgramError) -> Failure {
+/// A program build's error as the CLI prints it (diagnostics are already
+/// rendered text); shared by every command that loads a program.
+pub(super) fn to_failure(e: ProgramError) -> Failure {
     match e {
         ProgramError::Diagnostics(text) => Failure::worded(text),
         ProgramError::Other(text) => Failure::new(text),
