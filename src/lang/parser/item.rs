@@ -253,10 +253,7 @@ impl Parser<'_> {
         };
         let name = self.expect_ident(&format!("for the {}", kind.keyword()))?;
         if self.at(&TokenKind::Lt) {
-            let span = self.span();
-            self.unsupported(span, "generic functions");
-            self.skip_construct(start);
-            self.just_skipped = true;
+            self.skip_unsupported(start, "generic functions");
             return Ok(None);
         }
         let (params, explicit_self, ret) = self.signature("after the function name", in_method)?;
@@ -288,10 +285,7 @@ impl Parser<'_> {
         let start = self.bump().span; // type
         let name = self.expect_ident("for the type")?;
         if self.at(&TokenKind::Lt) {
-            let span = self.span();
-            self.unsupported(span, "generics beyond List<T>");
-            self.skip_construct(start);
-            self.just_skipped = true;
+            self.skip_unsupported(start, "generics beyond List<T>");
             return Ok(None);
         }
         if self.at(&TokenKind::Assign) {
@@ -348,10 +342,7 @@ impl Parser<'_> {
                     })));
                 }
                 TokenKind::Case => {
-                    let span = self.span();
-                    self.unsupported(span, "sum types");
-                    self.skip_construct(start);
-                    self.just_skipped = true;
+                    self.skip_unsupported(start, "sum types");
                     return Ok(None);
                 }
                 TokenKind::Func | TokenKind::Formula | TokenKind::Task => match self.func(true) {

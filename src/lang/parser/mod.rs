@@ -271,6 +271,15 @@ impl Parser<'_> {
         index == 0 || self.tokens[index - 1].kind == TokenKind::Newline
     }
 
+    /// Reports `what` as unsupported at the current token and skips the
+    /// construct that started at `start` (see [`Parser::skip_construct`]).
+    fn skip_unsupported(&mut self, start: Span, what: &str) {
+        let span = self.span();
+        self.unsupported(span, what);
+        self.skip_construct(start);
+        self.just_skipped = true;
+    }
+
     /// Skips an unsupported construct that started at `start`: everything up
     /// to and including the first `~`/`end` that begins a line at the same
     /// indentation as the construct (or to the end of the file).

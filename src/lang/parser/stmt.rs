@@ -222,9 +222,7 @@ impl Parser<'_> {
             }
             TokenKind::Ident(w) if w == "match" => {
                 let span = self.span();
-                self.unsupported(span, "match");
-                self.skip_construct(span);
-                self.just_skipped = true;
+                self.skip_unsupported(span, "match");
                 return Err(super::Reported);
             }
             TokenKind::Ident(w) if w == "replace" => {
