@@ -3,6 +3,8 @@
 
 #[path = "e2e/common.rs"]
 mod common;
+#[path = "support/isolated.rs"]
+mod isolated;
 #[path = "support/nginx.rs"]
 mod nginx;
 #[path = "support/real_zip.rs"]
@@ -10,6 +12,7 @@ mod real_zip;
 
 use assert_cmd::Command;
 use common::{actions_that, text};
+use isolated::isolated_coex;
 use nginx::Nginx;
 use real_zip::zip_r;
 use std::path::{Path, PathBuf};
@@ -25,14 +28,7 @@ fn example(name: &str) -> PathBuf {
 /// `coex` run in `cwd` against cache `cache`, with nothing inherited that
 /// could change what it does (remote, compiler, home, library path).
 fn coex(cwd: &Path, cache: &Path) -> Command {
-    let mut c = Command::cargo_bin("coex").expect("coex binary");
-    c.current_dir(cwd)
-        .env("COEX_CACHE_DIR", cache)
-        .env("HOME", cwd.join(".home"))
-        .env_remove("COEX_REMOTE_CACHE")
-        .env_remove("COEX_CC")
-        .env_remove("COEX_PATH");
-    c
+    isolated_coex(cwd, cache, &cwd.join(".home"))
 }
 
 /// Runs `coex cxz build ARCHIVE ARGS…` and asserts it succeeded.
