@@ -3,16 +3,14 @@
 
 #[path = "e2e/common.rs"]
 mod common;
-#[path = "support/isolated.rs"]
-mod isolated;
 #[path = "support/nginx.rs"]
 mod nginx;
 #[path = "support/real_zip.rs"]
 mod real_zip;
 
 use assert_cmd::Command;
+use common::isolated::isolated_coex;
 use common::{actions_that, text};
-use isolated::isolated_coex;
 use nginx::Nginx;
 use real_zip::zip_r;
 use std::path::{Path, PathBuf};

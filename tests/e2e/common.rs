@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 #[path = "../support/isolated.rs"]
-mod isolated;
+pub mod isolated;
 
 use isolated::isolated_coex;
 
