@@ -1,6 +1,7 @@
 //! `coex build` error paths through the real binary: no compiler, an
-//! output folder that does not exist, a main file that does not exist.
-//! Each is one worded error, status 1, and nothing written.
+//! output folder that does not exist, a main file that does not exist,
+//! clashing module and library import names, an https remote cache. Each
+//! is one worded error, status 1, and nothing written.
 
 #[path = "e2e/common.rs"]
 mod common;
@@ -64,4 +65,123 @@ fn build_of_a_missing_main_file_is_one_error() {
         "error: cannot read nope.coex: file not found\n"
     );
     assert!(files_in(&work).is_empty());
+}
+
+/// Builds `main.coex` in `work` with `-L libs` and asserts one worded
+/// failure: status 1, `expected` in stderr, no panic, nothing written.
+fn build_refused(env: &Env, work: &Path, expected: &str) {
+    let before = files_in(work);
+    let libs = env.path().join("libs");
+    let o = env.coex_in(
+        work,
+        &[
+            "build",
+            "main.coex",
+            "-L",
+            libs.to_str().unwrap(),
+            "-o",
+            "app",
+        ],
+    );
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(expected), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(files_in(work), before);
+}
+
+#[test]
+fn two_modules_with_one_name_are_refused() {
+    let env = Env::new();
+    let work = env.path().join("work");
+    std::fs::create_dir_all(work.join("lib")).unwrap();
+    // main finds ./util.coex; lib/helper.coex finds lib/util.coex.
+    std::fs::write(
+        work.join("main.coex"),
+        "import helper\nimport util\n\nfunc main() -> int\n    return one() + two()\n~\n",
+    )
+    .unwrap();
+    std::fs::write(
+        work.join("util.coex"),
+        "func one() -> int\n    return 1\n~\n",
+    )
+    .unwrap();
+    std::fs::write(
+        work.join("lib/helper.coex"),
+        "import util\n\nfunc two() -> int\n    return 2\n~\n",
+    )
+    .unwrap();
+    std::fs::write(
+        work.join("lib/util.coex"),
+        "func three() -> int\n    return 3\n~\n",
+    )
+    .unwrap();
+    build_refused(
+        &env,
+        &work,
+        "two different modules are both imported as 'util'",
+    );
+}
+
+#[test]
+fn one_library_under_two_import_names_is_refused() {
+    let env = Env::new();
+    let counter = env.pack_example("counter");
+    std::fs::copy(&counter, env.path().join("libs/tally.cxz")).unwrap();
+    let work = env.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(
+        work.join("main.coex"),
+        "import \"counter\"\nimport \"tally\"\n\nfunc main() -> int\n    return 0\n~\n",
+    )
+    .unwrap();
+    build_refused(
+        &env,
+        &work,
+        "library 'counter' is imported under two names: 'counter'",
+    );
+}
+
+#[test]
+fn two_libraries_under_one_import_name_are_refused() {
+    let env = Env::new();
+    let counter = env.pack_example("counter");
+    let regex = env.pack_example("posix_regex");
+    let work = env.path().join("work");
+    for (dir, archive) in [("a", &counter), ("b", &regex)] {
+        std::fs::create_dir_all(work.join(dir)).unwrap();
+        std::fs::copy(archive, work.join(dir).join("lib.cxz")).unwrap();
+    }
+    std::fs::write(
+        work.join("main.coex"),
+        "import \"a/lib.cxz\"\nimport \"b/lib.cxz\"\n\nfunc main() -> int\n    return 0\n~\n",
+    )
+    .unwrap();
+    build_refused(&env, &work, "two different libraries are imported as 'lib'");
+}
+
+#[test]
+fn an_https_remote_cache_is_refused_before_building() {
+    let env = Env::new();
+    let work = env.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join("main.coex"), HELLO).unwrap();
+    let before = files_in(&work);
+    let o = env.coex_in(
+        &work,
+        &[
+            "build",
+            "main.coex",
+            "--remote-cache",
+            "https://cache.example/x",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr)
+            .starts_with("error: unsupported remote cache URL 'https://cache.example/x'"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(files_in(&work), before);
 }
