@@ -185,3 +185,48 @@ fn an_https_remote_cache_is_refused_before_building() {
     );
     assert_eq!(files_in(&work), before);
 }
+
+#[test]
+fn tool_codegen_names_the_missing_cxz_and_the_module_clash() {
+    let env = Env::new();
+    let work = env.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(
+        work.join("main.coex"),
+        "import \"counter\"\n\nfunc main() -> int\n    return 0\n~\n",
+    )
+    .unwrap();
+    let o = env.coex_in(
+        &work,
+        &["tool", "codegen", "--main", "main.coex", "-o", "main.o"],
+    );
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Library 'counter' not found"), "{stderr}");
+    assert!(
+        stderr.contains("No --cxz counter=FILE was given; libraries given: none"),
+        "{stderr}"
+    );
+    assert_eq!(files_in(&work), ["main.coex"]);
+
+    std::fs::write(work.join("main.coex"), HELLO).unwrap();
+    let o = env.coex_in(
+        &work,
+        &[
+            "tool",
+            "codegen",
+            "--main",
+            "main.coex",
+            "--module",
+            "main=main.coex",
+            "-o",
+            "main.o",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stderr),
+        "error: --module main has the main file's name\n"
+    );
+    assert_eq!(files_in(&work), ["main.coex"]);
+}
