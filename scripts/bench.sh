@@ -11,14 +11,7 @@
 #   COEX=/path/to/coex N=40 scripts/bench.sh
 set -euo pipefail
 
-here="$(cd "$(dirname "$0")/.." && pwd)"
-COEX="${COEX:-$here/target/debug/coex}"
-if [ ! -x "$COEX" ]; then
-  (cd "$here" && cargo build --quiet)
-fi
-N="${N:-20}"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/bench-lib.sh"
 unset COEX_REMOTE_CACHE COEX_CC
 
 # --- the library -----------------------------------------------------------
@@ -48,50 +41,15 @@ cat > "$lib/ffi/src/common.h" <<'H'
 H
 for i in $(seq 0 $((N - 1))); do
   side=left; [ $((i % 2)) -eq 1 ] && side=right
-  {
-    echo '#include "common.h"'
-    # Enough code per file that clang does real work at -O2.
-    for j in $(seq 0 39); do
-      cat <<C
-static int64_t f${i}_${j}(int64_t x) {
-  int64_t acc = x;
-  for (int k = 0; k < 64; k++) {
-    acc = acc * 6364136223846793005LL + ${j};
-    if (acc & 1) acc ^= (acc >> 7); else acc += (acc << 3);
-    switch (k % 4) { case 0: acc -= k; break; case 1: acc *= 3; break; default: acc ^= ${i}; }
-  }
-  return acc;
-}
-C
-    done
-    echo "int64_t coex_bench_${i}(int64_t x) { int64_t s = 0;"
-    for j in $(seq 0 39); do echo "  s += f${i}_${j}(x + ${j});"; done
-    echo "  return s; }"
-  } > "$lib/ffi/src/$side/f$i.c"
+  bench_c_file "$i" > "$lib/ffi/src/$side/f$i.c"
 done
 COEX_CACHE_DIR="$work/unused" "$COEX" cxz pack "$lib" -o "$work/benchlib.cxz" >/dev/null
 
 # --- cxz build: cold -j1, cold -j2, warm -----------------------------------
-now() { date +%s.%N; }
-run() { # $1 = cache dir, rest = extra args; prints elapsed seconds
-  local t0 t1
-  t0=$(now)
-  COEX_CACHE_DIR="$1" "$COEX" cxz build "$work/benchlib.cxz" -o "$work/out" "${@:2}" >/dev/null
-  t1=$(now)
-  echo "$t0 $t1" | awk '{printf "%.3f", $2 - $1}'
+cxz_build() { # $1 = cache dir, rest = extra args
+  COEX_CACHE_DIR="$1" "$COEX" cxz build "$work/benchlib.cxz" -o "$work/out" "${@:2}"
 }
-
-cold1=$(run "$work/cache1" -j 1)
-cold2=$(run "$work/cache2" -j 2)
-warm=$(run "$work/cache2" -j 2)
-actions=$((N + 2))
-
-echo "coex cxz build benchmark: $N C files in 2 units, $actions actions, $(nproc) cores"
-echo "cold -j1:        ${cold1}s"
-echo "cold -j2:        ${cold2}s"
-echo "warm (cached):   ${warm}s"
-awk -v c="$cold2" -v w="$warm" 'BEGIN { printf "cold/warm ratio: %.1fx\n", c / w }'
-awk -v a="$cold1" -v b="$cold2" 'BEGIN { printf "-j1/-j2 ratio:   %.2fx\n", a / b }'
+cold_warm_report "coex cxz build benchmark: $N C files in 2 units, $((N + 2)) actions, $(nproc) cores" cxz_build
 
 # --- programs ----------------------------------------------------------------
 # Section "programs": the regex example (examples/regex_demo.coex with the
@@ -105,16 +63,12 @@ mkdir -p "$work/lib" "$work/prog"
 COEX_CACHE_DIR="$work/unused" "$COEX" cxz pack "$here/examples/libs/posix_regex" -o "$work/lib/posix_regex.cxz" >/dev/null
 COEX_CACHE_DIR="$work/unused" "$COEX" cxz pack "$here/examples/libs/counter" -o "$work/lib/counter.cxz" >/dev/null
 build_regex() { # $1 = cache dir
-  local t0 t1
-  t0=$(now)
-  COEX_CACHE_DIR="$1" "$COEX" build "$here/examples/regex_demo.coex" -L "$work/lib" -o "$work/prog/regex_demo" >/dev/null
-  t1=$(now)
-  echo "$t0 $t1" | awk '{printf "%.4f", $2 - $1}'
+  COEX_CACHE_DIR="$1" "$COEX" build "$here/examples/regex_demo.coex" -L "$work/lib" -o "$work/prog/regex_demo"
 }
-pcold=$(build_regex "$work/pcache")
+pcold=$(timed 4 build_regex "$work/pcache")
 pwarm=9
 for _ in 1 2 3 4 5; do
-  t=$(build_regex "$work/pcache")
+  t=$(timed 4 build_regex "$work/pcache")
   pwarm=$(awk -v a="$pwarm" -v b="$t" 'BEGIN { print (b < a) ? b : a }')
 done
 
@@ -146,10 +100,7 @@ C
   echo "~"
 } > "$gen"
 lines=$(wc -l < "$gen")
-t0=$(now)
-"$COEX" tool codegen --main "$gen" -o "$work/prog/gen.o"
-t1=$(now)
-cg=$(echo "$t0 $t1" | awk '{printf "%.3f", $2 - $1}')
+cg=$(timed 3 "$COEX" tool codegen --main "$gen" -o "$work/prog/gen.o")
 
 # Extern call overhead: K calls in a loop, minus the same loop without the call.
 K="${K:-10000000}"
@@ -171,7 +122,6 @@ func main() -> int
 C
   COEX_CACHE_DIR="$work/pcache" "$COEX" build "$work/prog/$1.coex" -L "$work/lib" -o "$work/prog/$1" >/dev/null
 }
-time_exe() { local t0 t1; t0=$(now); "$1" >/dev/null; t1=$(now); echo "$t0 $t1" | awk '{printf "%.4f", $2 - $1}'; }
 loop_prog base "s += i" ""
 loop_prog ffi "s += coex_counter_increment()" ""
 loop_prog bare "s += labs(i)" "extern labs(x: int) -> int"
@@ -189,8 +139,8 @@ int main(void) { volatile long s = 0; for (long i = 0; i < $K; i++) s += i; prin
 C
 clang -O2 -fno-lto -o "$work/prog/direct" "$work/prog/direct.c" "$work/prog/callee.c"
 clang -O2 -o "$work/prog/cbase" "$work/prog/cbase.c"
-tb=$(time_exe "$work/prog/base"); tf=$(time_exe "$work/prog/ffi"); tl=$(time_exe "$work/prog/bare")
-td=$(time_exe "$work/prog/direct"); tc=$(time_exe "$work/prog/cbase")
+tb=$(timed 4 "$work/prog/base"); tf=$(timed 4 "$work/prog/ffi"); tl=$(timed 4 "$work/prog/bare")
+td=$(timed 4 "$work/prog/direct"); tc=$(timed 4 "$work/prog/cbase")
 
 echo
 echo "program benchmark: examples/regex_demo.coex (+ posix_regex.cxz)"

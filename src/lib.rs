@@ -3,6 +3,7 @@
 //! The binary in `main.rs` only parses arguments; everything it does lives in
 //! these modules so integration tests and benchmarks call the same code.
 
+pub mod atomic_file;
 pub mod build;
 pub mod cli;
 pub mod codegen;

@@ -1,11 +1,18 @@
 //! `coex cxz build` and `coex plan FILE.cxz` through the real binary, with
 //! real clang, real `zip`, real nginx and a private cache per test.
 
+#[path = "e2e/common.rs"]
+mod common;
 #[path = "support/nginx.rs"]
 mod nginx;
+#[path = "support/real_zip.rs"]
+mod real_zip;
 
 use assert_cmd::Command;
+use common::isolated::isolated_coex;
+use common::{actions_that, text};
 use nginx::Nginx;
+use real_zip::zip_r;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -19,18 +26,7 @@ fn example(name: &str) -> PathBuf {
 /// `coex` run in `cwd` against cache `cache`, with nothing inherited that
 /// could change what it does (remote, compiler, home, library path).
 fn coex(cwd: &Path, cache: &Path) -> Command {
-    let mut c = Command::cargo_bin("coex").expect("coex binary");
-    c.current_dir(cwd)
-        .env("COEX_CACHE_DIR", cache)
-        .env("HOME", cwd.join(".home"))
-        .env_remove("COEX_REMOTE_CACHE")
-        .env_remove("COEX_CC")
-        .env_remove("COEX_PATH");
-    c
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    isolated_coex(cwd, cache, &cwd.join(".home"))
 }
 
 /// Runs `coex cxz build ARCHIVE ARGS…` and asserts it succeeded.
@@ -52,12 +48,7 @@ fn build(cwd: &Path, cache: &Path, archive: &Path, args: &[&str]) -> Output {
 
 /// Action ids the build reported as `how` (`ran`, `cached`, `remote`).
 fn ids(out: &Output, how: &str) -> Vec<String> {
-    text(&out.stdout)
-        .lines()
-        .filter_map(|l| l.strip_prefix(how))
-        .filter(|rest| rest.starts_with(' '))
-        .map(|rest| rest.trim().to_string())
-        .collect()
+    actions_that(&text(&out.stdout), how)
 }
 
 /// The summary line (the last line of stdout).
@@ -185,14 +176,7 @@ fn rebuilds_rezips_and_edits_run_exactly_what_changed() {
     // The same files zipped by the real `zip` (other timestamps, directory
     // entries, entry order): zero actions run.
     let rezipped = root.join("rezipped.cxz");
-    let zip = std::process::Command::new("zip")
-        .current_dir(&lib)
-        .args(["-q", "-r"])
-        .arg(&rezipped)
-        .args(["src", "ffi", "manifest.toml"])
-        .status()
-        .expect("run zip");
-    assert!(zip.success());
+    zip_r(&lib, &[], &rezipped, &["src", "ffi", "manifest.toml"]);
     assert_ne!(
         std::fs::read(&rezipped).unwrap(),
         std::fs::read(&archive).unwrap()
@@ -580,14 +564,7 @@ fn plan_json_is_valid_deterministic_and_lists_every_action() {
     let first = plan(&archive);
     assert_eq!(plan(&archive), first);
     let rezipped = root.join("rezipped.cxz");
-    let zip = std::process::Command::new("zip")
-        .current_dir(&lib)
-        .args(["-q", "-r"])
-        .arg(&rezipped)
-        .args(["manifest.toml", "ffi", "src"])
-        .status()
-        .unwrap();
-    assert!(zip.success());
+    zip_r(&lib, &[], &rezipped, &["manifest.toml", "ffi", "src"]);
     assert_eq!(plan(&rezipped), first);
 
     let v: serde_json::Value = serde_json::from_slice(&first).expect("valid JSON");

@@ -164,15 +164,36 @@ fn inspect_text_lists_units_and_signatures() {
     assert!(text.contains("      coex_good_get() -> int\n"), "{text}");
 }
 
-#[test]
-fn pack_without_output_names_the_archive_after_the_library() {
-    let dir = tempfile::tempdir().unwrap();
-    let lib = dir.path().join("tree");
+/// The good library's files unpacked under `lib`.
+fn write_good_tree(lib: &Path) {
     for (name, bytes) in library_with(GOOD_MANIFEST) {
         let p = lib.join(name);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, bytes).unwrap();
     }
+}
+
+#[test]
+fn pack_into_a_missing_folder_names_it_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write_good_tree(&dir.path().join("tree"));
+    let before = listing(dir.path());
+    let out = coex(dir.path())
+        .args(["cxz", "pack", "tree", "-o", "no/such/good.cxz"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: Cannot write no/such/good.cxz: folder no/such does not exist\n"
+    );
+    assert_eq!(listing(dir.path()), before);
+}
+
+#[test]
+fn pack_without_output_names_the_archive_after_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    write_good_tree(&dir.path().join("tree"));
     let out = coex(dir.path())
         .args(["cxz", "pack", "tree"])
         .output()

@@ -4,11 +4,14 @@
 //! `coex cxz pack` of the same tree; packing is byte-for-byte reproducible.
 
 mod cxz_common;
+#[path = "support/real_zip.rs"]
+mod real_zip;
 
 use std::path::Path;
 use std::process::Command as Proc;
 
 use cxz_common::*;
+use real_zip::zip_r;
 
 /// A library laid out like the original compiler's `lib/regex.cxz`: it
 /// declares `coex_regex_error` in the manifest without a Coex extern.
@@ -117,12 +120,7 @@ fn zip_r_archive_loads_and_matches_pack_digest() {
     write_python_style_tree(&tree);
     // The real Info-ZIP command, run the way library authors do: with
     // directory entries, real timestamps and mixed compression.
-    let status = Proc::new("zip")
-        .args(["-q", "-r", "../regex_zip.cxz", "."])
-        .current_dir(&tree)
-        .status()
-        .expect("zip is installed");
-    assert!(status.success());
+    zip_r(&tree, &[], Path::new("../regex_zip.cxz"), &["."]);
     let listing = Proc::new("unzip")
         .args(["-Z1", "regex_zip.cxz"])
         .current_dir(work.path())
@@ -154,12 +152,7 @@ fn zip_r_archive_loads_and_matches_pack_digest() {
     assert_eq!(zip_digest, packed_digest(work.path(), &tree));
 
     // Stored instead of deflated: same content, same digest.
-    let status = Proc::new("zip")
-        .args(["-q", "-0", "-r", "../regex_stored.cxz", "."])
-        .current_dir(&tree)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    zip_r(&tree, &["-0"], Path::new("../regex_stored.cxz"), &["."]);
     assert_eq!(
         inspect_json(work.path(), "regex_stored.cxz")["digest"],
         zip_digest.as_str()
@@ -275,6 +268,21 @@ fn pack_output_inside_the_tree_is_not_packed_into_itself() {
     assert_eq!(first, std::fs::read(tree.join("regex.cxz")).unwrap());
 }
 
+/// Runs `coex cxz pack regex -o out.cxz` in `work` and asserts it is
+/// refused: status 1, no panic, nothing written. Returns its stderr.
+fn pack_refused(work: &Path) -> String {
+    let before = listing(work);
+    let out = coex(work)
+        .args(["cxz", "pack", "regex", "-o", "out.cxz"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(listing(work), before);
+    stderr
+}
+
 #[cfg(unix)]
 #[test]
 fn pack_refuses_symlinks_and_leaves_nothing() {
@@ -282,19 +290,12 @@ fn pack_refuses_symlinks_and_leaves_nothing() {
     let tree = work.path().join("regex");
     write_python_style_tree(&tree);
     std::os::unix::fs::symlink("/etc/passwd", tree.join("ffi/src/passwd.h")).unwrap();
-    let before = listing(work.path());
-    let out = coex(work.path())
-        .args(["cxz", "pack", "regex", "-o", "out.cxz"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = pack_refused(work.path());
     assert!(
         stderr.contains("error: Cannot pack ")
             && stderr.contains("passwd.h: it is a symbolic link"),
         "{stderr}"
     );
-    assert_eq!(listing(work.path()), before);
 }
 
 #[test]
@@ -311,19 +312,11 @@ fn pack_refuses_an_invalid_library_and_leaves_nothing() {
         ),
     )
     .unwrap();
-    let before = listing(work.path());
-    let out = coex(work.path())
-        .args(["cxz", "pack", "regex", "-o", "out.cxz"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = pack_refused(work.path());
     assert!(
         stderr.contains("manifest.toml [ffi.regex]: headers: path '/usr/include' is absolute"),
         "{stderr}"
     );
-    assert!(!stderr.contains("panicked"));
-    assert_eq!(listing(work.path()), before);
 }
 
 #[test]

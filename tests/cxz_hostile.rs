@@ -394,6 +394,14 @@ fn source_absolute() {
 }
 
 #[test]
+fn library_module_outside_src() {
+    manifest_case(
+        &good_manifest_replacing("source = [\"good.coex\"]", "source = [\"../x.coex\"]"),
+        "manifest.toml [library]: source: path '../x.coex' has a '..' component",
+    );
+}
+
+#[test]
 fn source_looking_like_a_flag() {
     manifest_case(
         &good_manifest_replacing("source = [\"a.c\"]", "source = [\"-fplugin=x.so\"]"),

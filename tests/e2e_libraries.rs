@@ -6,8 +6,12 @@
 
 #[path = "e2e/common.rs"]
 mod common;
+#[path = "support/real_zip.rs"]
+mod real_zip;
 
 use common::*;
+use real_zip::zip_r;
+use std::path::Path;
 
 fn run_example(env: &Env, program: &str, libs: &[&str]) -> (String, String, Option<i32>) {
     for l in libs {
@@ -260,20 +264,12 @@ fn pack_and_verify_check_externs_against_the_manifest() {
     assert!(!env.path().join("bad.cxz").exists(), "nothing written");
 
     // The same library zipped by hand: verify finds the same problem.
-    let o = std::process::Command::new("zip")
-        .args([
-            "-q",
-            "-r",
-            "-X",
-            "../bad.cxz",
-            "manifest.toml",
-            "src",
-            "ffi",
-        ])
-        .current_dir(&lib)
-        .status()
-        .unwrap();
-    assert!(o.success());
+    zip_r(
+        &lib,
+        &["-X"],
+        Path::new("../bad.cxz"),
+        &["manifest.toml", "src", "ffi"],
+    );
     let o = env.coex_in(env.path(), &["cxz", "verify", "bad.cxz"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains(want), "{}", text(&o.stderr));

@@ -1,17 +1,16 @@
 //! `coex check` end to end: imports on disk, libraries found with `-L`,
 //! import cycles, unreadable input and pathological nesting.
 
+#[path = "support/isolated.rs"]
+mod isolated;
+
 use assert_cmd::Command;
+use isolated::isolated_coex;
 use predicates::prelude::*;
 use std::path::Path;
 
 fn coex(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("coex").expect("coex binary");
-    cmd.current_dir(dir)
-        .env_remove("COEX_PATH")
-        .env("HOME", dir.join("home"))
-        .env("COEX_CACHE_DIR", dir.join("cache"));
-    cmd
+    isolated_coex(dir, &dir.join("cache"), &dir.join("home"))
 }
 
 fn write(dir: &Path, name: &str, text: &str) {

@@ -4,7 +4,10 @@
 //! `.stderr` file beside it. Set `COEX_BLESS=1` to rewrite the `.stderr`
 //! files from the binary's output (then review the diff).
 
-use assert_cmd::Command;
+#[path = "support/isolated.rs"]
+mod isolated;
+
+use isolated::isolated_coex;
 use std::path::{Path, PathBuf};
 
 fn corpus(dir: &str) -> Vec<PathBuf> {
@@ -26,12 +29,7 @@ fn check(file: &Path, extra: &[&str]) -> std::process::Output {
     let dir = file.parent().unwrap_or(Path::new("."));
     let name = file.file_name().unwrap_or_default();
     let home = tempfile::tempdir().expect("tempdir");
-    Command::cargo_bin("coex")
-        .expect("coex binary")
-        .current_dir(dir)
-        .env_remove("COEX_PATH")
-        .env("HOME", home.path())
-        .env("COEX_CACHE_DIR", home.path().join("cache"))
+    isolated_coex(dir, &home.path().join("cache"), home.path())
         .arg("check")
         .arg(name)
         .args(extra)

@@ -122,7 +122,25 @@ pub fn plan_program(
     }
     let units = add_units_to_graph(&mut graph, &inputs, clang)?;
 
-    // Codegen.
+    let codegen = add_codegen(&mut graph, p, &name, coex)?;
+    let rt_objects = add_runtime(&mut graph, clang, &cc)?;
+    let link = add_link(&mut graph, clang, cc, &name, &codegen, &rt_objects, &units)?;
+    Ok(ProgramGraph {
+        graph,
+        units,
+        codegen,
+        link,
+    })
+}
+
+/// The codegen action: the program's Coex files and every library's
+/// interface archive → [`PROGRAM_OBJECT`]. Returns its id.
+fn add_codegen(
+    graph: &mut ActionGraph,
+    p: &LoadedProgram,
+    name: &str,
+    coex: (String, ToolIdentity),
+) -> Result<String, PlanError> {
     let read = |path: &std::path::Path| {
         std::fs::read(path)
             .map_err(|e| PlanError::Other(format!("cannot read {}: {e}", path.display())))
@@ -152,7 +170,7 @@ pub fn plan_program(
     argv.extend(["-o".to_string(), PROGRAM_OBJECT.to_string()]);
     let codegen = format!("codegen:{name}");
     add(
-        &mut graph,
+        graph,
         ActionSpec {
             id: codegen.clone(),
             argv,
@@ -162,8 +180,15 @@ pub fn plan_program(
             tool: coex.1,
         },
     )?;
+    Ok(codegen)
+}
 
-    // Runtime.
+/// One clang compile per runtime C file; returns (action id, object).
+fn add_runtime(
+    graph: &mut ActionGraph,
+    clang: &Clang,
+    cc: &str,
+) -> Result<Vec<(String, String)>, PlanError> {
     let header = graph.add_blob(RUNTIME_HEADER.1.as_bytes().to_vec());
     let mut rt_objects = Vec::new();
     for (file, text) in RUNTIME_SOURCES {
@@ -171,10 +196,10 @@ pub fn plan_program(
         let d = graph.add_blob(text.as_bytes().to_vec());
         let id = format!("runtime:{file}");
         add(
-            &mut graph,
+            graph,
             ActionSpec {
                 id: id.clone(),
-                argv: runtime_compile_argv(&cc, file, &obj, "."),
+                argv: runtime_compile_argv(cc, file, &obj, "."),
                 env: fixed_env(),
                 inputs: BTreeMap::from([
                     (
@@ -189,17 +214,29 @@ pub fn plan_program(
         )?;
         rt_objects.push((id, obj));
     }
+    Ok(rt_objects)
+}
 
-    // Final link.
+/// The final link: program object, runtime objects and the unit images
+/// (embedded by a generated `units.s`) → [`EXECUTABLE`]. Returns its id.
+fn add_link(
+    graph: &mut ActionGraph,
+    clang: &Clang,
+    cc: String,
+    name: &str,
+    codegen: &str,
+    rt_objects: &[(String, String)],
+    units: &[PlannedUnit],
+) -> Result<String, PlanError> {
     let mut link_inputs = BTreeMap::new();
     link_inputs.insert(
         PROGRAM_OBJECT.to_string(),
         InputSource::Output {
-            action: codegen.clone(),
+            action: codegen.to_string(),
             path: PROGRAM_OBJECT.into(),
         },
     );
-    for (id, obj) in &rt_objects {
+    for (id, obj) in rt_objects {
         link_inputs.insert(
             format!("rt/{obj}"),
             InputSource::Output {
@@ -234,7 +271,7 @@ pub fn plan_program(
     };
     let link = format!("link:{name}");
     add(
-        &mut graph,
+        graph,
         ActionSpec {
             id: link.clone(),
             argv: plan.argv(),
@@ -244,12 +281,7 @@ pub fn plan_program(
             tool: clang.identity.clone(),
         },
     )?;
-    Ok(ProgramGraph {
-        graph,
-        units,
-        codegen,
-        link,
-    })
+    Ok(link)
 }
 
 fn add(graph: &mut ActionGraph, spec: ActionSpec) -> Result<(), PlanError> {

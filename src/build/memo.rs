@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::exec::action::ToolIdentity;
-use crate::toolchain::{find_clang, Clang, ToolchainError};
+use crate::toolchain::{identify, locate_clang, Clang, ToolchainError};
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct ClangEntry {
@@ -65,37 +65,14 @@ fn store<T: serde::Serialize>(path: &Path, value: &T) {
     }
 }
 
-/// Where `find_clang` would look first, without running anything.
-fn clang_candidate(cc: Option<&Path>) -> Option<PathBuf> {
-    let env = std::env::var_os("COEX_CC").filter(|s| !s.is_empty());
-    let name: PathBuf = match (cc, env) {
-        (Some(p), _) => p.to_path_buf(),
-        (None, Some(e)) => PathBuf::from(e),
-        (None, None) => PathBuf::from("clang"),
-    };
-    if name.components().count() > 1 || name.is_absolute() {
-        let cwd = std::env::current_dir().ok()?;
-        Some(if name.is_absolute() {
-            name
-        } else {
-            cwd.join(name)
-        })
-    } else {
-        which::which(&name).ok()
-    }
-}
-
 /// [`find_clang`], remembered in `cache_dir` (when given) by the compiler's
 /// path and file metadata.
 pub fn clang(cache_dir: Option<&Path>, cc: Option<&Path>) -> Result<Clang, ToolchainError> {
-    let keyed = cache_dir.and_then(|dir| {
-        let cand = clang_candidate(cc)?;
-        let key = stat_key(&cand)?;
-        Some((entry_path(dir, "clang", &key), cand))
-    });
-    if let Some((file, cand)) = &keyed {
-        if let Some(e) = load::<ClangEntry>(file) {
-            if &e.path == cand {
+    let path = locate_clang(cc)?;
+    let file = cache_dir.and_then(|dir| Some(entry_path(dir, "clang", &stat_key(&path)?)));
+    if let Some(f) = &file {
+        if let Some(e) = load::<ClangEntry>(f) {
+            if e.path == path {
                 return Ok(Clang {
                     path: e.path,
                     version: e.version,
@@ -105,19 +82,17 @@ pub fn clang(cache_dir: Option<&Path>, cc: Option<&Path>) -> Result<Clang, Toolc
             }
         }
     }
-    let found = find_clang(cc)?;
-    if let Some((file, cand)) = &keyed {
-        if &found.path == cand {
-            store(
-                file,
-                &ClangEntry {
-                    path: found.path.clone(),
-                    version: found.version.clone(),
-                    triple: found.triple.clone(),
-                    identity: found.identity.clone(),
-                },
-            );
-        }
+    let found = identify(&path)?;
+    if let Some(f) = &file {
+        store(
+            f,
+            &ClangEntry {
+                path: found.path.clone(),
+                version: found.version.clone(),
+                triple: found.triple.clone(),
+                identity: found.identity.clone(),
+            },
+        );
     }
     Ok(found)
 }
@@ -146,6 +121,7 @@ pub fn coex_self(cache_dir: Option<&Path>) -> std::io::Result<(String, ToolIdent
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::toolchain::find_clang;
 
     #[test]
     fn remembered_identities_equal_computed_ones() {

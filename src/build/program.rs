@@ -45,13 +45,8 @@ pub struct LoadedProgram {
 
 fn render(prog: &lang::CheckedProgram, diags: &[Diagnostic], file: &Path) -> String {
     let mut text = lang::render_text(&prog.sources, diags);
-    let errors = diags.iter().filter(|d| d.is_error()).count();
-    if errors > 0 {
-        let plural = if errors == 1 { "" } else { "s" };
-        text.push_str(&format!(
-            "error: could not compile `{}` due to {errors} error{plural}",
-            file.display()
-        ));
+    if let Some(summary) = lang::error_summary(diags, "compile", file) {
+        text.push_str(&summary);
     }
     text
 }

@@ -128,6 +128,13 @@ impl LibraryResolver for CxzResolver {
     fn resolve(&self, spec: &str, importing_file: &Path) -> Result<LibraryModules, String> {
         let name = import_name(spec);
         let path = self.find(spec, importing_file)?;
+        // Every module importing the library asks again: the archive found
+        // at the same path was read, validated and hashed already.
+        if let Some(prev) = self.opened.borrow().get(&name) {
+            if prev.path == path {
+                return library_modules(&prev.archive);
+            }
+        }
         let archive = CxzArchive::open(&path).map_err(|e| format!("error: {e}"))?;
         if let Some(prev) = self.opened.borrow().get(&name) {
             if prev.archive.manifest.library.name != archive.manifest.library.name {
@@ -268,5 +275,31 @@ mod tests {
         assert_eq!(import_name("regex.cxz"), "regex");
         assert_eq!(import_name("regex"), "regex");
         assert_eq!(import_name("lib/x/zlib.cxz"), "zlib");
+    }
+
+    #[test]
+    fn a_library_imported_again_is_not_opened_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = dir.path().join("lib");
+        std::fs::create_dir_all(&lib).unwrap();
+        let mut files = BTreeMap::new();
+        files.insert(
+            "manifest.toml".to_string(),
+            b"[library]\nname = \"pure\"\nversion = \"1.0.0\"\n".to_vec(),
+        );
+        files.insert(
+            "src/pure.coex".to_string(),
+            b"func twice(n: int) -> int\n    return n * 2\n~\n".to_vec(),
+        );
+        let archive = lib.join("pure.cxz");
+        std::fs::write(&archive, crate::cxz::pack::write_zip(&files).unwrap()).unwrap();
+        let resolver = CxzResolver::new(Lookup::Search(vec![lib]));
+        let main = dir.path().join("main.coex");
+        let first = resolver.resolve("pure", &main).unwrap();
+        // Not a ZIP any more: only a second read of the file could notice.
+        std::fs::write(&archive, b"not a zip").unwrap();
+        let second = resolver.resolve("pure", &main).unwrap();
+        assert_eq!(first.modules, second.modules);
+        assert_eq!(first.name, second.name);
     }
 }

@@ -1,11 +1,11 @@
 //! `coex build` and `coex run`.
 
 use clap::Args;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::exec_args::ExecArgs;
+use crate::atomic_file::write_atomically;
 use crate::build::program::ProgramError;
 use crate::build::run::{build_program, ProgramBuild, ProgramBuildOptions};
 use crate::failure::{CmdResult, Failure};
@@ -45,7 +45,9 @@ pub struct RunArgs {
     pub args: Vec<String>,
 }
 
-fn to_failure(e: ProgramError) -> Failure {
+/// A program build's error as the CLI prints it (diagnostics are already
+/// rendered text); shared by every command that loads a program.
+pub(super) fn to_failure(e: ProgramError) -> Failure {
     match e {
         ProgramError::Diagnostics(text) => Failure::worded(text),
         ProgramError::Other(text) => Failure::new(text),
@@ -70,20 +72,8 @@ fn build_it(p: &ProgramArgs, quiet: bool) -> Result<ProgramBuild, Failure> {
 }
 
 fn write_executable(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    use std::os::unix::fs::PermissionsExt;
-    let fail = |e: std::io::Error| Failure::new(format!("cannot write {}: {e}", path.display()));
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".coex-build-")
-        .tempfile_in(&dir)
-        .map_err(fail)?;
-    tmp.write_all(bytes).map_err(fail)?;
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).map_err(fail)?;
-    tmp.persist(path).map_err(|e| fail(e.error))?;
-    Ok(())
+    write_atomically(path, bytes, 0o755, false)
+        .map_err(|e| Failure::new(format!("cannot write {}: {e}", path.display())))
 }
 
 /// `coex build`: one line per action, `wrote OUT`, then the summary.

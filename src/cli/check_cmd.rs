@@ -36,14 +36,8 @@ pub fn run(args: CheckArgs) -> CmdResult {
         let text = lang::render_text(&program.sources, &diags);
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(text.as_bytes());
-        let errors = diags.iter().filter(|d| d.is_error()).count();
-        if errors > 0 {
-            let plural = if errors == 1 { "" } else { "s" };
-            let _ = writeln!(
-                err,
-                "error: could not check `{}` due to {errors} error{plural}",
-                args.file.display()
-            );
+        if let Some(summary) = lang::error_summary(&diags, "check", &args.file) {
+            let _ = writeln!(err, "{summary}");
         }
     }
     Ok(if lang::has_errors(&diags) {

@@ -30,10 +30,7 @@ pub struct PlanArgs {
 fn program(args: &PlanArgs) -> CmdResult {
     // Planning writes nothing, not even the tool identity memo.
     let (_, graph) = crate::build::run::plan(&args.file, &args.lib_dirs, args.cc.as_deref(), None)
-        .map_err(|e| match e {
-            crate::build::program::ProgramError::Diagnostics(t) => Failure::worded(t),
-            crate::build::program::ProgramError::Other(t) => Failure::new(t),
-        })?;
+        .map_err(super::build_cmd::to_failure)?;
     print_json(&graph.graph.plan_json())
 }
 

@@ -259,6 +259,44 @@ struct ReadEntries {
     saw_manifest: bool,
 }
 
+/// What an entry's header says it is: `Ok(Some(path))` (normalized) for a
+/// regular file, `Ok(None)` for a folder (skipped), `Err` for anything a
+/// `.cxz` may not hold (bad path, encrypted, link, device, empty name).
+fn file_entry_path(
+    name: &str,
+    encrypted: bool,
+    unix_mode: Option<u32>,
+) -> Result<Option<String>, Problem> {
+    let norm = normalize_relative(name)
+        .map_err(|issue| Problem::entry(name, format!("path {}", issue.describe())))?;
+    if encrypted {
+        return Err(Problem::entry(
+            name,
+            "is encrypted; .cxz entries must be plain",
+        ));
+    }
+    let mode = unix_mode.unwrap_or(0) & 0o170000;
+    if mode == 0o120000 {
+        return Err(Problem::entry(
+            name,
+            "is a symbolic link; links are not allowed in a .cxz",
+        ));
+    }
+    if !matches!(mode, 0 | 0o100000 | 0o040000) {
+        return Err(Problem::entry(
+            name,
+            format!("is not a regular file (unix mode {mode:o})"),
+        ));
+    }
+    if name.ends_with('/') || mode == 0o040000 {
+        return Ok(None);
+    }
+    if norm == "." {
+        return Err(Problem::entry(name, "is a file with an empty name"));
+    }
+    Ok(Some(norm))
+}
+
 fn read_entries<R: Read + Seek>(
     mut reader: R,
     len: u64,
@@ -331,43 +369,14 @@ fn read_entries<R: Read + Seek>(
             ));
             continue;
         };
-        let norm = match normalize_relative(&name) {
-            Ok(n) => n,
-            Err(issue) => {
-                problems.push(Problem::entry(&name, format!("path {}", issue.describe())));
+        let norm = match file_entry_path(&name, entry.encrypted(), entry.unix_mode()) {
+            Ok(Some(norm)) => norm,
+            Ok(None) => continue,
+            Err(problem) => {
+                problems.push(problem);
                 continue;
             }
         };
-        if entry.encrypted() {
-            problems.push(Problem::entry(
-                &name,
-                "is encrypted; .cxz entries must be plain",
-            ));
-            continue;
-        }
-        let mode = entry.unix_mode().unwrap_or(0) & 0o170000;
-        if mode == 0o120000 {
-            problems.push(Problem::entry(
-                &name,
-                "is a symbolic link; links are not allowed in a .cxz",
-            ));
-            continue;
-        }
-        let is_dir = name.ends_with('/') || mode == 0o040000;
-        if !matches!(mode, 0 | 0o100000 | 0o040000) {
-            problems.push(Problem::entry(
-                &name,
-                format!("is not a regular file (unix mode {mode:o})"),
-            ));
-            continue;
-        }
-        if is_dir {
-            continue;
-        }
-        if norm == "." {
-            problems.push(Problem::entry(&name, "is a file with an empty name"));
-            continue;
-        }
         if let Some(first) = originals.get(&norm) {
             problems.push(Problem::entry(
                 &name,

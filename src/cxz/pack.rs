@@ -8,11 +8,12 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
+use crate::atomic_file::write_atomically;
 use crate::cxz::archive::{CxzArchive, Limits};
 use crate::cxz::CxzError;
 
@@ -205,36 +206,9 @@ pub fn pack_dir_checked(
         path: out.display().to_string(),
         message,
     })?;
-    write_atomically(out, &bytes)?;
-    Ok(archive)
-}
-
-/// Writes `bytes` to a temporary file beside `out` and renames it into place.
-fn write_atomically(out: &Path, bytes: &[u8]) -> Result<(), PackError> {
-    let write_err = |message: String| PackError::Write {
+    write_atomically(out, &bytes, 0o644, true).map_err(|e| PackError::Write {
         path: out.display().to_string(),
-        message,
-    };
-    let parent: PathBuf = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".coex-pack-")
-        .suffix(".tmp")
-        .tempfile_in(&parent)
-        .map_err(|e| write_err(e.to_string()))?;
-    tmp.write_all(bytes).map_err(|e| write_err(e.to_string()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| write_err(e.to_string()))?;
-    }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| write_err(e.to_string()))?;
-    tmp.persist(out)
-        .map_err(|e| write_err(e.error.to_string()))?;
-    Ok(())
+        message: e.to_string(),
+    })?;
+    Ok(archive)
 }

@@ -66,18 +66,6 @@ impl ExecOptions {
         }
     }
 
-    /// Fills the remote from `COEX_REMOTE_CACHE` when none was given.
-    pub fn remote_from_env(mut self) -> Self {
-        if self.remote.is_none() {
-            if let Ok(url) = std::env::var("COEX_REMOTE_CACHE") {
-                if !url.is_empty() {
-                    self.remote = Some(RemoteOptions::new(url, true));
-                }
-            }
-        }
-        self
-    }
-
     fn effective_jobs(&self) -> usize {
         if self.jobs > 0 {
             self.jobs

@@ -272,27 +272,16 @@ pub struct LoadedProgram {
 /// is fatal (a worded error); everything else becomes diagnostics.
 pub fn load_program(entry: &Path, resolver: &dyn LibraryResolver) -> Result<LoadedProgram, String> {
     let text = read_source(entry)?;
-    let mut loader = Loader {
-        resolver,
-        prog: LoadedProgram {
-            sources: SourceMap::default(),
-            modules: Vec::new(),
-            units: Vec::new(),
-            entry: UnitId(0),
-            diagnostics: Vec::new(),
-            next_node_id: 0,
-        },
-        by_path: BTreeMap::new(),
-        by_library: BTreeMap::new(),
-        stack: Vec::new(),
-    };
-    let entry_id = loader.add_program_module(entry, text);
-    loader.visit(entry_id);
-    Ok(loader.prog)
+    Ok(load_text(entry, text, resolver))
 }
 
 /// Loads a program from in-memory text (tests, fuzzing, benchmarks).
 pub fn load_source(name: &str, text: &str, resolver: &dyn LibraryResolver) -> LoadedProgram {
+    load_text(Path::new(name), text.to_string(), resolver)
+}
+
+/// Loads the program whose entry module `path` holds `text`.
+fn load_text(path: &Path, text: String, resolver: &dyn LibraryResolver) -> LoadedProgram {
     let mut loader = Loader {
         resolver,
         prog: LoadedProgram {
@@ -307,7 +296,7 @@ pub fn load_source(name: &str, text: &str, resolver: &dyn LibraryResolver) -> Lo
         by_library: BTreeMap::new(),
         stack: Vec::new(),
     };
-    let id = loader.add_program_module(Path::new(name), text.to_string());
+    let id = loader.add_program_module(path, text);
     loader.visit(id);
     loader.prog
 }

@@ -85,3 +85,16 @@ pub fn check_source(
 pub fn has_errors(diags: &[Diagnostic]) -> bool {
     diags.iter().any(Diagnostic::is_error)
 }
+
+/// The closing line after rendered diagnostics when any is an error:
+/// ``error: could not {verb} `FILE` due to N error(s)`` (no newline).
+pub fn error_summary(diags: &[Diagnostic], verb: &str, file: &Path) -> Option<String> {
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    (errors > 0).then(|| {
+        let plural = if errors == 1 { "" } else { "s" };
+        format!(
+            "error: could not {verb} `{}` due to {errors} error{plural}",
+            file.display()
+        )
+    })
+}

@@ -93,6 +93,12 @@ impl TokenKind {
         }
     }
 
+    /// Whether this keyword begins a top-level declaration.
+    pub fn starts_item(&self) -> bool {
+        use TokenKind::*;
+        matches!(self, Func | Formula | Task | Type | Extern | Import | Const)
+    }
+
     /// The source text of a keyword or punctuation token.
     pub fn text(&self) -> &'static str {
         use TokenKind::*;

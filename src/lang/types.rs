@@ -68,18 +68,6 @@ impl Ty {
         matches!(self, Ty::Int | Ty::Float | Ty::Bool | Ty::String)
     }
 
-    /// The boundary type name used in manifests, if it is one.
-    pub fn boundary_name(&self) -> Option<&'static str> {
-        Some(match self {
-            Ty::Int => "int",
-            Ty::Float => "float",
-            Ty::Bool => "bool",
-            Ty::String => "string",
-            Ty::Void => "void",
-            _ => return None,
-        })
-    }
-
     /// Displays the type, naming records through `names`.
     pub fn display<'a>(&'a self, names: &'a [String]) -> TyDisplay<'a> {
         TyDisplay { ty: self, names }

@@ -49,6 +49,24 @@ pub fn find_clang_in(
     coex_cc: Option<OsString>,
     path_var: Option<OsString>,
 ) -> Result<Clang, ToolchainError> {
+    identify(&locate_clang_in(cc_flag, coex_cc, path_var)?)
+}
+
+/// The path [`find_clang`] would use, without running it: lets a caller
+/// that remembers identities key them by this file.
+pub fn locate_clang(cc_flag: Option<&Path>) -> Result<PathBuf, ToolchainError> {
+    locate_clang_in(
+        cc_flag,
+        std::env::var_os("COEX_CC"),
+        std::env::var_os("PATH"),
+    )
+}
+
+fn locate_clang_in(
+    cc_flag: Option<&Path>,
+    coex_cc: Option<OsString>,
+    path_var: Option<OsString>,
+) -> Result<PathBuf, ToolchainError> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let lookup = |name: &Path, origin: &str| -> Result<PathBuf, ToolchainError> {
         let shown = if origin.is_empty() {
@@ -71,12 +89,11 @@ pub fn find_clang_in(
             which::which_in(name, path_var.clone(), &cwd).map_err(|_| not_found(shown))
         }
     };
-    let path = match (cc_flag, coex_cc.filter(|s| !s.is_empty())) {
-        (Some(p), _) => lookup(p, "from --cc")?,
-        (None, Some(env)) => lookup(Path::new(&env), "from COEX_CC")?,
-        (None, None) => lookup(Path::new("clang"), "")?,
-    };
-    identify(&path)
+    match (cc_flag, coex_cc.filter(|s| !s.is_empty())) {
+        (Some(p), _) => lookup(p, "from --cc"),
+        (None, Some(env)) => lookup(Path::new(&env), "from COEX_CC"),
+        (None, None) => lookup(Path::new("clang"), ""),
+    }
 }
 
 fn run_clang(path: &Path, arg: &str) -> Result<String, ToolchainError> {

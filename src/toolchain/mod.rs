@@ -7,7 +7,7 @@ pub mod hints;
 pub mod pkg_config;
 pub mod system_headers;
 
-pub use clang::{find_clang, find_clang_in, Clang};
+pub use clang::{find_clang, find_clang_in, identify, locate_clang, Clang};
 pub use pkg_config::{resolve_pkg_config, PkgConfigFlags};
 pub use system_headers::check_system_headers;
 

@@ -3,11 +3,15 @@
 //! the real `coex` binary in a private temporary directory.
 #![allow(dead_code)]
 
+#[path = "../support/isolated.rs"]
+mod isolated;
+
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use isolated::isolated_coex;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
@@ -132,12 +136,7 @@ pub fn listing(dir: &Path) -> BTreeSet<String> {
 
 /// `coex` with a private cache and home so nothing touches the real user.
 pub fn coex(cwd: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("coex").expect("coex binary");
-    cmd.current_dir(cwd)
-        .env("COEX_CACHE_DIR", cwd.join(".no-cache"))
-        .env("HOME", cwd.join(".no-home"))
-        .env_remove("COEX_PATH");
-    cmd
+    isolated_coex(cwd, &cwd.join(".no-cache"), &cwd.join(".no-home"))
 }
 
 /// Runs `coex cxz verify` and `coex cxz inspect` (text and JSON) on `bytes`

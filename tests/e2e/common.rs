@@ -4,6 +4,11 @@
 //! Include with `#[path = "e2e/common.rs"] mod common;`.
 #![allow(dead_code)]
 
+#[path = "../support/isolated.rs"]
+pub mod isolated;
+
+use isolated::isolated_coex;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -30,15 +35,8 @@ impl Env {
 
     /// `coex ARGS` in `cwd` with an explicit cache folder.
     pub fn coex_with_cache(&self, cwd: &Path, cache: &Path, args: &[&str]) -> Output {
-        assert_cmd::Command::cargo_bin("coex")
-            .expect("coex binary")
+        isolated_coex(cwd, cache, &self.path().join("home"))
             .args(args)
-            .current_dir(cwd)
-            .env("COEX_CACHE_DIR", cache)
-            .env("HOME", self.path().join("home"))
-            .env_remove("COEX_PATH")
-            .env_remove("COEX_REMOTE_CACHE")
-            .env_remove("COEX_CC")
             .output()
             .expect("run coex")
     }

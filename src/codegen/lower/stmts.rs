@@ -151,30 +151,17 @@ impl FnLowerer<'_, '_> {
         let user = self.var(var)?;
         let s = self.lower_value(start)?;
         let e = self.lower_value(end)?;
-        let counter = self.b.declare_var(types::I64);
         let limit = self.b.declare_var(types::I64);
-        self.b.def_var(counter, s);
         self.b.def_var(limit, e);
-        let header = self.b.create_block();
-        let body_b = self.b.create_block();
-        let step = self.b.create_block();
-        let exit = self.b.create_block();
-        self.b.ins().jump(header, &[]);
-        self.b.switch_to_block(header);
-        let i = self.b.use_var(counter);
-        let n = self.b.use_var(limit);
-        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, n);
-        self.b.ins().brif(more, body_b, &[], exit, &[]);
-        self.b.switch_to_block(body_b);
-        self.b.def_var(user, i);
-        self.with_loop(step, exit, body)?;
-        self.b.switch_to_block(step);
-        let i = self.b.use_var(counter);
-        let next = self.b.ins().iadd_imm_s(i, 1);
-        self.b.def_var(counter, next);
-        self.b.ins().jump(header, &[]);
-        self.b.switch_to_block(exit);
-        Ok(())
+        self.counted_loop(
+            s,
+            body,
+            |this| Ok(this.b.use_var(limit)),
+            |this, i| {
+                this.b.def_var(user, i);
+                Ok(())
+            },
+        )
     }
 
     fn lower_for_list(
@@ -193,10 +180,40 @@ impl FnLowerer<'_, '_> {
         let l = self.lower_value(list)?;
         let l = self.share_if_list(l, &list.ty)?;
         let list_v = self.b.declare_var(types::I64);
-        let counter = self.b.declare_var(types::I64);
         self.b.def_var(list_v, l);
         let zero = self.b.ins().iconst(types::I64, 0);
-        self.b.def_var(counter, zero);
+        self.counted_loop(
+            zero,
+            body,
+            |this| {
+                let l = this.b.use_var(list_v);
+                this.rt_val(RtFn::ListLen, &[l])
+            },
+            |this, i| {
+                let l = this.b.use_var(list_v);
+                let null = this.b.ins().iconst(types::I64, 0);
+                let slot = this.rt_val(RtFn::ListGet, &[l, i, null])?;
+                let v = this.value_of_slot(slot, &elem_ty);
+                let v = this.share_if_list(v, &elem_ty)?;
+                this.b.def_var(user, v);
+                Ok(())
+            },
+        )
+    }
+
+    /// The loop both `for` forms share: a counter from `start` while it is
+    /// below `limit` (lowered in the loop header, so once per round),
+    /// `bind` defining the loop variable from the counter at the top of
+    /// each round, then `body`; `continue` steps the counter.
+    fn counted_loop(
+        &mut self,
+        start: cranelift_codegen::ir::Value,
+        body: &[Stmt],
+        limit: impl FnOnce(&mut Self) -> Result<cranelift_codegen::ir::Value, CodegenError>,
+        bind: impl FnOnce(&mut Self, cranelift_codegen::ir::Value) -> Result<(), CodegenError>,
+    ) -> Result<(), CodegenError> {
+        let counter = self.b.declare_var(types::I64);
+        self.b.def_var(counter, start);
         let header = self.b.create_block();
         let body_b = self.b.create_block();
         let step = self.b.create_block();
@@ -204,16 +221,11 @@ impl FnLowerer<'_, '_> {
         self.b.ins().jump(header, &[]);
         self.b.switch_to_block(header);
         let i = self.b.use_var(counter);
-        let l = self.b.use_var(list_v);
-        let n = self.rt_val(RtFn::ListLen, &[l])?;
+        let n = limit(self)?;
         let more = self.b.ins().icmp(IntCC::SignedLessThan, i, n);
         self.b.ins().brif(more, body_b, &[], exit, &[]);
         self.b.switch_to_block(body_b);
-        let null = self.b.ins().iconst(types::I64, 0);
-        let slot = self.rt_val(RtFn::ListGet, &[l, i, null])?;
-        let v = self.value_of_slot(slot, &elem_ty);
-        let v = self.share_if_list(v, &elem_ty)?;
-        self.b.def_var(user, v);
+        bind(self, i)?;
         self.with_loop(step, exit, body)?;
         self.b.switch_to_block(step);
         let i = self.b.use_var(counter);

@@ -209,38 +209,33 @@ fn read_library(
     let modules = if t.contains_key("source") {
         let mut modules = Vec::new();
         for s in w.strings(t, at, "source") {
-            match normalize_arg_path(&s) {
-                Err(issue) => w.report(
+            let Some(rel) = relative_path(w, at, "source", &s) else {
+                continue;
+            };
+            let path = format!("{COEX_SRC}{rel}");
+            if !rel.ends_with(".coex") {
+                w.report(
                     at,
-                    format!("source: path '{}' {}", s.escape_debug(), issue.describe()),
-                ),
-                Ok(rel) => {
-                    let path = format!("{COEX_SRC}{rel}");
-                    if !rel.ends_with(".coex") {
-                        w.report(
-                            at,
-                            format!(
-                                "source: '{}' is not a Coex module (*.coex)",
-                                s.escape_debug()
-                            ),
-                        );
-                    } else if !files.contains_key(&path) {
-                        w.report(
-                            at,
-                            format!(
-                                "source: module '{}' not found in the archive (expected {path})",
-                                s.escape_debug()
-                            ),
-                        );
-                    } else if modules.contains(&path) {
-                        w.report(
-                            at,
-                            format!("source: module '{}' is listed twice", s.escape_debug()),
-                        );
-                    } else {
-                        modules.push(path);
-                    }
-                }
+                    format!(
+                        "source: '{}' is not a Coex module (*.coex)",
+                        s.escape_debug()
+                    ),
+                );
+            } else if !files.contains_key(&path) {
+                w.report(
+                    at,
+                    format!(
+                        "source: module '{}' not found in the archive (expected {path})",
+                        s.escape_debug()
+                    ),
+                );
+            } else if modules.contains(&path) {
+                w.report(
+                    at,
+                    format!("source: module '{}' is listed twice", s.escape_debug()),
+                );
+            } else {
+                modules.push(path);
             }
         }
         modules
@@ -355,30 +350,25 @@ fn read_unit(
 
     let mut include_dirs = Vec::new();
     for h in w.strings(t, at, "headers") {
-        match normalize_arg_path(&h) {
-            Err(issue) => w.report(
+        let Some(rel) = relative_path(w, at, "headers", &h) else {
+            continue;
+        };
+        let dir = if rel == "." {
+            FFI_SRC.trim_end_matches('/').to_string()
+        } else {
+            format!("{FFI_SRC}{rel}")
+        };
+        let prefix = format!("{dir}/");
+        if !files.keys().any(|p| p.starts_with(&prefix)) {
+            w.report(
                 at,
-                format!("headers: path '{}' {}", h.escape_debug(), issue.describe()),
-            ),
-            Ok(rel) => {
-                let dir = if rel == "." {
-                    FFI_SRC.trim_end_matches('/').to_string()
-                } else {
-                    format!("{FFI_SRC}{rel}")
-                };
-                let prefix = format!("{dir}/");
-                if !files.keys().any(|p| p.starts_with(&prefix)) {
-                    w.report(
-                        at,
-                        format!(
-                            "headers: include directory '{}' has no files in the archive (expected {prefix})",
-                            h.escape_debug()
-                        ),
-                    );
-                } else if !include_dirs.contains(&dir) {
-                    include_dirs.push(dir);
-                }
-            }
+                format!(
+                    "headers: include directory '{}' has no files in the archive (expected {prefix})",
+                    h.escape_debug()
+                ),
+            );
+        } else if !include_dirs.contains(&dir) {
+            include_dirs.push(dir);
         }
     }
 
@@ -417,6 +407,21 @@ fn read_unit(
 
 /// Expands `source` entries (paths or globs relative to `ffi/src/`) against
 /// the archive's files: sorted, without duplicates, only `.c` files.
+/// `s` (a `key` entry) as a normalized relative path, or `None` after
+/// reporting why it is not one (`KEY: path 'S' is absolute`, …).
+fn relative_path(w: &mut Walker, at: &str, key: &str, s: &str) -> Option<String> {
+    match normalize_arg_path(s) {
+        Ok(rel) => Some(rel),
+        Err(issue) => {
+            w.report(
+                at,
+                format!("{key}: path '{}' {}", s.escape_debug(), issue.describe()),
+            );
+            None
+        }
+    }
+}
+
 fn resolve_sources(
     w: &mut Walker,
     at: &str,
@@ -426,15 +431,8 @@ fn resolve_sources(
 ) -> Vec<String> {
     let mut out = BTreeSet::new();
     for s in entries {
-        let rel = match normalize_arg_path(s) {
-            Ok(rel) => rel,
-            Err(issue) => {
-                w.report(
-                    at,
-                    format!("source: path '{}' {}", s.escape_debug(), issue.describe()),
-                );
-                continue;
-            }
+        let Some(rel) = relative_path(w, at, "source", s) else {
+            continue;
         };
         let pattern = format!("{FFI_SRC}{rel}");
         if glob::is_glob(&rel) {

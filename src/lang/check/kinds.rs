@@ -129,12 +129,7 @@ fn find_cycle(
 
 #[cfg(test)]
 mod tests {
-    use crate::lang::{check_source, DirLibraryResolver};
-
-    fn messages(src: &str) -> Vec<String> {
-        let (_, diags) = check_source("t.coex", src, &DirLibraryResolver::default());
-        diags.into_iter().map(|d| d.message).collect()
-    }
+    use crate::lang::check::messages;
 
     #[test]
     fn a_formula_cycle_is_reported_once_as_the_cycle() {

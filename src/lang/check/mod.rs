@@ -12,6 +12,15 @@ mod returns;
 mod stmts;
 mod tasks;
 
+/// The diagnostic messages of checking `src` as `t.coex` (the unit tests
+/// of the check passes compare these).
+#[cfg(test)]
+fn messages(src: &str) -> Vec<String> {
+    let resolver = crate::lang::DirLibraryResolver::default();
+    let (_, diags) = crate::lang::check_source("t.coex", src, &resolver);
+    diags.into_iter().map(|d| d.message).collect()
+}
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 

@@ -67,12 +67,7 @@ impl Checker {
 
 #[cfg(test)]
 mod tests {
-    use crate::lang::{check_source, DirLibraryResolver};
-
-    fn messages(src: &str) -> Vec<String> {
-        let (_, diags) = check_source("t.coex", src, &DirLibraryResolver::default());
-        diags.into_iter().map(|d| d.message).collect()
-    }
+    use crate::lang::check::messages;
 
     #[test]
     fn every_path_must_return() {

@@ -4,7 +4,7 @@
 use super::{PResult, Parser, Reported};
 use crate::lang::ast::{
     ConstDecl, ExternDecl, Field, FuncDecl, FuncKind, Import, ImportTarget, Item, Module, Param,
-    TypeDecl,
+    TypeDecl, TypeExpr,
 };
 use crate::lang::token::TokenKind;
 
@@ -128,14 +128,7 @@ impl Parser<'_> {
             TokenKind::Extern => {
                 self.bump();
                 let name = self.expect_ident("for the extern function")?;
-                self.expect(&TokenKind::LParen, "after the extern name")?;
-                let (params, _) = self.params(false)?;
-                self.expect(&TokenKind::RParen, "to close the parameter list")?;
-                let ret = if self.eat(&TokenKind::Arrow) {
-                    Some(self.type_expr()?)
-                } else {
-                    None
-                };
+                let (params, _, ret) = self.signature("after the extern name", false)?;
                 let span = start.to(self.prev_span());
                 // The closing `~` is written on the same or the next line;
                 // it may be omitted.
@@ -231,6 +224,25 @@ impl Parser<'_> {
         Ok((params, explicit_self))
     }
 
+    /// `(params) -> ret` after a function or extern name (`after_name`
+    /// says where the `(` was expected): the parameters, whether `self`
+    /// was written, and the return type if any.
+    fn signature(
+        &mut self,
+        after_name: &str,
+        in_method: bool,
+    ) -> PResult<(Vec<Param>, bool, Option<TypeExpr>)> {
+        self.expect(&TokenKind::LParen, after_name)?;
+        let (params, explicit_self) = self.params(in_method)?;
+        self.expect(&TokenKind::RParen, "to close the parameter list")?;
+        let ret = if self.eat(&TokenKind::Arrow) {
+            Some(self.type_expr()?)
+        } else {
+            None
+        };
+        Ok((params, explicit_self, ret))
+    }
+
     /// A function or method; `None` when an unsupported form was skipped.
     fn func(&mut self, in_method: bool) -> PResult<Option<FuncDecl>> {
         let start = self.span();
@@ -241,20 +253,10 @@ impl Parser<'_> {
         };
         let name = self.expect_ident(&format!("for the {}", kind.keyword()))?;
         if self.at(&TokenKind::Lt) {
-            let span = self.span();
-            self.unsupported(span, "generic functions");
-            self.skip_construct(start);
-            self.just_skipped = true;
+            self.skip_unsupported(start, "generic functions");
             return Ok(None);
         }
-        self.expect(&TokenKind::LParen, "after the function name")?;
-        let (params, explicit_self) = self.params(in_method)?;
-        self.expect(&TokenKind::RParen, "to close the parameter list")?;
-        let ret = if self.eat(&TokenKind::Arrow) {
-            Some(self.type_expr()?)
-        } else {
-            None
-        };
+        let (params, explicit_self, ret) = self.signature("after the function name", in_method)?;
         let head_end = self.prev_span();
         self.eat(&TokenKind::Colon);
         if !self.at(&TokenKind::Newline) {
@@ -283,10 +285,7 @@ impl Parser<'_> {
         let start = self.bump().span; // type
         let name = self.expect_ident("for the type")?;
         if self.at(&TokenKind::Lt) {
-            let span = self.span();
-            self.unsupported(span, "generics beyond List<T>");
-            self.skip_construct(start);
-            self.just_skipped = true;
+            self.skip_unsupported(start, "generics beyond List<T>");
             return Ok(None);
         }
         if self.at(&TokenKind::Assign) {
@@ -343,10 +342,7 @@ impl Parser<'_> {
                     })));
                 }
                 TokenKind::Case => {
-                    let span = self.span();
-                    self.unsupported(span, "sum types");
-                    self.skip_construct(start);
-                    self.just_skipped = true;
+                    self.skip_unsupported(start, "sum types");
                     return Ok(None);
                 }
                 TokenKind::Func | TokenKind::Formula | TokenKind::Task => match self.func(true) {

@@ -111,16 +111,8 @@ impl Parser<'_> {
     /// A top-level keyword at the start of a line, column 0: where an
     /// unclosed block is taken to end (for error recovery).
     fn at_item_start(&self) -> bool {
-        matches!(
-            self.kind(),
-            TokenKind::Func
-                | TokenKind::Formula
-                | TokenKind::Task
-                | TokenKind::Type
-                | TokenKind::Extern
-                | TokenKind::Import
-                | TokenKind::Const
-        ) && self.column_of(self.span().start) == 0
+        self.kind().starts_item()
+            && self.column_of(self.span().start) == 0
             && self.first_on_line(self.pos)
     }
 
@@ -277,6 +269,15 @@ impl Parser<'_> {
 
     fn first_on_line(&self, index: usize) -> bool {
         index == 0 || self.tokens[index - 1].kind == TokenKind::Newline
+    }
+
+    /// Reports `what` as unsupported at the current token and skips the
+    /// construct that started at `start` (see [`Parser::skip_construct`]).
+    fn skip_unsupported(&mut self, start: Span, what: &str) {
+        let span = self.span();
+        self.unsupported(span, what);
+        self.skip_construct(start);
+        self.just_skipped = true;
     }
 
     /// Skips an unsupported construct that started at `start`: everything up

@@ -222,9 +222,7 @@ impl Parser<'_> {
             }
             TokenKind::Ident(w) if w == "match" => {
                 let span = self.span();
-                self.unsupported(span, "match");
-                self.skip_construct(span);
-                self.just_skipped = true;
+                self.skip_unsupported(span, "match");
                 return Err(super::Reported);
             }
             TokenKind::Ident(w) if w == "replace" => {
@@ -236,13 +234,7 @@ impl Parser<'_> {
             {
                 self.bind_stmt(w)?
             }
-            TokenKind::Func
-            | TokenKind::Formula
-            | TokenKind::Task
-            | TokenKind::Type
-            | TokenKind::Extern
-            | TokenKind::Import
-            | TokenKind::Const => {
+            k if k.starts_item() => {
                 let span = self.span();
                 let what = self.kind().text();
                 let opens_block = matches!(
