@@ -357,6 +357,9 @@ fn bazel_builds_caches_and_shares_coex_actions() {
     assert_eq!(executed(&process_counts(&log)), COEX_ACTIONS, "{log}");
     assert!(nginx.entries("ac") >= COEX_ACTIONS, "ac/ entries stored");
     assert!(nginx.entries("cas") >= COEX_ACTIONS, "cas/ entries stored");
+    // ws1 also builds the program, to compare binaries across directories in 6.
+    ws1.ok(&["build", "//app:app"]);
+    let app_digest1 = ws1.output_digest("app/app");
     ws1.shutdown();
 
     // 4. A second workspace in another directory (another output base)
@@ -397,6 +400,11 @@ fn bazel_builds_caches_and_shares_coex_actions() {
         String::from_utf8_lossy(&ran.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&ran.stdout), "42\n42\n3\n");
+    assert_eq!(
+        ws2.output_digest("app/app"),
+        app_digest1,
+        "two clean builds in two directories give byte-identical binaries"
+    );
     ws2.ok(&["test", "//..."]);
 
     // 7. Changing one C file re-runs only that library's actions and the
