@@ -1,12 +1,18 @@
 //! FFI glue: calls of library externs through the current scope's instance,
 //! their per-extern trampolines, and `select … case ResourceExhausted`.
 //!
-//! A call is: arguments evaluated (Coex side); `coex_ffi_fn(unit, sym,
-//! status?, loc)` for the callable pointer in the current instance; string
-//! arguments copied out of the GC heap (`coex_ffi_str_arg`); the C arguments
-//! stored in an 8-byte slot array; `coex_ffi_invoke(trampoline, fn, slots)`
-//! (enter/exit + GC blocking region); the C result read back from slot 0 and
-//! converted (`coex_ffi_str_ret` for strings); `coex_ffi_release_args`.
+//! Fast path (no string arguments, not lexically under `within`, the
+//! function holds the thread's `coex_ffi_thread*`): the function pointer is
+//! loaded from the current scope's call table and called directly between
+//! two plain stores of the in-foreign-code flag; see `lower_ffi_fast` and
+//! docs/ffi.md. Everything else, and the fast path's fallback, is the full
+//! path. A full-path call is: arguments evaluated (Coex side);
+//! `coex_ffi_fn(unit, sym, status?, loc)` for the callable pointer in the
+//! current instance; string arguments copied out of the GC heap
+//! (`coex_ffi_str_arg`); the C arguments stored in an 8-byte slot array;
+//! `coex_ffi_invoke(trampoline, fn, slots)` (enter/exit + GC blocking
+//! region); the C result read back from slot 0 and converted
+//! (`coex_ffi_str_ret` for strings); `coex_ffi_release_args`.
 //! The trampoline (one per extern) is the only code that knows the C
 //! signature, so the runtime can later run it elsewhere (e.g. on another
 //! thread for `within` abandonment) without generated call sites changing.
