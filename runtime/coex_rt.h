@@ -132,15 +132,36 @@ typedef void (*coex_task_body)(int64_t *env, int64_t item, void *ctx);
  * task with its own FFI scope; returns the yields concatenated in input order. */
 coex_list *coex_task_for(coex_list *items, coex_task_body body, int64_t *env);
 void coex_task_yield(void *ctx, int64_t v);
-/* Bracket a directly called `task` function: a fresh, isolated FFI scope. */
-void coex_task_scope_enter(void);
+/* Bracket a directly called `task` function: a fresh, isolated FFI scope.
+ * Returns the calling thread's coex_ffi_thread (see the FFI section). */
+struct coex_ffi_thread *coex_task_scope_enter(void);
 void coex_task_scope_exit(void);
 
 /* ---- FFI (rt_ffi_{call,scope,pool,load}.c; docs/ffi.md) ------------------ */
 
+/* Per-thread FFI state read and written by the generated call fast path
+ * (src/codegen/lower/ffi.rs hard-codes the offsets; static asserts in
+ * rt_ffi_call.c keep them). A function obtains the pointer once, from
+ * coex_ffi_scope_enter / coex_task_scope_enter, and keeps it: a Coex frame
+ * never changes threads.
+ *   fast: the current scope's call table, or an all-NULL table while the full
+ *     path is required (a `within` deadline active on this thread,
+ *     COEX_FFI_GC_BLOCKING=1, no instance yet). Entry unit_base(u) + sym is
+ *     the resolved function pointer of that symbol in the scope's instance of
+ *     unit u (unit_base(u) = symbols of the units before u); entry
+ *     total_symbols + u points to that instance's shim event word.
+ *   in_foreign_code: 1 while the C code of an extern runs on this thread. */
+typedef struct coex_ffi_thread {
+    void *const *fast;       /* offset 0 */
+    int32_t in_foreign_code; /* offset 8 */
+    int32_t reserved;
+} coex_ffi_thread;
+extern __thread coex_ffi_thread coex_ffi_thread_state;
+
 /* Entry/exit of a func that may (transitively) call externs: the outermost
- * active invocation on the thread owns the FFI instances of the scope. */
-void coex_ffi_scope_enter(void);
+ * active invocation on the thread owns the FFI instances of the scope.
+ * Returns the calling thread's coex_ffi_thread. */
+coex_ffi_thread *coex_ffi_scope_enter(void);
 void coex_ffi_scope_exit(void);
 /* Callable pointer for symbol sym of unit in the current scope's instance,
  * acquiring the instance on first use (fresh or pooled, docs/ffi.md). The
@@ -172,6 +193,15 @@ typedef void (*coex_ffi_tramp)(void *fn, int64_t *slots);
  * one) and destroyed by the helper once the C function returns, and the
  * caller continues at once (generated code then takes the else branch). */
 void coex_ffi_invoke(coex_ffi_tramp tramp, void *fn, int64_t *slots, int64_t nslots);
+/* The fast path saw the shim's heap-cap event after a call (the library hit
+ * a heap cap): taints the scope's instance of unit; with status != NULL
+ * sets *status = 1, else stops with "FFI resource exhausted" at loc. */
+void coex_ffi_cap_hit(int64_t unit, int32_t *status, const coex_loc *loc);
+/* `within` as generated code calls it: coex_within_enter/exit, then the
+ * thread's fast table is switched off/on (calls under a deadline take the
+ * full path, which runs them on a helper thread). */
+void coex_ffi_within_enter(int64_t ns);
+void coex_ffi_within_exit(void);
 /* In-foreign-code flag of the calling thread (the GC safe point marker). */
 void coex_ffi_enter(void);
 void coex_ffi_exit(void);
@@ -256,6 +286,7 @@ extern ffi_config coex_ffi_settings;
 typedef struct ffi_scope {
     int64_t depth;             /* nested func invocations sharing it  */
     ffi_instance **instances;  /* one per unit, acquired on first use */
+    void **fast;               /* call table (see coex_ffi_thread)    */
     struct ffi_scope *parent;  /* scope of the task's parent          */
 } ffi_scope;
 extern __thread ffi_scope *coex_ffi_current_scope;
@@ -295,6 +326,9 @@ void coex_ffi_instance_destroy(ffi_instance *inst);
 /* The current scope's instance of unit (acquired on first use); NULL when
  * resources are exhausted (rt_ffi_scope.c). */
 ffi_instance *coex_ffi_scope_instance(int64_t unit, const coex_loc *loc);
+/* Point coex_ffi_thread_state.fast at the current scope's table, or at the
+ * all-NULL table when calls must take the full path. */
+void coex_ffi_refresh_fast(void);
 /* Forget inst (abandoned): the scope's next call of unit gets a new one. */
 void coex_ffi_scope_detach(int64_t unit, ffi_instance *inst);
 /* The guide's "FFI resource exhausted" error at loc; body by cause. */

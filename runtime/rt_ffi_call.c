@@ -2,7 +2,10 @@
  * into the instance heap, the foreign call between coex_ffi_enter/exit,
  * string results, ResourceExhausted, and abandonment at a `within` deadline.
  *
- * Generated code calls, in order: coex_ffi_fn (instance + symbol; remembers
+ * Most calls never get here: generated code calls the C function inline
+ * through the thread's call table (coex_ffi_thread, docs/ffi.md "The call
+ * fast path") and only calls coex_ffi_cap_hit when the library hit a heap
+ * cap. The full path below serves the rest; generated code calls, in order: coex_ffi_fn (instance + symbol; remembers
  * the select status pointer), coex_ffi_str_arg per string argument (copies
  * checked against the heap caps before the call), coex_ffi_invoke,
  * coex_ffi_str_ret, coex_ffi_release_args. Inside `select`, a failure at
@@ -15,6 +18,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +34,18 @@ static __thread int64_t call_unit;
 static __thread int32_t *call_status;
 static __thread const coex_loc *call_loc;
 static __thread int call_failed;
-static __thread int32_t in_foreign_code;
+
+/* The generated fast path: one load of the thread's call table, one load of
+ * the function pointer, a test of the instance's event word, plain stores of
+ * the in-foreign-code flag around a direct indirect call (no runtime call).
+ * The flag is only read on its own thread (coex_ffi_in_foreign_code, or a
+ * signal handler interrupting that thread), so plain stores in program
+ * order are enough: no fence or atomic read-modify-write is needed, and
+ * Boehm's signal-based stop never depends on the flag (the air gap). */
+__thread coex_ffi_thread coex_ffi_thread_state;
+_Static_assert(offsetof(coex_ffi_thread, fast) == 0, "ffi.rs THREAD_FAST");
+_Static_assert(offsetof(coex_ffi_thread, in_foreign_code) == 8, "ffi.rs THREAD_IN_FOREIGN");
+#define in_foreign_code coex_ffi_thread_state.in_foreign_code
 /* String argument copies of the call (in call_instance's heap, or in the
  * process heap when the image has no shim). */
 static __thread char **arg_copies;
@@ -121,6 +136,27 @@ coex_str *coex_ffi_str_ret(const char *p) {
     coex_str *s = coex_str_from_cstr(p);
     atomic_thread_fence(memory_order_release); /* publish the copy */
     return s;
+}
+
+void coex_ffi_cap_hit(int64_t unit, int32_t *status, const coex_loc *loc) {
+    ffi_scope *s = coex_ffi_current_scope;
+    ffi_instance *inst = s ? s->instances[unit] : NULL;
+    if (inst) {
+        inst->taint |= COEX_TAINT_CAP;
+        if (inst->events) __atomic_and_fetch(inst->events, ~COEX_SHIM_EVENT_CAP, __ATOMIC_RELAXED);
+    }
+    if (!status) coex_ffi_exhausted(loc, 1);
+    *status = 1;
+}
+
+void coex_ffi_within_enter(int64_t ns) {
+    coex_within_enter(ns);
+    coex_ffi_refresh_fast();
+}
+
+void coex_ffi_within_exit(void) {
+    coex_within_exit();
+    coex_ffi_refresh_fast();
 }
 
 void coex_ffi_enter(void) { in_foreign_code = 1; }

@@ -80,17 +80,18 @@ runtime_table! {
     RecordNew = "coex_record_new"(I64) -> I64;
     TaskFor = "coex_task_for"(I64, I64, I64) -> I64;
     TaskYield = "coex_task_yield"(I64, I64) -> void;
-    TaskScopeEnter = "coex_task_scope_enter"() -> void;
+    TaskScopeEnter = "coex_task_scope_enter"() -> I64;
     TaskScopeExit = "coex_task_scope_exit"() -> void;
-    FfiScopeEnter = "coex_ffi_scope_enter"() -> void;
+    FfiScopeEnter = "coex_ffi_scope_enter"() -> I64;
     FfiScopeExit = "coex_ffi_scope_exit"() -> void;
     FfiFn = "coex_ffi_fn"(I64, I64, I64, I64) -> I64;
     FfiStrArg = "coex_ffi_str_arg"(I64) -> I64;
     FfiStrRet = "coex_ffi_str_ret"(I64) -> I64;
     FfiReleaseArgs = "coex_ffi_release_args"() -> void;
     FfiInvoke = "coex_ffi_invoke"(I64, I64, I64, I64) -> void;
-    WithinEnter = "coex_within_enter"(I64) -> void;
-    WithinExit = "coex_within_exit"() -> void;
+    FfiCapHit = "coex_ffi_cap_hit"(I64, I64, I64) -> void;
+    WithinEnter = "coex_ffi_within_enter"(I64) -> void;
+    WithinExit = "coex_ffi_within_exit"() -> void;
     WithinExpired = "coex_within_expired"() -> I32;
 }
 

@@ -1,12 +1,18 @@
 //! FFI glue: calls of library externs through the current scope's instance,
 //! their per-extern trampolines, and `select … case ResourceExhausted`.
 //!
-//! A call is: arguments evaluated (Coex side); `coex_ffi_fn(unit, sym,
-//! status?, loc)` for the callable pointer in the current instance; string
-//! arguments copied out of the GC heap (`coex_ffi_str_arg`); the C arguments
-//! stored in an 8-byte slot array; `coex_ffi_invoke(trampoline, fn, slots)`
-//! (enter/exit + GC blocking region); the C result read back from slot 0 and
-//! converted (`coex_ffi_str_ret` for strings); `coex_ffi_release_args`.
+//! Fast path (no string arguments, not lexically under `within`, the
+//! function holds the thread's `coex_ffi_thread*`): the function pointer is
+//! loaded from the current scope's call table and called directly between
+//! two plain stores of the in-foreign-code flag; see `lower_ffi_fast` and
+//! docs/ffi.md. Everything else, and the fast path's fallback, is the full
+//! path. A full-path call is: arguments evaluated (Coex side);
+//! `coex_ffi_fn(unit, sym, status?, loc)` for the callable pointer in the
+//! current instance; string arguments copied out of the GC heap
+//! (`coex_ffi_str_arg`); the C arguments stored in an 8-byte slot array;
+//! `coex_ffi_invoke(trampoline, fn, slots)` (enter/exit + GC blocking
+//! region); the C result read back from slot 0 and converted
+//! (`coex_ffi_str_ret` for strings); `coex_ffi_release_args`.
 //! The trampoline (one per extern) is the only code that knows the C
 //! signature, so the runtime can later run it elsewhere (e.g. on another
 //! thread for `within` abandonment) without generated call sites changing.
@@ -22,6 +28,13 @@ use super::{FnLowerer, ProgramLowering};
 use crate::codegen::ir::{Expr, ExternId, LocalId, SrcLoc, Stmt, Type};
 use crate::codegen::runtime_abi::RtFn;
 use crate::codegen::CodegenError;
+
+/// Offsets in the runtime's `coex_ffi_thread` (runtime/coex_rt.h; static
+/// asserts in rt_ffi_call.c keep them).
+const THREAD_FAST: i32 = 0;
+const THREAD_IN_FOREIGN: i32 = 8;
+/// `COEX_SHIM_EVENT_CAP`: the instance's allocator hit a heap cap.
+const SHIM_EVENT_CAP: u32 = 1;
 
 impl FnLowerer<'_, '_> {
     /// Lower an FFI extern call. With `exhausted = Some(block)` (inside
@@ -56,7 +69,161 @@ impl FnLowerer<'_, '_> {
             vals.push(self.lower_value(a)?);
         }
         self.check_deadline()?;
+        let result = match self.ffi_thread {
+            // Calls lexically under `within` always need the full path (the
+            // runtime runs them on a helper thread), and string arguments
+            // need copies into the instance heap: both keep the full path.
+            Some(thread) if self.withins.is_empty() && !args.iter().any(|a| a.ty == Type::Str) => {
+                self.lower_ffi_fast(thread, x, vals, args, loc, exhausted)?
+            }
+            _ => self.lower_ffi_full(x, vals, args, loc, exhausted)?,
+        };
+        self.check_deadline()?;
+        Ok(result)
+    }
 
+    /// The inline fast path of an extern call without string arguments:
+    /// the function pointer comes from the thread's call table (one load of
+    /// the table, one of the entry), the shim's event word is tested before
+    /// and after, the in-foreign-code flag is set by plain stores, and the C
+    /// function is called directly. A NULL entry (no instance yet, `within`
+    /// active on the thread, GC-blocking mode) or a pending heap-cap event
+    /// takes the full path instead; a heap cap hit during the call reports
+    /// ResourceExhausted like the full path.
+    fn lower_ffi_fast(
+        &mut self,
+        thread: Value,
+        x: ExternId,
+        vals: Vec<Value>,
+        args: &[Expr],
+        loc: &SrcLoc,
+        exhausted: Option<Block>,
+    ) -> Result<Option<Value>, CodegenError> {
+        let program = self.shared.program;
+        let ext = &program.externs[x.0 as usize];
+        let ffi = ext
+            .ffi
+            .ok_or_else(|| self.bad(format!("extern '{}' is not an FFI extern", ext.name)))?;
+        let csig = c_signature(self.m.call_conv, &ext.params, &ext.ret)
+            .ok_or_else(|| CodegenError::Unsupported(format!("a type in extern '{}'", ext.name)))?;
+        let units = &program.ffi_units;
+        let base: usize = units[..ffi.unit as usize]
+            .iter()
+            .map(|u| u.symbols.len())
+            .sum();
+        let total: usize = units.iter().map(|u| u.symbols.len()).sum();
+        let entry_off = i32::try_from((base + ffi.symbol as usize) * 8)
+            .map_err(|_| self.bad("FFI call table too large"))?;
+        let events_off = i32::try_from((total + ffi.unit as usize) * 8)
+            .map_err(|_| self.bad("FFI call table too large"))?;
+        let flags = MemFlagsData::trusted();
+
+        let check_b = self.b.create_block();
+        let call_b = self.b.create_block();
+        let ok_b = self.b.create_block();
+        let cap_b = self.b.create_block();
+        let full_b = self.b.create_block();
+        let merge = self.b.create_block();
+        let ret_cl = super::cl_type(&ext.ret);
+        if let Some(t) = ret_cl {
+            self.b.append_block_param(merge, t);
+        }
+
+        let table = self.b.ins().load(types::I64, flags, thread, THREAD_FAST);
+        let fnptr = self.b.ins().load(types::I64, flags, table, entry_off);
+        self.b.ins().brif(fnptr, check_b, &[], full_b, &[]);
+
+        // A heap-cap event left from an earlier call: the full path clears it.
+        self.b.switch_to_block(check_b);
+        let events = self.b.ins().load(types::I64, flags, table, events_off);
+        let ev = self.b.ins().load(types::I32, flags, events, 0);
+        let cap = self.b.ins().band_imm_u(ev, i64::from(SHIM_EVENT_CAP));
+        self.b.ins().brif(cap, full_b, &[], call_b, &[]);
+
+        self.b.switch_to_block(call_b);
+        let mut cargs = Vec::with_capacity(vals.len());
+        for (v, a) in vals.iter().zip(args) {
+            cargs.push(match a.ty {
+                Type::Bool => self.bool_to_i32(*v),
+                _ => *v,
+            });
+        }
+        let one = self.b.ins().iconst(types::I32, 1);
+        self.b.ins().store(flags, one, thread, THREAD_IN_FOREIGN);
+        let sigref = self.b.import_signature(csig);
+        let call = self.b.ins().call_indirect(sigref, fnptr, &cargs);
+        let r = self.b.inst_results(call).first().copied();
+        let zero = self.b.ins().iconst(types::I32, 0);
+        self.b.ins().store(flags, zero, thread, THREAD_IN_FOREIGN);
+        let ev = self.b.ins().load(types::I32, flags, events, 0);
+        let cap = self.b.ins().band_imm_u(ev, i64::from(SHIM_EVENT_CAP));
+        self.b.ins().brif(cap, cap_b, &[], ok_b, &[]);
+
+        self.b.switch_to_block(ok_b);
+        let v = match (&ext.ret, r) {
+            (Type::Void, _) => None,
+            (Type::Str, Some(p)) => Some(self.rt_val(RtFn::FfiStrRet, &[p])?),
+            (Type::Bool, Some(p)) => Some(self.i32_to_bool(p)),
+            (_, Some(p)) => Some(p),
+            (t, None) => return Err(self.bad(format!("extern returning {t:?} has no result"))),
+        };
+        self.jump_with(merge, v);
+
+        // The library hit a heap cap during the call: ResourceExhausted.
+        self.b.switch_to_block(cap_b);
+        let unit_v = self.b.ins().iconst(types::I64, i64::from(ffi.unit));
+        let loc_v = self.loc_addr(loc)?;
+        match exhausted {
+            Some(exhausted_b) => {
+                let ss = self.b.create_sized_stack_slot(StackSlotData::new(
+                    StackSlotKind::ExplicitSlot,
+                    8,
+                    3,
+                ));
+                let status = self.b.ins().stack_addr(types::I64, ss, 0);
+                self.rt(RtFn::FfiCapHit, &[unit_v, status, loc_v])?;
+                self.b.ins().jump(exhausted_b, &[]);
+            }
+            None => {
+                // Does not return (the program stops at loc).
+                let null = self.b.ins().iconst(types::I64, 0);
+                self.rt(RtFn::FfiCapHit, &[unit_v, null, loc_v])?;
+                let z = ret_cl.map(|_| self.zero(&ext.ret));
+                self.jump_with(merge, z);
+            }
+        }
+
+        self.b.switch_to_block(full_b);
+        let v = self.lower_ffi_full(x, vals, args, loc, exhausted)?;
+        self.jump_with(merge, v);
+
+        self.b.switch_to_block(merge);
+        Ok(ret_cl.map(|_| self.b.block_params(merge)[0]))
+    }
+
+    fn jump_with(&mut self, target: Block, v: Option<Value>) {
+        match v {
+            Some(v) => self.b.ins().jump(target, &[v.into()]),
+            None => self.b.ins().jump(target, &[]),
+        };
+    }
+
+    /// The full path of an extern call: `coex_ffi_fn`, string copies, the
+    /// trampoline through `coex_ffi_invoke` (deadlines, GC-blocking mode,
+    /// heap-cap events), `coex_ffi_release_args`.
+    fn lower_ffi_full(
+        &mut self,
+        x: ExternId,
+        vals: Vec<Value>,
+        args: &[Expr],
+        loc: &SrcLoc,
+        exhausted: Option<Block>,
+    ) -> Result<Option<Value>, CodegenError> {
+        let program = self.shared.program;
+        let ext = &program.externs[x.0 as usize];
+        let ffi = ext
+            .ffi
+            .ok_or_else(|| self.bad(format!("extern '{}' is not an FFI extern", ext.name)))?;
         let status_slot = exhausted.map(|_| {
             self.b
                 .create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3))
@@ -119,7 +286,6 @@ impl FnLowerer<'_, '_> {
         if args.iter().any(|a| a.ty == Type::Str) {
             self.rt(RtFn::FfiReleaseArgs, &[])?;
         }
-        self.check_deadline()?;
         Ok(result)
     }
 

@@ -355,6 +355,9 @@ pub(crate) struct FnLowerer<'a, 'b> {
     pub scope: ScopeKind,
     /// Block every `return` jumps to (closes the scope, returns).
     pub exit_block: Block,
+    /// The thread's `coex_ffi_thread*` (from the scope enter at entry):
+    /// FFI calls take the inline fast path when it is known.
+    pub ffi_thread: Option<Value>,
 }
 
 impl<'a, 'b> FnLowerer<'a, 'b> {
@@ -383,6 +386,7 @@ impl<'a, 'b> FnLowerer<'a, 'b> {
             task_ctx: None,
             scope,
             exit_block,
+            ffi_thread: None,
         })
     }
 
@@ -489,10 +493,10 @@ impl<'a, 'b> FnLowerer<'a, 'b> {
         match self.scope {
             ScopeKind::None => {}
             ScopeKind::Func => {
-                self.rt(RtFn::FfiScopeEnter, &[])?;
+                self.ffi_thread = self.rt(RtFn::FfiScopeEnter, &[])?;
             }
             ScopeKind::Task => {
-                self.rt(RtFn::TaskScopeEnter, &[])?;
+                self.ffi_thread = self.rt(RtFn::TaskScopeEnter, &[])?;
             }
         }
         Ok(())
