@@ -1,6 +1,6 @@
-//! Writing an output file all at once: `coex cxz pack` and `coex build`
-//! both write through a temporary file beside the target, renamed into
-//! place, so a failed or interrupted write never leaves a partial file.
+//! Writing an output file all at once: `coex cxz pack`, `coex build` and
+//! `coex tool` all write through a temporary file beside the target, renamed
+//! into place, so a failed or interrupted write never leaves a partial file.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -11,7 +11,6 @@
 use clap::{Args, Subcommand};
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::failure::{CmdResult, Failure};
@@ -284,16 +283,17 @@ fn parse_unit_image(value: &str) -> Result<UnitImageSpec, ToolArgError> {
 /// Writes `bytes` to `output` through a temporary file in the same directory,
 /// so the output either appears complete or not at all.
 fn write_output(output: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    let dir = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let fail = |e: std::io::Error| Failure::new(format!("cannot write {}: {e}", output.display()));
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(fail)?;
-    tmp.write_all(bytes).map_err(fail)?;
-    tmp.as_file().sync_all().map_err(fail)?;
-    tmp.persist(output).map_err(|e| fail(e.error))?;
-    Ok(())
+    write_with_mode(output, bytes, 0o644)
+}
+
+/// Like `write_output`, for a program the build system will run.
+fn write_executable(output: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    write_with_mode(output, bytes, 0o755)
+}
+
+fn write_with_mode(output: &Path, bytes: &[u8], mode: u32) -> Result<(), Failure> {
+    crate::atomic_file::write_atomically(output, bytes, mode, true)
+        .map_err(|e| Failure::new(format!("cannot write {}: {e}", output.display())))
 }
 
 /// Reads a file named on the command line, with an error naming it.

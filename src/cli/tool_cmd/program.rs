@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{
-    absolute, parse_named_files, parse_unit_image, read_input, scratch_dir, write_output, LinkArgs,
-    RuntimeArgs, ToolArgError,
+    absolute, parse_named_files, parse_unit_image, read_input, scratch_dir, write_executable,
+    write_output, LinkArgs, RuntimeArgs, ToolArgError,
 };
 use crate::codegen::embed::embed_unit_image;
 use crate::cxz::CxzArchive;
@@ -90,8 +90,7 @@ pub fn link(args: LinkArgs) -> CmdResult {
     };
     run_tool(&plan.argv(), dir).map_err(|e| Failure::new(format!("link failed: {e}")))?;
     let bytes = read_input(&dir.join("program"))?;
-    write_output(&args.output, &bytes)?;
-    make_executable(&args.output)?;
+    write_executable(&args.output, &bytes)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -168,12 +167,6 @@ fn cc_string(cc: &Path) -> Result<String, Failure> {
 /// no input path reaches the link's argv or output.
 fn copy_into(dir: &Path, name: &str, from: &Path) -> Result<(), Failure> {
     write_output(&dir.join(name), &read_input(from)?)
-}
-
-fn make_executable(path: &Path) -> Result<(), Failure> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
-        .map_err(|e| Failure::new(format!("cannot make {} executable: {e}", path.display())))
 }
 
 #[cfg(test)]
