@@ -18,14 +18,14 @@
 //! thread for `within` abandonment) without generated call sites changing.
 
 use cranelift_codegen::ir::{
-    types, AbiParam, Block, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind,
-    Value,
+    types, AbiParam, Block, InstBuilder, MemFlagsData, Signature, StackSlot, StackSlotData,
+    StackSlotKind, Value,
 };
 use cranelift_module::{FuncId, Linkage, Module};
 
 use super::calls::c_signature;
 use super::{FnLowerer, ProgramLowering};
-use crate::codegen::ir::{Expr, ExternId, LocalId, SrcLoc, Stmt, Type};
+use crate::codegen::ir::{Expr, Extern, ExternId, FfiRef, LocalId, SrcLoc, Stmt, Type};
 use crate::codegen::runtime_abi::RtFn;
 use crate::codegen::CodegenError;
 
@@ -36,7 +36,29 @@ const THREAD_IN_FOREIGN: i32 = 8;
 /// `COEX_SHIM_EVENT_CAP`: the instance's allocator hit a heap cap.
 const SHIM_EVENT_CAP: u32 = 1;
 
-impl FnLowerer<'_, '_> {
+impl<'b> FnLowerer<'_, 'b> {
+    /// Extern `x` and how it is reached; an extern without an FFI unit here
+    /// is a lowering bug, reported as bad IR.
+    fn ffi_extern(&self, x: ExternId) -> Result<(&'b Extern, FfiRef), CodegenError> {
+        let ext = self
+            .shared
+            .program
+            .externs
+            .get(x.0 as usize)
+            .ok_or_else(|| self.bad(format!("extern {} out of range", x.0)))?;
+        let ffi = ext
+            .ffi
+            .ok_or_else(|| self.bad(format!("extern '{}' is not an FFI extern", ext.name)))?;
+        Ok((ext, ffi))
+    }
+
+    /// The 8-byte slot through which the runtime reports a failure (nonzero
+    /// status) to a call inside `select`.
+    fn status_slot(&mut self) -> StackSlot {
+        self.b
+            .create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3))
+    }
+
     /// Lower an FFI extern call. With `exhausted = Some(block)` (inside
     /// `select`), a failure to get an instance branches there instead of
     /// stopping the program.
@@ -48,10 +70,7 @@ impl FnLowerer<'_, '_> {
         exhausted: Option<Block>,
     ) -> Result<Option<Value>, CodegenError> {
         let program = self.shared.program;
-        let ext = &program.externs[x.0 as usize];
-        let ffi = ext
-            .ffi
-            .ok_or_else(|| self.bad(format!("extern '{}' is not an FFI extern", ext.name)))?;
+        let (ext, ffi) = self.ffi_extern(x)?;
         let unit = program.ffi_units.get(ffi.unit as usize).ok_or_else(|| {
             self.bad(format!(
                 "extern '{}': FFI unit {} out of range",
@@ -100,10 +119,7 @@ impl FnLowerer<'_, '_> {
         exhausted: Option<Block>,
     ) -> Result<Option<Value>, CodegenError> {
         let program = self.shared.program;
-        let ext = &program.externs[x.0 as usize];
-        let ffi = ext
-            .ffi
-            .ok_or_else(|| self.bad(format!("extern '{}' is not an FFI extern", ext.name)))?;
+        let (ext, ffi) = self.ffi_extern(x)?;
         let csig = c_signature(self.m.call_conv, &ext.params, &ext.ret)
             .ok_or_else(|| CodegenError::Unsupported(format!("a type in extern '{}'", ext.name)))?;
         let units = &program.ffi_units;
@@ -175,11 +191,7 @@ impl FnLowerer<'_, '_> {
         let loc_v = self.loc_addr(loc)?;
         match exhausted {
             Some(exhausted_b) => {
-                let ss = self.b.create_sized_stack_slot(StackSlotData::new(
-                    StackSlotKind::ExplicitSlot,
-                    8,
-                    3,
-                ));
+                let ss = self.status_slot();
                 let status = self.b.ins().stack_addr(types::I64, ss, 0);
                 self.rt(RtFn::FfiCapHit, &[unit_v, status, loc_v])?;
                 self.b.ins().jump(exhausted_b, &[]);
@@ -219,15 +231,8 @@ impl FnLowerer<'_, '_> {
         loc: &SrcLoc,
         exhausted: Option<Block>,
     ) -> Result<Option<Value>, CodegenError> {
-        let program = self.shared.program;
-        let ext = &program.externs[x.0 as usize];
-        let ffi = ext
-            .ffi
-            .ok_or_else(|| self.bad(format!("extern '{}' is not an FFI extern", ext.name)))?;
-        let status_slot = exhausted.map(|_| {
-            self.b
-                .create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3))
-        });
+        let (ext, ffi) = self.ffi_extern(x)?;
+        let status_slot = exhausted.map(|_| self.status_slot());
         let status_ptr = match status_slot {
             Some(ss) => self.b.ins().stack_addr(types::I64, ss, 0),
             None => self.b.ins().iconst(types::I64, 0),
@@ -291,11 +296,7 @@ impl FnLowerer<'_, '_> {
 
     /// Inside `select`: jump to the ResourceExhausted arm when the runtime
     /// reported a failure through the status slot.
-    fn branch_if_exhausted(
-        &mut self,
-        status_slot: Option<cranelift_codegen::ir::StackSlot>,
-        exhausted: Option<Block>,
-    ) {
+    fn branch_if_exhausted(&mut self, status_slot: Option<StackSlot>, exhausted: Option<Block>) {
         if let (Some(ss), Some(exhausted_b)) = (status_slot, exhausted) {
             let status = self.b.ins().stack_load(types::I64, types::I32, ss, 0);
             let ok = self.b.create_block();
