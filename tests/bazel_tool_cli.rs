@@ -4,6 +4,7 @@
 use assert_cmd::Command;
 use predicates::prelude::*;
 use std::fs;
+use std::path::Path;
 
 fn coex() -> Command {
     let mut cmd = Command::cargo_bin("coex").unwrap();
@@ -32,20 +33,26 @@ fn tool_is_hidden_from_help_but_documented_on_its_own() {
         .stdout(predicate::str::contains("link"));
 }
 
-#[test]
-fn pack_rejects_an_archive_path_outside_the_archive_and_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = dir.path().join("manifest.toml");
+/// Runs `coex tool pack` of a minimal library (`dir/manifest.toml`) with
+/// one `--file ARCHIVE_PATH=SOURCE` into `dir/out.cxz`.
+fn pack_one_file(dir: &Path, archive_path: &str, source: &Path) -> assert_cmd::assert::Assert {
+    let manifest = dir.join("manifest.toml");
     fs::write(&manifest, "[library]\nname = \"x\"\nversion = \"1.0.0\"\n").unwrap();
-    let out = dir.path().join("out.cxz");
     coex()
         .args(["tool", "pack", "--manifest"])
         .arg(&manifest)
         .arg("--file")
-        .arg(format!("../evil.c={}", manifest.display()))
+        .arg(format!("{archive_path}={}", source.display()))
         .arg("-o")
-        .arg(&out)
+        .arg(dir.join("out.cxz"))
         .assert()
+}
+
+#[test]
+fn pack_rejects_an_archive_path_outside_the_archive_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.cxz");
+    pack_one_file(dir.path(), "../evil.c", &dir.path().join("manifest.toml"))
         .code(1)
         .stderr(predicate::str::starts_with(
             "error: invalid archive path '../evil.c' in --file: it has a '.' or '..' component",
@@ -56,18 +63,9 @@ fn pack_rejects_an_archive_path_outside_the_archive_and_writes_nothing() {
 #[test]
 fn pack_names_a_missing_input_file() {
     let dir = tempfile::tempdir().unwrap();
-    let manifest = dir.path().join("manifest.toml");
-    fs::write(&manifest, "[library]\nname = \"x\"\nversion = \"1.0.0\"\n").unwrap();
     let missing = dir.path().join("nope.coex");
     let out = dir.path().join("out.cxz");
-    coex()
-        .args(["tool", "pack", "--manifest"])
-        .arg(&manifest)
-        .arg("--file")
-        .arg(format!("src/nope.coex={}", missing.display()))
-        .arg("-o")
-        .arg(&out)
-        .assert()
+    pack_one_file(dir.path(), "src/nope.coex", &missing)
         .code(1)
         .stderr(predicate::str::starts_with(format!(
             "error: cannot read {}",
@@ -224,8 +222,8 @@ fn pack_ffi_unit_runtime_and_link_make_a_program_that_runs() {
         .success();
     let object = coex::codegen::compile_program(&greet_program()).unwrap();
     fs::write(d.join("program.o"), object).unwrap();
-    let link = |out: &str| {
-        tool(&[
+    let link = |unit_images: &[&str], out: &str| {
+        let mut args = vec![
             "link",
             "--object",
             "program.o",
@@ -233,17 +231,14 @@ fn pack_ffi_unit_runtime_and_link_make_a_program_that_runs() {
             "coex_rt.o",
             "--cxz",
             "greet=greet.cxz",
-            "--unit-image",
-            "greet:greet=libgreet.so",
-            "--cc",
-            "/usr/bin/clang",
-            "-o",
-            out,
-        ])
-        .assert()
-        .success();
+        ];
+        for image in unit_images {
+            args.extend(["--unit-image", image]);
+        }
+        args.extend(["--cc", "/usr/bin/clang", "-o", out]);
+        tool(&args).assert()
     };
-    link("app");
+    link(&["greet:greet=libgreet.so"], "app").success();
     let run = std::process::Command::new(d.join("app")).output().unwrap();
     assert_eq!(
         run.status.code(),
@@ -255,31 +250,18 @@ fn pack_ffi_unit_runtime_and_link_make_a_program_that_runs() {
     // No tool used a cache in $HOME (the build system caches).
     assert!(!d.join("home").exists());
     // The same inputs link to the same bytes.
-    link("app2");
+    link(&["greet:greet=libgreet.so"], "app2").success();
     assert_eq!(
         fs::read(d.join("app")).unwrap(),
         fs::read(d.join("app2")).unwrap()
     );
 
     // Leaving a unit out is an error naming it, and writes nothing.
-    tool(&[
-        "link",
-        "--object",
-        "program.o",
-        "--runtime",
-        "coex_rt.o",
-        "--cxz",
-        "greet=greet.cxz",
-        "--cc",
-        "/usr/bin/clang",
-        "-o",
-        "app3",
-    ])
-    .assert()
-    .code(1)
-    .stderr(predicate::str::starts_with(
-        "error: no image for FFI unit 'greet' of library 'greet'",
-    ));
+    link(&[], "app3")
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "error: no image for FFI unit 'greet' of library 'greet'",
+        ));
     assert!(!d.join("app3").exists());
 }
 
@@ -303,20 +285,22 @@ fn codegen_checks_the_program_with_only_the_named_modules_and_libraries() {
     // module comes from --module although it lives elsewhere; the library
     // is not searched for anywhere else.
     let out = d.join("main.o");
-    let assert = coex()
-        .current_dir(d)
-        .args([
-            "tool",
-            "codegen",
-            "--main",
-            "app/main.coex",
-            "--module",
-            "util=elsewhere/util_impl.coex",
-            "-o",
-        ])
-        .arg(&out)
-        .assert()
-        .code(1);
+    let codegen = || {
+        coex()
+            .current_dir(d)
+            .args([
+                "tool",
+                "codegen",
+                "--main",
+                "app/main.coex",
+                "--module",
+                "util=elsewhere/util_impl.coex",
+                "-o",
+            ])
+            .arg(&out)
+            .assert()
+    };
+    let assert = codegen().code(1);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
     assert!(
         stderr.starts_with("error: Library 'mylib' not found"),
@@ -337,20 +321,7 @@ fn codegen_checks_the_program_with_only_the_named_modules_and_libraries() {
         "import util\n\nfunc main() -> int\n    print(double(21))\n    return 0\n~\n",
     )
     .unwrap();
-    coex()
-        .current_dir(d)
-        .args([
-            "tool",
-            "codegen",
-            "--main",
-            "app/main.coex",
-            "--module",
-            "util=elsewhere/util_impl.coex",
-            "-o",
-        ])
-        .arg(&out)
-        .assert()
-        .success();
+    codegen().success();
     assert!(fs::metadata(&out).unwrap().len() > 0);
 }
 
@@ -369,36 +340,26 @@ fn check_writes_a_stamp_for_modules_that_pass() {
         "import util\n\nformula quad(x: int) -> int\n    return double(double(x))\n~\n",
     )
     .unwrap();
-    coex()
-        .current_dir(d)
-        .args([
-            "tool",
-            "check",
-            "--src",
-            "lib/util.coex",
-            "--src",
-            "lib/quad.coex",
-            "-o",
-            "out/lib.checked",
-        ])
-        .assert()
+    let check = || {
+        coex()
+            .current_dir(d)
+            .args([
+                "tool",
+                "check",
+                "--src",
+                "lib/util.coex",
+                "--src",
+                "lib/quad.coex",
+                "-o",
+                "out/lib.checked",
+            ])
+            .assert()
+    };
+    check()
         .code(1)
         .stderr(predicate::str::contains("cannot write"));
     fs::create_dir_all(d.join("out")).unwrap();
-    coex()
-        .current_dir(d)
-        .args([
-            "tool",
-            "check",
-            "--src",
-            "lib/util.coex",
-            "--src",
-            "lib/quad.coex",
-            "-o",
-            "out/lib.checked",
-        ])
-        .assert()
-        .success();
+    check().success();
     assert_eq!(
         fs::read_to_string(d.join("out/lib.checked")).unwrap(),
         "checked lib/util.coex\nchecked lib/quad.coex\n"
