@@ -101,15 +101,38 @@ pub struct CodegenArgs {
     /// The file holding `func main()`
     #[arg(long, value_name = "FILE")]
     pub main: PathBuf,
-    /// A Coex module the program imports by name (`import NAME`)
-    #[arg(long = "module", value_name = "NAME=FILE")]
-    pub module: Vec<String>,
-    /// A `.cxz` library the program imports (`import "NAME"`)
-    #[arg(long = "cxz", value_name = "NAME=FILE")]
-    pub cxz: Vec<String>,
+    #[command(flatten)]
+    pub imports: ImportArgs,
     /// The object file to write
     #[arg(short = 'o', value_name = "OUT")]
     pub output: PathBuf,
+}
+
+/// What the Coex code of `codegen` and `check` may import: only what the
+/// command line names, never a search path.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A Coex module the code imports by name (`import NAME`)
+    #[arg(long = "module", value_name = "NAME=FILE")]
+    pub module: Vec<String>,
+    /// A `.cxz` library the code imports (`import "NAME"`)
+    #[arg(long = "cxz", value_name = "NAME=FILE")]
+    pub cxz: Vec<String>,
+}
+
+/// The modules and libraries of an `ImportArgs`, each by name.
+type NamedImports = (BTreeMap<String, PathBuf>, BTreeMap<String, PathBuf>);
+
+impl ImportArgs {
+    /// The `--module` and `--cxz` values as name → file maps, or the error
+    /// naming the first malformed, badly named or repeated one.
+    fn parse(&self) -> Result<NamedImports, Failure> {
+        let modules =
+            parse_named_files("--module", &self.module).map_err(ToolArgError::into_failure)?;
+        let libraries =
+            parse_named_files("--cxz", &self.cxz).map_err(ToolArgError::into_failure)?;
+        Ok((modules, libraries))
+    }
 }
 
 /// `coex tool check --src FILE... [--module NAME=FILE]... [--cxz NAME=FILE]... -o STAMP`
@@ -118,12 +141,8 @@ pub struct CheckArgs {
     /// A Coex module to check as an entry file (repeatable)
     #[arg(long = "src", value_name = "FILE", required = true)]
     pub src: Vec<PathBuf>,
-    /// A Coex module the sources import by name (`import NAME`)
-    #[arg(long = "module", value_name = "NAME=FILE")]
-    pub module: Vec<String>,
-    /// A `.cxz` library the sources import (`import "NAME"`)
-    #[arg(long = "cxz", value_name = "NAME=FILE")]
-    pub cxz: Vec<String>,
+    #[command(flatten)]
+    pub imports: ImportArgs,
     /// The stamp file to write (lists the checked files)
     #[arg(short = 'o', value_name = "OUT")]
     pub output: PathBuf,

@@ -12,9 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
-use super::{
-    parse_named_files, read_input, scratch_dir, write_output, CheckArgs, CodegenArgs, ToolArgError,
-};
+use super::{read_input, scratch_dir, write_output, CheckArgs, CodegenArgs, ImportArgs};
 use crate::build::program::{codegen_tool, ProgramError};
 use crate::build::resolver::{CxzResolver, Lookup};
 use crate::failure::{CmdResult, Failure};
@@ -22,9 +20,7 @@ use crate::lang;
 
 /// Runs `coex tool codegen`.
 pub fn run(args: CodegenArgs) -> CmdResult {
-    let modules =
-        parse_named_files("--module", &args.module).map_err(ToolArgError::into_failure)?;
-    let cxz = parse_named_files("--cxz", &args.cxz).map_err(ToolArgError::into_failure)?;
+    let (modules, cxz) = args.imports.parse()?;
     let object = codegen_tool(&args.main, &modules, &cxz).map_err(|e| match e {
         ProgramError::Diagnostics(text) => Failure::worded(text),
         ProgramError::Other(text) => Failure::new(text),
@@ -37,7 +33,7 @@ pub fn run(args: CodegenArgs) -> CmdResult {
 /// stamp lists them (an action needs an output for Bazel to cache it).
 pub fn check(args: CheckArgs) -> CmdResult {
     let output = super::absolute(&args.output)?;
-    let staged = StagedSources::new(&args.src, &args.module, &args.cxz)?;
+    let staged = StagedSources::new(&args.src, &args.imports)?;
     let mut stamp = String::new();
     for entry in &staged.entries {
         staged.check(entry)?;
@@ -62,9 +58,8 @@ impl StagedSources {
     /// each entry, then enters the scratch directory so that every name in
     /// diagnostics and runtime locations is relative. Input paths are read
     /// before the directory change; outputs must be made absolute first.
-    fn new(entries: &[PathBuf], modules: &[String], cxz: &[String]) -> Result<Self, Failure> {
-        let modules = parse_named_files("--module", modules).map_err(ToolArgError::into_failure)?;
-        let libraries = parse_named_files("--cxz", cxz).map_err(ToolArgError::into_failure)?;
+    fn new(entries: &[PathBuf], imports: &ImportArgs) -> Result<Self, Failure> {
+        let (modules, libraries) = imports.parse()?;
         let mut fixed = BTreeMap::new();
         for (name, path) in libraries {
             fixed.insert(name, super::absolute(&path)?);
