@@ -30,7 +30,7 @@ use crate::cxz::FFI_SRC;
 use crate::exec::action::{fixed_env, ToolIdentity};
 use crate::exec::graph::{ActionGraph, ActionSpec, InputSource};
 use crate::ffi_build::{add_units_to_graph, FfiBuildError, FfiUnitInput, PlannedUnit};
-use crate::link::{runtime_compile_argv, LinkPlan, RUNTIME_HEADER, RUNTIME_SOURCES};
+use crate::link::{runtime_compile_argv, LinkPlan, RUNTIME_HEADERS, RUNTIME_SOURCES};
 use crate::toolchain::Clang;
 
 /// The executable's file name inside the link action.
@@ -189,7 +189,11 @@ fn add_runtime(
     clang: &Clang,
     cc: &str,
 ) -> Result<Vec<(String, String)>, PlanError> {
-    let header = graph.add_blob(RUNTIME_HEADER.1.as_bytes().to_vec());
+    let mut headers = BTreeMap::new();
+    for (name, text) in RUNTIME_HEADERS {
+        let blob = graph.add_blob(text.as_bytes().to_vec());
+        headers.insert(name.to_string(), InputSource::Blob(blob));
+    }
     let mut rt_objects = Vec::new();
     for (file, text) in RUNTIME_SOURCES {
         let obj = file.replace(".c", ".o");
@@ -201,13 +205,11 @@ fn add_runtime(
                 id: id.clone(),
                 argv: runtime_compile_argv(cc, file, &obj, "."),
                 env: fixed_env(),
-                inputs: BTreeMap::from([
-                    (
-                        RUNTIME_HEADER.0.to_string(),
-                        InputSource::Blob(header.clone()),
-                    ),
-                    (file.to_string(), InputSource::Blob(d)),
-                ]),
+                inputs: {
+                    let mut inputs = headers.clone();
+                    inputs.insert(file.to_string(), InputSource::Blob(d));
+                    inputs
+                },
                 outputs: vec![obj.clone()],
                 tool: clang.identity.clone(),
             },

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{FfiBuildError, FfiUnitInput};
 use crate::exec::action::{fixed_env, SCRATCH};
 use crate::exec::graph::{ActionGraph, ActionSpec, InputSource};
+use crate::link::SHIM_ABI_HEADER;
 use crate::toolchain::pkg_config::valid_name;
 use crate::toolchain::{check_system_headers, resolve_pkg_config, Clang};
 
@@ -220,6 +221,11 @@ fn add_unit(
     );
     link.inputs
         .insert(format!("{SHIM_DIR}/coex_ffi.h"), InputSource::Blob(header));
+    let abi = graph.add_blob(SHIM_ABI_HEADER.as_bytes().to_vec());
+    link.inputs.insert(
+        format!("{SHIM_DIR}/coex_shim_abi.h"),
+        InputSource::Blob(abi),
+    );
     for (id, obj) in &objects {
         link.argv.push(obj.clone());
         link.inputs.insert(

@@ -7,8 +7,16 @@
 use std::path::Path;
 use std::process::Command;
 
-/// The runtime header, embedded so the `coex` binary alone can build programs.
-pub const RUNTIME_HEADER: (&str, &str) = ("coex_rt.h", include_str!("../../runtime/coex_rt.h"));
+/// The runtime's headers, embedded so the `coex` binary alone can build
+/// programs; each runtime compile sees them all beside its C file.
+pub const RUNTIME_HEADERS: &[(&str, &str)] = &[
+    ("coex_rt.h", include_str!("../../runtime/coex_rt.h")),
+    ("coex_shim_abi.h", SHIM_ABI_HEADER),
+];
+
+/// The runtime ↔ FFI shim interface, shared by the runtime and the shim
+/// compiled into every unit image.
+pub const SHIM_ABI_HEADER: &str = include_str!("../../runtime/coex_shim_abi.h");
 
 /// The runtime's C files (one compile action each), in a fixed order.
 pub const RUNTIME_SOURCES: &[(&str, &str)] = &[

@@ -4,7 +4,7 @@
 pub mod argv;
 pub mod pipeline;
 pub use argv::{
-    run_tool, runtime_compile_argv, LinkPlan, ToolError, RUNTIME_HEADER, RUNTIME_LIBS,
-    RUNTIME_SOURCES,
+    run_tool, runtime_compile_argv, LinkPlan, ToolError, RUNTIME_HEADERS, RUNTIME_LIBS,
+    RUNTIME_SOURCES, SHIM_ABI_HEADER,
 };
 pub use pipeline::{build_executable, compile_runtime, BuildError, ExecutableBuild};

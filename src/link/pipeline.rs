@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::argv::{
-    run_tool, runtime_compile_argv, LinkPlan, ToolError, RUNTIME_HEADER, RUNTIME_SOURCES,
+    run_tool, runtime_compile_argv, LinkPlan, ToolError, RUNTIME_HEADERS, RUNTIME_SOURCES,
 };
 use crate::codegen::embed::embed_unit_image;
 use crate::codegen::ir::Program;
@@ -43,7 +43,9 @@ pub fn compile_runtime(cc: &str, dir: &Path) -> Result<Vec<String>, BuildError> 
         path: rt.clone(),
         source,
     })?;
-    write(rt.join(RUNTIME_HEADER.0), RUNTIME_HEADER.1.as_bytes())?;
+    for (name, text) in RUNTIME_HEADERS {
+        write(rt.join(name), text.as_bytes())?;
+    }
     let mut objects = Vec::new();
     for (name, text) in RUNTIME_SOURCES {
         write(rt.join(name), text.as_bytes())?;
