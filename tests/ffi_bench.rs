@@ -151,8 +151,7 @@ fn bench_ffi() {
         result: None,
     });
     report(&mut f, "task_for_8_spins", t0, 1);
-    let main = p.add(f.finish("main", FuncKind::Func));
-    let built = build(&p.finish(main), &[image]);
+    let built = build_main(p, f, &[image]);
     // keep the executable for profiling: COEX_BENCH_KEEP=/path/app
     if let Ok(dst) = std::env::var("COEX_BENCH_KEEP") {
         std::fs::copy(&built.exe, dst).unwrap();

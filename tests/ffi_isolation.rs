@@ -150,7 +150,7 @@ fn each_task_has_its_own_globals_and_a_func_shares_one_instance() {
 
 #[test]
 fn thread_unsafe_c_from_parallel_tasks_is_correct_every_time() {
-    let mut p = counter_program();
+    let p = counter_program();
     let mut f = FnB::new();
     let x = f.local("x", Type::Int);
     let results = f.local("results", list_ty(Type::Str));
@@ -167,20 +167,19 @@ fn thread_unsafe_c_from_parallel_tasks_is_correct_every_time() {
     f.push(repeat(
         k,
         1000,
-        vec![Stmt::If {
-            cond: bin(
+        vec![count_if(
+            bad,
+            f.get(bad),
+            bin(
                 BinOp::Ne,
                 index(f.get(results), f.get(k)),
                 bin(BinOp::Add, string("id-"), to_string(f.get(k))),
             ),
-            then_body: vec![assign(bad, add(f.get(bad), int(1)))],
-            else_body: vec![],
-        }],
+        )],
     ));
     f.push(print(f.get(bad)));
     f.push(print(len(f.get(results))));
-    let main = p.add(f.finish("main", FuncKind::Func));
-    let built = build(&p.finish(main), &[counter_image()]);
+    let built = build_main(p, f, &[counter_image()]);
     for threads in ["2", "4"] {
         let out = run(&built, &[("COEX_THREADS", threads)]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -231,8 +230,7 @@ fn handles_only_mean_something_in_the_instance_that_made_them() {
     f.push(print(call_extern(BOX_FREE, vec![f.get(h)], Type::Int))); // 1
     f.push(print(call_extern(BOX_GET, vec![f.get(h)], Type::Int))); // freed: -1
     f.push(print(call_extern(BOX_FREE, vec![f.get(h)], Type::Int))); // -1
-    let main = p.add(f.finish("main", FuncKind::Func));
-    let built = build(&p.finish(main), &[counter_image()]);
+    let built = build_main(p, f, &[counter_image()]);
     for threads in ["1", "2"] {
         let out = run(&built, &[("COEX_THREADS", threads)]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -265,8 +263,7 @@ fn a_handle_from_an_earlier_scope_is_dead_even_in_a_reused_instance() {
     f.push(assign(h, call(task_mk, vec![], Type::Int)));
     f.push(print(bin(BinOp::Gt, f.get(h), int(0))));
     f.push(print(call(task_rd, vec![f.get(h)], Type::Int)));
-    let main = p.add(f.finish("main", FuncKind::Func));
-    let built = build(&p.finish(main), &[counter_image()]);
+    let built = build_main(p, f, &[counter_image()]);
     let out = run(&built, &[("COEX_FFI_STATS", "1")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "true\n-1\n");
@@ -290,7 +287,7 @@ int64_t bump(void) { return ++g; }
 
 #[test]
 fn units_using_libc_owned_resources_are_never_pooled() {
-    let mut p = program_with(
+    let p = program_with(
         "taint",
         &[
             Sym("open_null", vec![], Type::Int),
@@ -315,8 +312,7 @@ fn units_using_libc_owned_resources_are_never_pooled() {
         list: f.get(r),
         body: vec![print(f.get(k))],
     });
-    let main = p.add(f.finish("main", FuncKind::Func));
-    let built = build(&p.finish(main), &[unit_image("taint", TAINT_C)]);
+    let built = build_main(p, f, &[unit_image("taint", TAINT_C)]);
     let out = run(&built, &[("COEX_THREADS", "1"), ("COEX_FFI_STATS", "1")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "1\n1\n1\n1\n");
@@ -332,7 +328,7 @@ fn units_using_libc_owned_resources_are_never_pooled() {
 fn a_pooled_instance_is_reset_to_fresh_over_thousands_of_reuses() {
     // one thread: 3,000 tasks take turns with one pooled instance; each
     // starts with the load-time globals (counter 0, empty handle table)
-    let mut p = counter_program();
+    let p = counter_program();
     let mut f = FnB::new();
     let x = f.local("x", Type::Int);
     let r = f.local("r", list_ty(Type::Int));
@@ -351,15 +347,10 @@ fn a_pooled_instance_is_reset_to_fresh_over_thousands_of_reuses() {
     f.push(Stmt::ForList {
         var: k,
         list: f.get(r),
-        body: vec![Stmt::If {
-            cond: bin(BinOp::Ne, f.get(k), int(1)),
-            then_body: vec![assign(bad, add(f.get(bad), int(1)))],
-            else_body: vec![],
-        }],
+        body: vec![count_if(bad, f.get(bad), bin(BinOp::Ne, f.get(k), int(1)))],
     });
     f.push(print(f.get(bad)));
-    let main = p.add(f.finish("main", FuncKind::Func));
-    let built = build(&p.finish(main), &[counter_image()]);
+    let built = build_main(p, f, &[counter_image()]);
     let out = run(&built, &[("COEX_THREADS", "1"), ("COEX_FFI_STATS", "1")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "0\n");
@@ -417,7 +408,7 @@ int64_t heap_selftest(void) {
 
 #[test]
 fn the_instance_heap_serves_the_library_like_malloc_and_forwards_libc_memory() {
-    let mut p = program_with("alloc", &[Sym("heap_selftest", vec![], Type::Int)]);
+    let p = program_with("alloc", &[Sym("heap_selftest", vec![], Type::Int)]);
     let mut f = FnB::new();
     let x = f.local("x", Type::Int);
     let r = f.local("r", list_ty(Type::Int));
@@ -434,8 +425,7 @@ fn the_instance_heap_serves_the_library_like_malloc_and_forwards_libc_memory() {
         list: f.get(r),
         body: vec![print(f.get(k))],
     });
-    let main = p.add(f.finish("main", FuncKind::Func));
-    let built = build(&p.finish(main), &[unit_image("alloc", ALLOC_C)]);
+    let built = build_main(p, f, &[unit_image("alloc", ALLOC_C)]);
     let out = run(&built, &[("COEX_FFI_STATS", "1")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "1\n1\n1\n1\n1\n");

@@ -93,7 +93,7 @@ fn select_grab(f: &mut FnB, r: LocalId, mb: i64, line: u32) -> Stmt {
 
 #[test]
 fn a_heap_cap_sends_an_allocating_extern_to_resource_exhausted() {
-    let mut p = heap_program();
+    let p = heap_program();
     let mut f = FnB::new();
     let r = f.local("r", Type::Int);
     let s1 = select_grab(&mut f, r, 4, 3);
@@ -110,8 +110,7 @@ fn a_heap_cap_sends_an_allocating_extern_to_resource_exhausted() {
         "    print(grab(64))",
     )));
     f.push(print(string("not printed")));
-    let main = p.add(f.finish("main", FuncKind::Func));
-    let built = build(&p.finish(main), &[heap_image()]);
+    let built = build_main(p, f, &[heap_image()]);
     let out = run(
         &built,
         &[
@@ -160,7 +159,7 @@ fn the_process_wide_cap_counts_every_instance() {
     // 4 tasks each take 12 MiB: under a 32 MiB total, at most two can hold
     // theirs at once; with one thread the instances are used one after the
     // other and each is released (heap unmapped) before the next
-    let mut p = heap_program();
+    let p = heap_program();
     let mut f = FnB::new();
     let x = f.local("x", Type::Int);
     let r = f.local("r", Type::Int);
@@ -190,8 +189,7 @@ fn the_process_wide_cap_counts_every_instance() {
         list: f.get(res),
         body: vec![print(f.get(k))],
     });
-    let main = p.add(f.finish("main", FuncKind::Func));
-    let built = build(&p.finish(main), &[heap_image()]);
+    let built = build_main(p, f, &[heap_image()]);
     let cap = [("COEX_FFI_TOTAL_HEAP_MAX", "32M")];
     let one = run(&built, &[cap[0], ("COEX_THREADS", "1")]);
     assert_eq!(stdout(&one), "ok\nok\nok\nok\n", "{}", stderr(&one));
@@ -206,7 +204,7 @@ fn the_process_wide_cap_counts_every_instance() {
 
 #[test]
 fn string_arguments_are_copied_into_the_instance_heap_under_the_cap() {
-    let mut p = heap_program();
+    let p = heap_program();
     let mut f = FnB::new();
     let s = f.local("s", Type::Str);
     let i = f.local("i", Type::Int);
@@ -229,8 +227,7 @@ fn string_arguments_are_copied_into_the_instance_heap_under_the_cap() {
         7,
         "    print(str_len(s))",
     )));
-    let main = p.add(f.finish("main", FuncKind::Func));
-    let built = build(&p.finish(main), &[heap_image()]);
+    let built = build_main(p, f, &[heap_image()]);
     let out = run(&built, &[("COEX_FFI_INSTANCE_HEAP_MAX", "1M")]);
     assert_eq!(stdout(&out), "too big for the instance heap\n4\n");
     assert_eq!(out.status.code(), Some(1));
@@ -314,7 +311,7 @@ fn an_abandoned_instance_is_destroyed_when_its_call_returns() {
 fn abandoned_calls_are_bounded() {
     // each task abandons a 2 s call; with at most 2 abandoned instances
     // running, later tasks get ResourceExhausted instead of a new instance
-    let mut p = heap_program();
+    let p = heap_program();
     let mut f = FnB::new();
     let x = f.local("x", Type::Int);
     let res = f.local("res", list_ty(Type::Str));
@@ -341,8 +338,7 @@ fn abandoned_calls_are_bounded() {
         list: f.get(res),
         body: vec![print(f.get(k))],
     });
-    let main = p.add(f.finish("main", FuncKind::Func));
-    let built = build(&p.finish(main), &[heap_image()]);
+    let built = build_main(p, f, &[heap_image()]);
     let out = run(
         &built,
         &[
@@ -477,7 +473,7 @@ fn the_collector_does_not_wait_for_a_thread_in_foreign_code() {
     // task 0 sleeps 3 s inside C; task 1 allocates 1 million strings (many
     // collections) and reports how long that took: far less than 3 s, so no
     // collection waited for the sleeping thread
-    let mut p = heap_program();
+    let p = heap_program();
     let mut f = FnB::new();
     let x = f.local("x", Type::Int);
     let t0 = f.local("t0", Type::Int);
@@ -511,8 +507,7 @@ fn the_collector_does_not_wait_for_a_thread_in_foreign_code() {
         list: f.get(res),
         body: vec![print(f.get(k))],
     });
-    let main = p.add(f.finish("main", FuncKind::Func));
-    let built = build(&p.finish(main), &[heap_image()]);
+    let built = build_main(p, f, &[heap_image()]);
     for blocking in ["0", "1"] {
         let out = run(
             &built,

@@ -61,6 +61,23 @@ pub fn program_with(unit: &str, syms: &[Sym]) -> ProgB {
     p
 }
 
+/// Adds `f` to `p` as `func main()` and builds the executable with the
+/// given unit images.
+pub fn build_main(mut p: ProgB, f: FnB, unit_images: &[Vec<u8>]) -> Built {
+    let main = p.add(f.finish("main", FuncKind::Func));
+    build(&p.finish(main), unit_images)
+}
+
+/// `if cond: bad = bad + 1` (`bad_now` reads `bad`): counts wrong results
+/// so a test prints one number instead of thousands.
+pub fn count_if(bad: LocalId, bad_now: Expr, cond: Expr) -> Stmt {
+    Stmt::If {
+        cond,
+        then_body: vec![assign(bad, add(bad_now, int(1)))],
+        else_body: vec![],
+    }
+}
+
 /// `for i in 0..n: body` as a statement.
 pub fn repeat(var: LocalId, n: i64, body: Vec<Stmt>) -> Stmt {
     Stmt::ForRange {
