@@ -201,7 +201,8 @@ pub fn build_units(
     opts: &FfiBuildOptions,
     out_dir: &Path,
 ) -> Result<FfiBuildOutcome, FfiBuildError> {
-    let clang = find_clang(opts.cc.as_deref())?;
+    // The compiler's identity, remembered in the cache like a program build's.
+    let clang = crate::build::memo::clang(Some(&opts.exec.cache_dir), opts.cc.as_deref())?;
     let plan = plan_units(inputs, &clang)?;
     let executor = Executor::new(&opts.exec);
     let report = executor.run(&plan.graph).map_err(|e| plan.explain(e))?;
