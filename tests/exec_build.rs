@@ -352,6 +352,7 @@ fn generic_graph_runs_dependencies_first_and_caches() {
             inputs,
             outputs: vec![out.into()],
             tool: sh.clone(),
+            discover: None,
         };
     g.add(mk(
         "upper",
@@ -401,6 +402,7 @@ fn environment_is_fixed_not_inherited() {
         inputs: BTreeMap::new(),
         outputs: vec!["env.txt".into(), "pwd.txt".into()],
         tool: sh,
+        discover: None,
     })
     .unwrap();
     let ex = Executor::new(&ExecOptions::new(t.path()));

@@ -178,6 +178,7 @@ fn add_codegen(
             inputs: cg_inputs,
             outputs: vec![PROGRAM_OBJECT.into()],
             tool: coex.1,
+            discover: None,
         },
     )?;
     Ok(codegen)
@@ -212,6 +213,7 @@ fn add_runtime(
                 },
                 outputs: vec![obj.clone()],
                 tool: clang.identity.clone(),
+                discover: None,
             },
         )?;
         rt_objects.push((id, obj));
@@ -281,6 +283,7 @@ fn add_link(
             inputs: link_inputs,
             outputs: vec![EXECUTABLE.into()],
             tool: clang.identity.clone(),
+            discover: None,
         },
     )?;
     Ok(link)

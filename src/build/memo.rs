@@ -19,6 +19,8 @@ struct ClangEntry {
     path: PathBuf,
     version: String,
     triple: String,
+    resource_dir: PathBuf,
+    include_dirs: Vec<PathBuf>,
     identity: ToolIdentity,
 }
 
@@ -77,6 +79,8 @@ pub fn clang(cache_dir: Option<&Path>, cc: Option<&Path>) -> Result<Clang, Toolc
                     path: e.path,
                     version: e.version,
                     triple: e.triple,
+                    resource_dir: e.resource_dir,
+                    include_dirs: e.include_dirs,
                     identity: e.identity,
                 });
             }
@@ -90,6 +94,8 @@ pub fn clang(cache_dir: Option<&Path>, cc: Option<&Path>) -> Result<Clang, Toolc
                 path: found.path.clone(),
                 version: found.version.clone(),
                 triple: found.triple.clone(),
+                resource_dir: found.resource_dir.clone(),
+                include_dirs: found.include_dirs.clone(),
                 identity: found.identity.clone(),
             },
         );

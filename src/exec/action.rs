@@ -72,6 +72,21 @@ pub fn coex_self_tool() -> std::io::Result<(String, ToolIdentity)> {
     ))
 }
 
+/// How an action reports the files it read besides its declared inputs: a
+/// make-style dependency file (`clang -MD -MF`, `ld --dependency-file`).
+/// Those files' digests decide whether a cached result still holds (see
+/// `exec::discovered`), and a compile may be limited to some directories.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discover {
+    /// The dependency file the command writes, relative to the scratch dir
+    /// (read by the executor, never stored as an output).
+    pub depfile: String,
+    /// Directories outside the scratch dir whose files the command may read;
+    /// `None` allows any file (a link reads system libraries from anywhere
+    /// on the linker's path). A read outside them fails the action.
+    pub allowed_roots: Option<Vec<std::path::PathBuf>>,
+}
+
 /// The hash naming an action in the action cache (64 lowercase hex digits).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -99,6 +114,10 @@ pub struct Action {
     pub outputs: Vec<String>,
     /// Identity of the tool at argv[0].
     pub tool: ToolIdentity,
+    /// Files read beyond `inputs` are reported here (not part of the key:
+    /// the depfile flag is in argv, and what is read is checked per result).
+    #[serde(default)]
+    pub discover: Option<Discover>,
 }
 
 fn put_str(buf: &mut Vec<u8>, s: &str) {
@@ -226,6 +245,7 @@ mod tests {
                 name: "clang".into(),
                 fingerprint: "f".repeat(64),
             },
+            discover: None,
         }
     }
 

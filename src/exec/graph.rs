@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::action::{Action, ToolIdentity};
+use super::action::{Action, Discover, ToolIdentity};
 use super::digest::Digest;
 
 /// Where an input file's bytes come from.
@@ -41,6 +41,8 @@ pub struct ActionSpec {
     pub outputs: Vec<String>,
     /// Tool identity.
     pub tool: ToolIdentity,
+    /// Where the command reports the files it read (see [`Discover`]).
+    pub discover: Option<Discover>,
 }
 
 impl ActionSpec {
@@ -75,6 +77,7 @@ impl ActionSpec {
             inputs,
             outputs: self.outputs.clone(),
             tool: self.tool.clone(),
+            discover: self.discover.clone(),
         })
     }
 }
@@ -292,6 +295,7 @@ mod tests {
                 name: "true".into(),
                 fingerprint: "0".repeat(64),
             },
+            discover: None,
         }
     }
 

@@ -151,6 +151,7 @@ fn add_unit(
         inputs: BTreeMap::new(),
         outputs: Vec::new(),
         tool: clang.identity.clone(),
+        discover: None,
     };
     let listed: BTreeSet<String> = u
         .sources

@@ -22,6 +22,11 @@ pub struct Clang {
     pub version: String,
     /// `clang -print-target-triple`.
     pub triple: String,
+    /// `clang -print-resource-dir`: the compiler's own headers live here.
+    pub resource_dir: PathBuf,
+    /// The `#include <...>` search list clang reports for the target
+    /// (`clang -E -v`), in search order: the system include dirs.
+    pub include_dirs: Vec<PathBuf>,
     /// What the keys see.
     pub identity: ToolIdentity,
 }
@@ -97,12 +102,18 @@ fn locate_clang_in(
 }
 
 fn run_clang(path: &Path, arg: &str) -> Result<String, ToolchainError> {
+    Ok(run_clang_args(path, &[arg])?.0)
+}
+
+/// Runs clang with `args` and the fixed environment; (stdout, stderr).
+fn run_clang_args(path: &Path, args: &[&str]) -> Result<(String, String), ToolchainError> {
     let broken = |detail: String| ToolchainError::ClangBroken {
         path: path.display().to_string(),
         detail,
     };
+    let arg = args.join(" ");
     let out = Command::new(path)
-        .arg(arg)
+        .args(args)
         .env_clear()
         .envs(fixed_env())
         .stdin(Stdio::null())
@@ -111,13 +122,37 @@ fn run_clang(path: &Path, arg: &str) -> Result<String, ToolchainError> {
     if !out.status.success() {
         return Err(broken(format!("`{arg}` exited with {}", out.status)));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok((
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// The `#include <...>` search list from `clang -E -v` output.
+fn parse_include_dirs(verbose: &str) -> Vec<PathBuf> {
+    verbose
+        .lines()
+        .skip_while(|l| !l.starts_with("#include <...> search starts here:"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("End of search list."))
+        .map(|l| {
+            let dir = l.trim().trim_end_matches(" (framework directory)");
+            std::fs::canonicalize(dir).unwrap_or_else(|_| PathBuf::from(dir))
+        })
+        .collect()
 }
 
 /// Computes the identity of the compiler at `path`.
 pub fn identify(path: &Path) -> Result<Clang, ToolchainError> {
     let version_text = run_clang(path, "--version")?;
     let triple = run_clang(path, "-print-target-triple")?.trim().to_string();
+    let resource = run_clang(path, "-print-resource-dir")?.trim().to_string();
+    let resource_dir = std::fs::canonicalize(&resource).unwrap_or_else(|_| PathBuf::from(resource));
+    let (_, verbose) = run_clang_args(
+        path,
+        &["-E", "-v", "-x", "c", "/dev/null", "-o", "/dev/null"],
+    )?;
+    let include_dirs = parse_include_dirs(&verbose);
     let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let bytes = std::fs::read(&real).map_err(|e| ToolchainError::ClangBroken {
         path: real.display().to_string(),
@@ -141,6 +176,8 @@ pub fn identify(path: &Path) -> Result<Clang, ToolchainError> {
         path: path.to_path_buf(),
         version: version_text.lines().next().unwrap_or("").to_string(),
         triple,
+        resource_dir,
+        include_dirs,
         identity: ToolIdentity {
             name: "clang".to_string(),
             fingerprint: h.finalize().to_hex().to_string(),
@@ -175,5 +212,27 @@ mod tests {
         assert_eq!(a.identity, b.identity);
         assert!(!a.triple.is_empty());
         assert!(a.path.is_absolute());
+        assert!(
+            a.resource_dir.join("include").is_dir(),
+            "{:?}",
+            a.resource_dir
+        );
+        assert!(
+            a.include_dirs.iter().any(|d| d.ends_with("include")),
+            "{:?}",
+            a.include_dirs
+        );
+    }
+
+    #[test]
+    fn include_search_list_is_parsed() {
+        let text = "ignoring nonexistent directory \"/x\"\n#include \"...\" search starts here:\n#include <...> search starts here:\n /nonexistent/a\n /nonexistent/b\nEnd of search list.\n";
+        assert_eq!(
+            parse_include_dirs(text),
+            [
+                PathBuf::from("/nonexistent/a"),
+                PathBuf::from("/nonexistent/b")
+            ]
+        );
     }
 }
