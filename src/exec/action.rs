@@ -78,9 +78,10 @@ pub fn coex_self_tool() -> std::io::Result<(String, ToolIdentity)> {
 /// `exec::discovered`), and a compile may be limited to some directories.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Discover {
-    /// The dependency file the command writes, relative to the scratch dir
-    /// (read by the executor, never stored as an output).
-    pub depfile: String,
+    /// The dependency files the command writes, relative to the scratch dir
+    /// (read by the executor, never stored as outputs). A link that also
+    /// compiles a C file writes two: clang's and the linker's.
+    pub depfiles: Vec<String>,
     /// Directories outside the scratch dir whose files the command may read;
     /// `None` allows any file (a link reads system libraries from anywhere
     /// on the linker's path). A read outside them fails the action.

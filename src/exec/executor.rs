@@ -9,9 +9,13 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::SystemTime;
 
-use super::action::{Action, ActionKey, ActionResult, SCRATCH};
+use super::action::{Action, ActionKey, ActionResult, Discover, SCRATCH};
+use super::depfile;
 use super::digest::Digest;
+use super::discovered::{first_disallowed, outside_reads, second_key, DiscoveredList, LIST_OUTPUT};
+use super::file_digests::FileDigests;
 use super::graph::ActionGraph;
 use super::layered::{CacheStack, Satisfied};
 use super::store::Store;
@@ -59,6 +63,24 @@ pub enum ExecError {
         /// Its digest.
         digest: Digest,
     },
+    /// The command did not write the dependency file it declared.
+    #[error("action '{id}' did not write its dependency file '{path}'")]
+    MissingDepfile {
+        /// The action id.
+        id: String,
+        /// The dependency file.
+        path: String,
+    },
+    /// The command read a file outside the directories it may read.
+    #[error("action '{id}' read {}, outside the directories it may read ({})", path.display(), allowed.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    OutsideRead {
+        /// The action id.
+        id: String,
+        /// The file read.
+        path: PathBuf,
+        /// Where it may read.
+        allowed: Vec<PathBuf>,
+    },
     /// The local cache could not be written.
     #[error("cannot write to the local cache: {0}")]
     Cache(String),
@@ -99,6 +121,64 @@ fn input_bytes(stack: &CacheStack, graph: &ActionGraph, d: &Digest) -> Option<Ve
     stack.local_blob(d)
 }
 
+/// The files outside the scratch dir that the command's dependency file
+/// names, checked against the directories it may read.
+fn discovered_list(
+    action: &Action,
+    discover: &Discover,
+    root: &Path,
+) -> Result<DiscoveredList, ExecError> {
+    let mut named = Vec::new();
+    for file in &discover.depfiles {
+        let text = fs::read_to_string(root.join(file)).map_err(|_| ExecError::MissingDepfile {
+            id: action.id.clone(),
+            path: file.clone(),
+        })?;
+        named.extend(depfile::prerequisites(&text));
+    }
+    let reads = outside_reads(&named, root);
+    if let Some(allowed) = &discover.allowed_roots {
+        if let Some(path) = first_disallowed(&reads, allowed) {
+            return Err(ExecError::OutsideRead {
+                id: action.id.clone(),
+                path,
+                allowed: allowed.clone(),
+            });
+        }
+    }
+    Ok(DiscoveredList::new(&reads))
+}
+
+/// The digests of the listed files, or `None` if one is unreadable or
+/// changed after `started` (the command may have read another version).
+fn stable_digests(
+    list: &DiscoveredList,
+    files: &FileDigests,
+    started: SystemTime,
+) -> Option<Vec<(String, Digest)>> {
+    list.paths
+        .iter()
+        .map(|p| {
+            let (stat, digest) = files.digest(Path::new(p))?;
+            (!stat.changed_since(started)).then(|| (p.clone(), digest))
+        })
+        .collect()
+}
+
+/// The stage-1 entry of a list: a result whose one output is the list.
+fn list_result(list: &DiscoveredList) -> (ActionResult, BTreeMap<Digest, Vec<u8>>) {
+    let bytes = list.to_bytes();
+    let d = Digest::of(&bytes);
+    let empty = Digest::of(b"");
+    let result = ActionResult {
+        outputs: BTreeMap::from([(LIST_OUTPUT.to_string(), d.clone())]),
+        exit_code: 0,
+        stdout: empty.clone(),
+        stderr: empty.clone(),
+    };
+    (result, BTreeMap::from([(d, bytes), (empty, Vec::new())]))
+}
+
 fn write_file(root: &Path, rel: &str, bytes: &[u8]) -> std::io::Result<()> {
     let p = root.join(rel);
     if let Some(parent) = p.parent() {
@@ -111,14 +191,41 @@ fn substitute(arg: &str, scratch: &str) -> String {
     arg.replace(SCRATCH, scratch)
 }
 
+/// A result stored under the two-level key of an action with discovered
+/// inputs (see `discovered`): the path list under `key`, then the result
+/// under `key` + the digests those files have on this machine now.
+fn lookup_discovered(
+    stack: &CacheStack,
+    files: &FileDigests,
+    key: &ActionKey,
+    outputs: &[String],
+) -> Option<(Satisfied, ActionResult)> {
+    let (first, stage1) = stack.lookup(key, &[LIST_OUTPUT.to_string()])?;
+    let list = DiscoveredList::from_bytes(&stack.local_blob(stage1.outputs.get(LIST_OUTPUT)?)?)?;
+    let digests = list.digests(files)?;
+    let (second, result) = stack.lookup(&second_key(key, &digests), outputs)?;
+    let how = if first == Satisfied::Remote || second == Satisfied::Remote {
+        Satisfied::Remote
+    } else {
+        Satisfied::Cached
+    };
+    Some((how, result))
+}
+
 /// Satisfies one resolved action from the cache or by running it.
+/// `files` remembers digests of discovered inputs for the whole build.
 pub fn execute(
     stack: &CacheStack,
+    files: &FileDigests,
     graph: &ActionGraph,
     action: &Action,
 ) -> Result<ActionOutcome, ExecError> {
     let key = action.key();
-    if let Some((satisfied, result)) = stack.lookup(&key, &action.outputs) {
+    let hit = match &action.discover {
+        None => stack.lookup(&key, &action.outputs),
+        Some(_) => lookup_discovered(stack, files, &key, &action.outputs),
+    };
+    if let Some((satisfied, result)) = hit {
         return Ok(ActionOutcome {
             key,
             satisfied,
@@ -155,10 +262,16 @@ pub fn execute(
     };
     let program = substitute(argv0, &root_str);
     let args: Vec<String> = rest.iter().map(|a| substitute(a, &root_str)).collect();
+    let started = SystemTime::now();
     let out = Command::new(&program)
         .args(&args)
         .env_clear()
-        .envs(&action.env)
+        .envs(
+            action
+                .env
+                .iter()
+                .map(|(k, v)| (k, substitute(v, &root_str))),
+        )
         .current_dir(&root)
         .stdin(Stdio::null())
         .output()
@@ -196,9 +309,28 @@ pub fn execute(
         stdout,
         stderr,
     };
-    stack
-        .record(&key, &result, &blobs)
-        .map_err(|f| ExecError::Cache(f.detail))?;
+    let cache_err = |f: super::store::StoreFault| ExecError::Cache(f.detail);
+    match &action.discover {
+        None => stack.record(&key, &result, &blobs).map_err(cache_err)?,
+        Some(discover) => {
+            let list = discovered_list(action, discover, &root)?;
+            match stable_digests(&list, files, started) {
+                Some(digests) => {
+                    // The result first: a reader never follows a list to nothing.
+                    stack
+                        .record(&second_key(&key, &digests), &result, &blobs)
+                        .map_err(cache_err)?;
+                    let (stage1, list_blobs) = list_result(&list);
+                    stack
+                        .record(&key, &stage1, &list_blobs)
+                        .map_err(cache_err)?;
+                }
+                // A discovered file changed while the command ran: its output
+                // may match neither version, so it is used but not cached.
+                None => stack.record_blobs(&blobs).map_err(cache_err)?,
+            }
+        }
+    }
     drop(scratch);
     Ok(ActionOutcome {
         key,

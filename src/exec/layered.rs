@@ -205,6 +205,15 @@ impl CacheStack {
         Some((Satisfied::Remote, r))
     }
 
+    /// Stores blobs locally without a result (outputs later actions need,
+    /// of an action whose result must not be cached).
+    pub fn record_blobs(&self, blobs: &BTreeMap<Digest, Vec<u8>>) -> Result<(), StoreFault> {
+        for (d, b) in blobs {
+            self.local.put_blob(d, b)?;
+        }
+        Ok(())
+    }
+
     /// Records a fresh result and its blobs locally (errors are returned:
     /// later actions need the blobs) and, best effort, remotely.
     pub fn record(

@@ -8,8 +8,11 @@
 //! ([`executor`]). Cache layout, key encoding and protocol: docs/cache.md.
 
 pub mod action;
+pub mod depfile;
 pub mod digest;
+pub mod discovered;
 pub mod executor;
+pub mod file_digests;
 pub mod graph;
 pub mod layered;
 pub mod local;
@@ -17,7 +20,7 @@ pub mod remote;
 pub mod scheduler;
 pub mod store;
 
-pub use action::{fixed_env, Action, ActionKey, ActionResult, ToolIdentity, SCRATCH};
+pub use action::{fixed_env, Action, ActionKey, ActionResult, Discover, ToolIdentity, SCRATCH};
 pub use digest::Digest;
 pub use executor::{ActionOutcome, ExecError};
 pub use graph::{ActionGraph, ActionSpec, GraphError, InputSource};

@@ -11,6 +11,7 @@ use std::sync::{Condvar, Mutex};
 
 use super::digest::Digest;
 use super::executor::{execute, ActionOutcome, ExecError};
+use super::file_digests::FileDigests;
 use super::graph::ActionGraph;
 use super::layered::{CacheStack, ReadOnly, Satisfied};
 use super::local::LocalStore;
@@ -120,6 +121,7 @@ impl BuildReport {
 /// Runs action graphs against a cache stack.
 pub struct Executor {
     stack: CacheStack,
+    files: FileDigests,
     jobs: usize,
     progress: bool,
 }
@@ -145,6 +147,7 @@ impl Executor {
         });
         Executor {
             stack: CacheStack::new(LocalStore::new(&opts.cache_dir), remote, opts.echo_warnings),
+            files: FileDigests::load(&opts.cache_dir),
             jobs: opts.effective_jobs(),
             progress: opts.progress,
         }
@@ -205,6 +208,7 @@ impl Executor {
         if let Some(b) = bar {
             b.finish_and_clear();
         }
+        self.files.save();
         let st = state
             .into_inner()
             .map_err(|_| ExecError::Cache("a worker thread panicked".to_string()))?;
@@ -252,7 +256,7 @@ impl Executor {
                 b.set_message(id.clone());
             }
             let outcome = match action {
-                Some(a) => execute(&self.stack, graph, &a),
+                Some(a) => execute(&self.stack, &self.files, graph, &a),
                 None => Err(ExecError::Cache(format!(
                     "outputs needed by '{id}' are missing"
                 ))),

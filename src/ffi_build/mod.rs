@@ -7,6 +7,7 @@
 //! archives: whoever reads the archive fills in [`FfiUnitInput`].
 
 mod elf;
+mod host_paths;
 mod plan;
 
 pub use elf::has_static_tls;
@@ -74,6 +75,37 @@ pub enum FfiBuildError {
         /// First line of clang's stderr mentioning `error`.
         error_line: String,
     },
+    /// A compile read a file that is neither in the archive nor a system
+    /// header, so its changes could go unnoticed by the cache.
+    #[error("FFI compilation of '{library}' reads a file outside the library\n\nC file: ffi/src/{source_file} (unit '{unit}')\nReads:  {path}\n\nA compile may read only its unit's ffi/src files, the compiler's own headers, the system include dirs ({system_dirs}) and the include dirs of its pkg_config packages: a change to any other file would not be seen by the build cache.\nCopy the file into the library's ffi/src/ directory, or declare the package it comes from under system_headers or pkg_config.")]
+    OutsideRead {
+        /// The library.
+        library: String,
+        /// The unit.
+        unit: String,
+        /// The compiled source, relative to `ffi/src`.
+        source_file: String,
+        /// The file it read.
+        path: String,
+        /// The system include dirs, for the message.
+        system_dirs: String,
+    },
+    /// Library C names a host file where no dependency file would show it.
+    #[error("FFI unit '{unit}' of library '{library}' names a file outside the library\n\nffi/src/{file}:{line}: {construct} {}\n\nA compile may read only its unit's ffi/src files and system headers; a file elsewhere could change without the build cache noticing.\nCopy the file into the library's ffi/src/ directory and name it by a relative path.", if path.is_empty() { "(a path built from macros, which cannot be checked)".to_string() } else { format!("\"{path}\"") })]
+    HostPath {
+        /// The library.
+        library: String,
+        /// The unit.
+        unit: String,
+        /// The file, relative to `ffi/src`.
+        file: String,
+        /// Its line.
+        line: usize,
+        /// `.incbin`, `#embed`, `__has_include`, …
+        construct: String,
+        /// The path as written.
+        path: String,
+    },
     /// A unit did not link.
     #[error("FFI link failed for '{library}' (unit '{unit}')\n\nCommand: {command}\nError: {error_line}\n\n{LINK_HINT}")]
     LinkFailed {
@@ -132,6 +164,20 @@ pub fn first_error_line(stderr: &str) -> String {
         .to_string()
 }
 
+/// Why library C may not expand `__DATE__`, `__TIME__` or `__TIMESTAMP__`
+/// (clang 14 ignores SOURCE_DATE_EPOCH, so they would differ per build).
+pub const DATE_TIME_REASON: &str = "Library C may not use __DATE__, __TIME__ or __TIMESTAMP__: they make two builds of the same sources differ, and coex builds are reproducible. Use a fixed string (for example the library's version) instead.";
+
+/// The first error line of a compile, and the reason for a date/time error.
+fn compile_error_line(stderr: &str) -> String {
+    let line = first_error_line(stderr);
+    if line.contains("-Wdate-time") {
+        format!("{line}\n{DATE_TIME_REASON}")
+    } else {
+        line
+    }
+}
+
 /// Result of [`build_units`].
 #[derive(Debug, Clone)]
 pub struct FfiBuildOutcome {
@@ -145,6 +191,23 @@ impl FfiPlan {
     /// Maps an executor error to the §5 wording when it is a compile or link
     /// failure of one of this plan's actions.
     pub fn explain(&self, e: ExecError) -> FfiBuildError {
+        if let ExecError::OutsideRead { id, path, allowed } = &e {
+            if let Some(u) = self.units.iter().find(|u| u.compile_actions.contains(id)) {
+                let prefix = format!("compile:{}/{}/", u.library, u.unit);
+                return FfiBuildError::OutsideRead {
+                    library: u.library.clone(),
+                    unit: u.unit.clone(),
+                    source_file: id.strip_prefix(&prefix).unwrap_or(id).to_string(),
+                    path: path.display().to_string(),
+                    system_dirs: allowed
+                        .iter()
+                        .skip(1)
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                };
+            }
+        }
         if let ExecError::ActionFailed {
             id,
             command,
@@ -164,7 +227,7 @@ impl FfiPlan {
                 return FfiBuildError::CompileFailed {
                     library: u.library.clone(),
                     command: command.clone(),
-                    error_line: first_error_line(stderr),
+                    error_line: compile_error_line(stderr),
                 };
             }
         }

@@ -1,9 +1,11 @@
 //! Planning: FFI units → compile and link actions in an [`ActionGraph`].
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
+use super::host_paths::find_host_path;
 use super::{FfiBuildError, FfiUnitInput};
-use crate::exec::action::{fixed_env, SCRATCH};
+use crate::exec::action::{fixed_env, Discover, SCRATCH};
 use crate::exec::graph::{ActionGraph, ActionSpec, InputSource};
 use crate::link::SHIM_ABI_HEADER;
 use crate::toolchain::pkg_config::valid_name;
@@ -57,6 +59,32 @@ fn norm(p: &str) -> String {
         .join("/")
 }
 
+/// Where a unit's compiles may read besides their own `ffi/src` tree: the
+/// compiler's resource dir, the system include dirs clang reports, and the
+/// include dirs of the unit's pkg-config packages. Anything else could
+/// change without a key noticing, so a read elsewhere fails the build.
+pub fn allowed_roots(clang: &Clang, pkg_cflags: &[String]) -> Vec<PathBuf> {
+    let mut roots = vec![clang.resource_dir.clone()];
+    roots.extend(clang.include_dirs.iter().cloned());
+    let mut flags = pkg_cflags.iter();
+    while let Some(f) = flags.next() {
+        for opt in ["-I", "-isystem", "-idirafter", "-iquote"] {
+            if let Some(rest) = f.strip_prefix(opt) {
+                let dir = if rest.is_empty() {
+                    flags.next().cloned().unwrap_or_default()
+                } else {
+                    rest.to_string()
+                };
+                if Path::new(&dir).is_absolute() {
+                    roots.push(PathBuf::from(dir));
+                }
+                break;
+            }
+        }
+    }
+    roots
+}
+
 /// Plans every unit into a fresh graph.
 pub fn plan_units(inputs: &[FfiUnitInput], clang: &Clang) -> Result<FfiPlan, FfiBuildError> {
     let mut graph = ActionGraph::new();
@@ -83,6 +111,31 @@ pub fn add_units_to_graph(
         units.push(add_unit(graph, u, clang)?);
     }
     Ok(units)
+}
+
+/// Refuses a unit whose C names a host file where the dependency file
+/// cannot see it (`.incbin`, `#embed`, `__has_include`; see host_paths.rs).
+fn check_host_paths(u: &FfiUnitInput) -> Result<(), FfiBuildError> {
+    let worth_scanning = |b: &[u8]| {
+        let has = |needle: &[u8]| b.windows(needle.len()).any(|w| w == needle);
+        has(b"incbin") || has(b"__has_") || has(b"embed")
+    };
+    for (path, bytes) in &u.files {
+        if !worth_scanning(bytes) {
+            continue;
+        }
+        if let Some(found) = find_host_path(path, &String::from_utf8_lossy(bytes)) {
+            return Err(FfiBuildError::HostPath {
+                library: u.library.clone(),
+                unit: u.unit.clone(),
+                file: found.file,
+                line: found.line,
+                construct: found.construct,
+                path: found.path,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn bad(u: &FfiUnitInput, detail: String) -> FfiBuildError {
@@ -114,6 +167,7 @@ fn add_unit(
             ));
         }
     }
+    check_host_paths(u)?;
     let mut inputs: BTreeMap<String, InputSource> = BTreeMap::new();
     for (path, bytes) in &u.files {
         if !rel_ok(path) {
@@ -143,6 +197,7 @@ fn add_unit(
         });
     }
     include_flags.push(format!("-I{SHIM_DIR}"));
+    let allowed = allowed_roots(clang, &pkg.cflags);
     let cc = clang.path.to_string_lossy().into_owned();
     let prefix = |a: &str| ActionSpec {
         id: format!("{a}:{}/{}", u.library, u.unit),
@@ -173,14 +228,23 @@ fn add_unit(
         a.id = format!("{}/{s}", a.id);
         // (-fPIC already means the global-dynamic TLS model; an explicit
         // initial-exec attribute is caught after the link, see elf.rs)
-        a.argv.extend(["-c", "-fPIC", "-O2"].map(String::from));
+        // -Werror=date-time: __DATE__ & co. would make two builds differ.
+        a.argv
+            .extend(["-c", "-fPIC", "-O2", "-Werror=date-time"].map(String::from));
         a.argv.extend(include_flags.iter().cloned());
         a.argv.extend(u.cflags.iter().cloned());
         a.argv.extend(pkg.cflags.iter().cloned());
         a.argv.push(format!("-ffile-prefix-map={SCRATCH}=."));
         a.argv.push(format!("-fdebug-prefix-map={SCRATCH}=."));
+        let depfile = format!("{obj}.d");
+        a.argv
+            .extend(["-MD".to_string(), "-MF".to_string(), depfile.clone()]);
         a.argv
             .extend(["-o".to_string(), obj.clone(), format!("src/{s}")]);
+        a.discover = Some(Discover {
+            depfiles: vec![depfile],
+            allowed_roots: Some(allowed.clone()),
+        });
         // Every file of the tree except the unit's *other* listed sources:
         // a header (or an #included .c that is not itself a source) change
         // re-runs every compile, while editing one source re-runs only its own.
@@ -213,6 +277,20 @@ fn add_unit(
     // already compiled), so the unit's own code keeps its builtins and the
     // graph keeps one compile action per listed source.
     link.argv.extend(["-O2", "-fno-builtin"].map(String::from));
+    // What the shim's compile and the linker read (system headers, crt
+    // files, libc, the -l libraries) is discovered, not declared.
+    let shim_deps = format!("{image}.shim.d");
+    let ld_deps = format!("{image}.ld.d");
+    link.argv
+        .extend(["-MD".to_string(), "-MF".to_string(), shim_deps.clone()]);
+    link.argv.push(format!("-Wl,--dependency-file={ld_deps}"));
+    // clang's temporary object of the shim goes inside the scratch dir, so
+    // the linker's dependency file names no random path outside it.
+    link.env.insert("TMPDIR".to_string(), SCRATCH.to_string());
+    link.discover = Some(Discover {
+        depfiles: vec![shim_deps, ld_deps],
+        allowed_roots: None,
+    });
     link.argv.push(format!("-I{SHIM_DIR}"));
     link.argv.push(format!("{SHIM_DIR}/coex_shim.c"));
     let shim_src = graph.add_blob(SHIM_SOURCE.as_bytes().to_vec());
