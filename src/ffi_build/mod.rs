@@ -77,35 +77,11 @@ pub enum FfiBuildError {
     },
     /// A compile read a file that is neither in the archive nor a system
     /// header, so its changes could go unnoticed by the cache.
-    #[error("FFI compilation of '{library}' reads a file outside the library\n\nC file: ffi/src/{source_file} (unit '{unit}')\nReads:  {path}\n\nA compile may read only its unit's ffi/src files, the compiler's own headers, the system include dirs ({system_dirs}) and the include dirs of its pkg_config packages: a change to any other file would not be seen by the build cache.\nCopy the file into the library's ffi/src/ directory, or declare the package it comes from under system_headers or pkg_config.")]
-    OutsideRead {
-        /// The library.
-        library: String,
-        /// The unit.
-        unit: String,
-        /// The compiled source, relative to `ffi/src`.
-        source_file: String,
-        /// The file it read.
-        path: String,
-        /// The system include dirs, for the message.
-        system_dirs: String,
-    },
+    #[error(transparent)]
+    OutsideRead(Box<OutsideRead>),
     /// Library C names a host file where no dependency file would show it.
-    #[error("FFI unit '{unit}' of library '{library}' names a file outside the library\n\nffi/src/{file}:{line}: {construct} {}\n\nA compile may read only its unit's ffi/src files and system headers; a file elsewhere could change without the build cache noticing.\nCopy the file into the library's ffi/src/ directory and name it by a relative path.", if path.is_empty() { "(a path built from macros, which cannot be checked)".to_string() } else { format!("\"{path}\"") })]
-    HostPath {
-        /// The library.
-        library: String,
-        /// The unit.
-        unit: String,
-        /// The file, relative to `ffi/src`.
-        file: String,
-        /// Its line.
-        line: usize,
-        /// `.incbin`, `#embed`, `__has_include`, …
-        construct: String,
-        /// The path as written.
-        path: String,
-    },
+    #[error(transparent)]
+    HostPath(Box<HostPath>),
     /// A unit did not link.
     #[error("FFI link failed for '{library}' (unit '{unit}')\n\nCommand: {command}\nError: {error_line}\n\n{LINK_HINT}")]
     LinkFailed {
@@ -147,6 +123,41 @@ pub enum FfiBuildError {
         /// The cause.
         source: std::io::Error,
     },
+}
+
+/// A compile read a file that is neither in the archive nor a system
+/// header, so its changes could go unnoticed by the cache.
+#[derive(Debug, thiserror::Error)]
+#[error("FFI compilation of '{library}' reads a file outside the library\n\nC file: ffi/src/{source_file} (unit '{unit}')\nReads:  {path}\n\nA compile may read only its unit's ffi/src files, the compiler's own headers, the system include dirs ({system_dirs}) and the include dirs of its pkg_config packages: a change to any other file would not be seen by the build cache.\nCopy the file into the library's ffi/src/ directory, or declare the package it comes from under system_headers or pkg_config.")]
+pub struct OutsideRead {
+    /// The library.
+    pub library: String,
+    /// The unit.
+    pub unit: String,
+    /// The compiled source, relative to `ffi/src`.
+    pub source_file: String,
+    /// The file it read.
+    pub path: String,
+    /// The system include dirs, for the message.
+    pub system_dirs: String,
+}
+
+/// Library C names a host file where no dependency file would show it.
+#[derive(Debug, thiserror::Error)]
+#[error("FFI unit '{unit}' of library '{library}' names a file outside the library\n\nffi/src/{file}:{line}: {construct} {}\n\nA compile may read only its unit's ffi/src files and system headers; a file elsewhere could change without the build cache noticing.\nCopy the file into the library's ffi/src/ directory and name it by a relative path.", if path.is_empty() { "(a path built from macros, which cannot be checked)".to_string() } else { format!("\"{path}\"") })]
+pub struct HostPath {
+    /// The library.
+    pub library: String,
+    /// The unit.
+    pub unit: String,
+    /// The file, relative to `ffi/src`.
+    pub file: String,
+    /// Its line.
+    pub line: usize,
+    /// `.incbin`, `#embed`, `__has_include`, …
+    pub construct: String,
+    /// The path as written.
+    pub path: String,
 }
 
 /// The first stderr line that mentions an error (what §5 shows after
@@ -194,7 +205,7 @@ impl FfiPlan {
         if let ExecError::OutsideRead { id, path, allowed } = &e {
             if let Some(u) = self.units.iter().find(|u| u.compile_actions.contains(id)) {
                 let prefix = format!("compile:{}/{}/", u.library, u.unit);
-                return FfiBuildError::OutsideRead {
+                return FfiBuildError::OutsideRead(Box::new(OutsideRead {
                     library: u.library.clone(),
                     unit: u.unit.clone(),
                     source_file: id.strip_prefix(&prefix).unwrap_or(id).to_string(),
@@ -205,7 +216,7 @@ impl FfiPlan {
                         .map(|p| p.display().to_string())
                         .collect::<Vec<_>>()
                         .join(", "),
-                };
+                }));
             }
         }
         if let ExecError::ActionFailed {

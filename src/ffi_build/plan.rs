@@ -125,14 +125,14 @@ fn check_host_paths(u: &FfiUnitInput) -> Result<(), FfiBuildError> {
             continue;
         }
         if let Some(found) = find_host_path(path, &String::from_utf8_lossy(bytes)) {
-            return Err(FfiBuildError::HostPath {
+            return Err(FfiBuildError::HostPath(Box::new(super::HostPath {
                 library: u.library.clone(),
                 unit: u.unit.clone(),
                 file: found.file,
                 line: found.line,
                 construct: found.construct,
                 path: found.path,
-            });
+            })));
         }
     }
     Ok(())
