@@ -305,7 +305,43 @@ fn a_warm_build_reads_no_header_twice_and_reruns_nothing() {
     env.pack();
     env.build("cache", &[]);
     let warm = env.build("cache", &[]);
-    assert!(warm.ends_with("2 actions: 0 ran, 2 cached, 0 remote\n"), "{warm}");
+    assert!(
+        warm.ends_with("2 actions: 0 ran, 2 cached, 0 remote\n"),
+        "{warm}"
+    );
     let memo = fs::read_to_string(env.path().join("cache/memo/file-digests.json")).unwrap();
     assert!(memo.contains("/stdio.h"), "system headers are remembered");
+}
+
+#[test]
+fn a_new_header_shadowing_the_one_used_rebuilds() {
+    let env = Env::new();
+    let (early, late) = (env.path().join("early"), env.path().join("late"));
+    fs::create_dir_all(&early).unwrap();
+    fs::create_dir_all(&late).unwrap();
+    fs::write(late.join("probe_value.h"), "#define PROBE_VALUE 1\n").unwrap();
+    fs::create_dir_all(env.path().join("pc")).unwrap();
+    fs::write(
+        env.path().join("pc/coexprobe.pc"),
+        format!(
+            "Name: coexprobe\nDescription: test\nVersion: 1\nCflags: -I{} -I{}\nLibs:\n",
+            early.display(),
+            late.display()
+        ),
+    )
+    .unwrap();
+    write_library(
+        env.path(),
+        "#include <probe_value.h>\nint probe_value(void) { return PROBE_VALUE; }\n",
+        "pkg_config = [\"coexprobe\"]\n",
+    );
+    env.pack();
+    assert_eq!(compile_word(&env.build("cache", &[])), "ran");
+    let image_late = env.image();
+    assert_eq!(compile_word(&env.build("cache", &[])), "cached");
+    // The same name appears in an earlier include dir: clang would now
+    // read that one, so the old result must not be used.
+    fs::write(early.join("probe_value.h"), "#define PROBE_VALUE 2\n").unwrap();
+    assert_eq!(compile_word(&env.build("cache", &[])), "ran");
+    assert_ne!(env.image(), image_late);
 }

@@ -86,6 +86,12 @@ pub struct Discover {
     /// `None` allows any file (a link reads system libraries from anywhere
     /// on the linker's path). A read outside them fails the action.
     pub allowed_roots: Option<Vec<std::path::PathBuf>>,
+    /// The include search list in order, when the command searches one:
+    /// a header found in a later dir is recorded together with the earlier
+    /// dirs' same-named paths that did not exist, and a result applies only
+    /// while they still don't (a new header there would shadow it).
+    #[serde(default)]
+    pub search_dirs: Vec<std::path::PathBuf>,
 }
 
 /// The hash naming an action in the action cache (64 lowercase hex digits).

@@ -38,17 +38,39 @@ pub struct DiscoveredList {
     pub format: String,
     /// Absolute paths, sorted.
     pub paths: Vec<String>,
+    /// Paths that did not exist and must not, for the result to apply
+    /// (earlier include dirs' candidates for a header found later).
+    #[serde(default)]
+    pub absent: Vec<String>,
 }
 
 impl DiscoveredList {
-    /// The list of `paths`.
-    pub fn new(paths: &BTreeSet<PathBuf>) -> DiscoveredList {
+    /// The list of `paths`, with the shadowing candidates of each in the
+    /// `search_dirs` before the one it was found in that do not exist now.
+    pub fn new(paths: &BTreeSet<PathBuf>, search_dirs: &[PathBuf]) -> DiscoveredList {
+        let dirs: Vec<PathBuf> = search_dirs.iter().map(|d| normalize(d)).collect();
+        let mut absent = BTreeSet::new();
+        for p in paths {
+            let Some(found) = dirs.iter().position(|d| p.starts_with(d)) else {
+                continue;
+            };
+            let Ok(rel) = p.strip_prefix(&dirs[found]) else {
+                continue;
+            };
+            for earlier in &dirs[..found] {
+                let candidate = earlier.join(rel);
+                if std::fs::symlink_metadata(&candidate).is_err() {
+                    absent.insert(candidate.to_string_lossy().into_owned());
+                }
+            }
+        }
         DiscoveredList {
             format: LIST_FORMAT.to_string(),
             paths: paths
                 .iter()
                 .map(|p| p.to_string_lossy().into_owned())
                 .collect(),
+            absent: absent.into_iter().collect(),
         }
     }
 
@@ -60,14 +82,21 @@ impl DiscoveredList {
     /// Parses a stored list; `None` for anything else (treated as a miss).
     pub fn from_bytes(bytes: &[u8]) -> Option<DiscoveredList> {
         let list: DiscoveredList = serde_json::from_slice(bytes).ok()?;
-        let sane =
-            list.format == LIST_FORMAT && list.paths.iter().all(|p| Path::new(p).is_absolute());
+        let sane = list.format == LIST_FORMAT
+            && list
+                .paths
+                .iter()
+                .chain(&list.absent)
+                .all(|p| Path::new(p).is_absolute());
         sane.then_some(list)
     }
 
     /// Each path with the digest of the file there now; `None` if one of
     /// them is gone or unreadable (then the stored result cannot apply).
     pub fn digests(&self, files: &FileDigests) -> Option<Vec<(String, Digest)>> {
+        if self.absent.iter().any(|p| files.exists(Path::new(p))) {
+            return None;
+        }
         self.paths
             .iter()
             .map(|p| Some((p.clone(), files.digest(Path::new(p))?.1)))
@@ -190,6 +219,33 @@ mod tests {
     }
 
     #[test]
+    fn a_header_found_in_a_later_dir_records_its_absent_shadows() {
+        let t = tempfile::tempdir().unwrap();
+        let (early, late, other) = (t.path().join("a"), t.path().join("b"), t.path().join("c"));
+        for d in [&early, &late, &other] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(late.join("x.h"), "").unwrap();
+        std::fs::write(late.join("y.h"), "").unwrap();
+        // y.h also exists early (an #include_next): not a shadow to watch.
+        std::fs::write(early.join("y.h"), "").unwrap();
+        let paths: BTreeSet<PathBuf> = [late.join("x.h"), late.join("y.h")].into();
+        let list = DiscoveredList::new(&paths, &[early.clone(), late.clone(), other]);
+        assert_eq!(
+            list.absent,
+            [early.join("x.h").to_string_lossy().into_owned()]
+        );
+        let files = FileDigests::in_memory();
+        assert!(list.digests(&files).is_some());
+        std::fs::write(early.join("x.h"), "").unwrap();
+        let files = FileDigests::in_memory();
+        assert!(
+            list.digests(&files).is_none(),
+            "a new shadowing header is a miss"
+        );
+    }
+
+    #[test]
     fn second_key_depends_on_every_digest_and_path() {
         let k = ActionKey("a".repeat(64));
         let one = vec![("/h.h".to_string(), Digest::of(b"1"))];
@@ -205,7 +261,7 @@ mod tests {
     #[test]
     fn lists_round_trip_and_reject_relative_paths() {
         let paths: BTreeSet<PathBuf> = [PathBuf::from("/usr/include/a.h")].into();
-        let list = DiscoveredList::new(&paths);
+        let list = DiscoveredList::new(&paths, &[]);
         assert_eq!(DiscoveredList::from_bytes(&list.to_bytes()), Some(list));
         let bad = br#"{"format":"coex-discovered-v1","paths":["rel.h"]}"#;
         assert_eq!(DiscoveredList::from_bytes(bad), None);

@@ -146,7 +146,7 @@ fn discovered_list(
             });
         }
     }
-    Ok(DiscoveredList::new(&reads))
+    Ok(DiscoveredList::new(&reads, &discover.search_dirs))
 }
 
 /// The digests of the listed files, or `None` if one is unreadable or

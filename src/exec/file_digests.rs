@@ -81,6 +81,8 @@ pub struct FileDigests {
     file: Option<PathBuf>,
     map: Mutex<BTreeMap<String, (StatKey, Digest)>>,
     dirty: AtomicBool,
+    /// Existence answers of this build (many actions ask about one path).
+    exists: Mutex<BTreeMap<PathBuf, bool>>,
 }
 
 /// Reads `path` only if it is a regular file (never blocks on a FIFO,
@@ -106,6 +108,7 @@ impl FileDigests {
             file: Some(file),
             map: Mutex::new(map),
             dirty: AtomicBool::new(false),
+            exists: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -115,6 +118,7 @@ impl FileDigests {
             file: None,
             map: Mutex::new(BTreeMap::new()),
             dirty: AtomicBool::new(false),
+            exists: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -146,6 +150,21 @@ impl FileDigests {
             }
         }
         Some((key, digest))
+    }
+
+    /// Whether anything (a file, a dangling symlink…) is at `path`, asked
+    /// once per build.
+    pub fn exists(&self, path: &Path) -> bool {
+        if let Ok(known) = self.exists.lock() {
+            if let Some(&e) = known.get(path) {
+                return e;
+            }
+        }
+        let e = std::fs::symlink_metadata(path).is_ok();
+        if let Ok(mut known) = self.exists.lock() {
+            known.insert(path.to_path_buf(), e);
+        }
+        e
     }
 
     /// Writes the memo back if it learned anything (best effort: a memo

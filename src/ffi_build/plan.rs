@@ -198,6 +198,12 @@ fn add_unit(
     }
     include_flags.push(format!("-I{SHIM_DIR}"));
     let allowed = allowed_roots(clang, &pkg.cflags);
+    // Search order: the pkg-config dirs (-I) before the system ones.
+    let search: Vec<PathBuf> = allowed[1 + clang.include_dirs.len()..]
+        .iter()
+        .chain(&clang.include_dirs)
+        .cloned()
+        .collect();
     let cc = clang.path.to_string_lossy().into_owned();
     let prefix = |a: &str| ActionSpec {
         id: format!("{a}:{}/{}", u.library, u.unit),
@@ -244,6 +250,7 @@ fn add_unit(
         a.discover = Some(Discover {
             depfiles: vec![depfile],
             allowed_roots: Some(allowed.clone()),
+            search_dirs: search.clone(),
         });
         // Every file of the tree except the unit's *other* listed sources:
         // a header (or an #included .c that is not itself a source) change
@@ -290,6 +297,7 @@ fn add_unit(
     link.discover = Some(Discover {
         depfiles: vec![shim_deps, ld_deps],
         allowed_roots: None,
+        search_dirs: clang.include_dirs.clone(),
     });
     link.argv.push(format!("-I{SHIM_DIR}"));
     link.argv.push(format!("{SHIM_DIR}/coex_shim.c"));
