@@ -4,6 +4,7 @@
 //! command) instead of as a compile error deep in a C file.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use super::hints;
@@ -18,6 +19,38 @@ pub fn valid_header(h: &str) -> bool {
         && h.split('/').all(|c| c != "..")
         && h.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_.+-/".contains(&b))
+}
+
+/// The include dirs of `cflags` (`-I`, `-isystem`, `-idirafter`), then
+/// clang's system list: where `#include <h>` looks.
+fn search_dirs(clang: &Clang, cflags: &[String]) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    let mut flags = cflags.iter();
+    while let Some(f) = flags.next() {
+        for opt in ["-I", "-isystem", "-idirafter"] {
+            if let Some(rest) = f.strip_prefix(opt) {
+                let dir = if rest.is_empty() {
+                    flags.next().cloned().unwrap_or_default()
+                } else {
+                    rest.to_string()
+                };
+                dirs.push(PathBuf::from(dir));
+                break;
+            }
+        }
+    }
+    dirs.extend(clang.include_dirs.iter().cloned());
+    dirs
+}
+
+/// Whether clang finds `<header>`: a file in one of its search dirs (one
+/// `stat` each, so a warm build spawns no process), else the real
+/// preprocessor decides (it knows search rules a stat cannot).
+fn present(clang: &Clang, header: &str, cflags: &[String]) -> bool {
+    search_dirs(clang, cflags)
+        .iter()
+        .any(|d| d.is_absolute() && d.join(header).is_file())
+        || probe(clang, header, cflags)
 }
 
 fn probe(clang: &Clang, header: &str, cflags: &[String]) -> bool {
@@ -55,7 +88,7 @@ pub fn check_system_headers(
                 rule: "a header is a relative path of letters, digits and _.+-/ without '..'",
             });
         }
-        if !probe(clang, h, cflags) {
+        if !present(clang, h, cflags) {
             let hint = match hints::for_header(h) {
                 Some(x) => hints::render(&x),
                 None => hints::render_generic_header(h),
@@ -78,6 +111,12 @@ mod tests {
     fn present_and_missing_headers() {
         let clang = crate::toolchain::find_clang(None).unwrap();
         check_system_headers(&clang, "x", &["stdio.h".to_string()], &[]).unwrap();
+        assert!(present(&clang, "stdio.h", &[]) && probe(&clang, "stdio.h", &[]));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("only_here.h"), "").unwrap();
+        let flags = vec![format!("-I{}", dir.path().display())];
+        assert!(present(&clang, "only_here.h", &flags));
+        assert!(!present(&clang, "only_here.h", &[]));
         let e = check_system_headers(&clang, "tls", &["coexmissing/ssl.h".to_string()], &[])
             .unwrap_err();
         assert!(e
