@@ -116,9 +116,11 @@ pub fn add_units_to_graph(
 /// Refuses a unit whose C names a host file where the dependency file
 /// cannot see it (`.incbin`, `#embed`, `__has_include`; see host_paths.rs).
 fn check_host_paths(u: &FfiUnitInput) -> Result<(), FfiBuildError> {
+    // A fast byte search first: most files mention none of the constructs.
     let worth_scanning = |b: &[u8]| {
-        let has = |needle: &[u8]| b.windows(needle.len()).any(|w| w == needle);
-        has(b"incbin") || has(b"__has_") || has(b"embed")
+        [&b"incbin"[..], b"__has_", b"embed"]
+            .iter()
+            .any(|needle| memchr::memmem::find(b, needle).is_some())
     };
     for (path, bytes) in &u.files {
         if !worth_scanning(bytes) {
