@@ -41,7 +41,8 @@ fn stats_verify_and_gc_on_a_real_cache() {
         .unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["stats"]["ac_entries"], 4);
+    // Two per action: the discovered-inputs list and the result.
+    assert_eq!(v["stats"]["ac_entries"], 8);
     let cas = cas_files(&cache);
     assert_eq!(v["stats"]["cas_entries"], cas.len() as u64);
     let cas_bytes: u64 = cas
@@ -53,7 +54,7 @@ fn stats_verify_and_gc_on_a_real_cache() {
         .args(["cache", "stats"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("ac:  4 entries"));
+        .stdout(predicate::str::contains("ac:  8 entries"));
 
     coex(&cache)
         .args(["cache", "verify"])
@@ -181,7 +182,7 @@ fn compile_failure_through_the_binary() {
         .code(1)
         .stderr(
             "error: FFI compilation failed for 'regex'\n\n\
-             Command: clang -c -fPIC -O2 -Isrc -Icoex -o obj/f0.c.o src/f0.c\n\
+             Command: clang -c -fPIC -O2 -Werror=date-time -Isrc -Icoex -MD -MF obj/f0.c.o.d -o obj/f0.c.o src/f0.c\n\
              Error: src/f0.c:1:10: fatal error: 'nope.h' file not found\n\n\
              Check that all header files are included in the library's src/ directory.\n",
         );

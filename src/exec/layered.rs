@@ -12,8 +12,10 @@ use std::sync::Mutex;
 
 use super::action::{ActionKey, ActionResult};
 use super::digest::Digest;
+use super::file_digests::StatKey;
 use super::local::LocalStore;
 use super::store::{FaultKind, Fetch, Put, Store, StoreFault};
+use super::verified::VerifiedMemo;
 
 /// A store that answers reads from `inner` and ignores writes.
 pub struct ReadOnly<S: Store>(pub S);
@@ -62,6 +64,7 @@ impl Satisfied {
 /// Local cache + optional remote, with the warning policy of a build.
 pub struct CacheStack {
     local: LocalStore,
+    verified: VerifiedMemo,
     remote: Option<Box<dyn Store>>,
     remote_off: AtomicBool,
     warnings: Mutex<Vec<String>>,
@@ -72,6 +75,7 @@ impl CacheStack {
     /// A stack; `echo` prints each warning to stderr as it happens.
     pub fn new(local: LocalStore, remote: Option<Box<dyn Store>>, echo: bool) -> Self {
         CacheStack {
+            verified: VerifiedMemo::new(local.root()),
             local,
             remote,
             remote_off: AtomicBool::new(false),
@@ -143,8 +147,37 @@ impl CacheStack {
         }
     }
 
-    fn local_has_all(&self, r: &ActionResult) -> bool {
-        r.blobs().iter().all(|d| self.local_blob(d).is_some())
+    /// Every blob of `r` is in the local cache and hashes to its name: read
+    /// and hashed unless its metadata is what it was when last verified
+    /// (see `verified.rs`).
+    fn local_has_all(&self, key: &ActionKey, r: &ActionResult) -> bool {
+        let known = self.verified.load(key);
+        let mut now = BTreeMap::new();
+        let mut learned = false;
+        for d in r.blobs() {
+            let path = self.local.blob_path(d);
+            let stat = std::fs::symlink_metadata(&path)
+                .ok()
+                .filter(|m| m.file_type().is_file() && m.len() == d.size)
+                .map(|m| StatKey::of(&m));
+            if let Some(stat) = stat.filter(|s| known.get(&d.hash) == Some(s)) {
+                now.insert(d.hash.clone(), stat);
+                continue;
+            }
+            // Absent, odd, or changed since: the full check (which also
+            // drops a bad entry with its warning).
+            if self.local_blob(d).is_none() {
+                return false;
+            }
+            if let Ok(m) = std::fs::metadata(&path) {
+                now.insert(d.hash.clone(), StatKey::of(&m));
+                learned = true;
+            }
+        }
+        if learned {
+            self.verified.save(key, &now);
+        }
+        true
     }
 
     /// Finds a usable result: local first (with every blob present and
@@ -159,7 +192,7 @@ impl CacheStack {
                 && outputs.iter().all(|o| r.outputs.contains_key(o))
         };
         match self.local.get_result(key) {
-            Fetch::Hit(r) if fits(&r) && self.local_has_all(&r) => {
+            Fetch::Hit(r) if fits(&r) && self.local_has_all(key, &r) => {
                 return Some((Satisfied::Cached, r))
             }
             Fetch::Hit(_) | Fetch::Miss => {}

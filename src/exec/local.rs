@@ -241,6 +241,11 @@ impl LocalStore {
         )
     }
 
+    /// Where the blob `digest` is (or would be) stored.
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.path_of(Section::Cas, &digest.hash)
+    }
+
     /// True when a blob file exists (not verified; for skipping rewrites).
     pub fn has_blob(&self, digest: &Digest) -> bool {
         self.path_of(Section::Cas, &digest.hash).is_file()

@@ -19,6 +19,7 @@ pub mod local;
 pub mod remote;
 pub mod scheduler;
 pub mod store;
+pub mod verified;
 
 pub use action::{fixed_env, Action, ActionKey, ActionResult, Discover, ToolIdentity, SCRATCH};
 pub use digest::Digest;
