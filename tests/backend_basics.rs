@@ -569,7 +569,10 @@ fn unit_images_are_embedded_byte_for_byte() {
     let f = FnB::new();
     let main = p.add(f.finish("main", FuncKind::Func));
     let program = p.finish(main);
-    let images = [b"first image \x7fELF".to_vec(), b"second, longer image bytes".to_vec()];
+    let images = [
+        b"first image \x7fELF".to_vec(),
+        b"second, longer image bytes".to_vec(),
+    ];
     let exe = executable_bytes(&program, &images);
     for image in &images {
         assert!(

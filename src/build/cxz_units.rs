@@ -283,7 +283,11 @@ source = ["a.c"]
             e.to_string(),
             "FFI unit 'gamma' is not declared in the manifest of library 'multi' (m.cxz)"
         );
-        assert!(e.hint().starts_with("Its units are: alpha, beta.\n"), "{}", e.hint());
+        assert!(
+            e.hint().starts_with("Its units are: alpha, beta.\n"),
+            "{}",
+            e.hint()
+        );
     }
 
     #[test]

@@ -125,7 +125,15 @@ mod tests {
         let objects = vec!["rt/a.o".to_string(), "rt/b.o".to_string()];
         assert_eq!(
             runtime_combine_argv("cc", "coex_rt.o", &objects),
-            ["cc", "-r", "-nostdlib", "-o", "coex_rt.o", "rt/a.o", "rt/b.o"]
+            [
+                "cc",
+                "-r",
+                "-nostdlib",
+                "-o",
+                "coex_rt.o",
+                "rt/a.o",
+                "rt/b.o"
+            ]
         );
     }
 

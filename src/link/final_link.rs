@@ -125,7 +125,13 @@ mod tests {
         let paths: Vec<&str> = spec.inputs.keys().map(String::as_str).collect();
         assert_eq!(
             paths,
-            [RUNTIME_OBJECT, PROGRAM_OBJECT, "units.s", "units/unit0.so", "units/unit1.so"]
+            [
+                RUNTIME_OBJECT,
+                PROGRAM_OBJECT,
+                "units.s",
+                "units/unit0.so",
+                "units/unit1.so"
+            ]
         );
         assert_eq!(spec.outputs, [EXECUTABLE]);
         let no_units = LinkInputs {

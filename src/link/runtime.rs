@@ -98,7 +98,10 @@ mod tests {
         let combine = graph.get(RUNTIME_ACTION).unwrap();
         assert_eq!(combine.outputs, [RUNTIME_OBJECT]);
         assert_eq!(combine.dependencies().len(), RUNTIME_SOURCES.len());
-        assert_eq!(&combine.argv[1..5], ["-r", "-nostdlib", "-o", RUNTIME_OBJECT]);
+        assert_eq!(
+            &combine.argv[1..5],
+            ["-r", "-nostdlib", "-o", RUNTIME_OBJECT]
+        );
         assert_eq!(combine.argv[5], "rt/rt_alloc.o");
     }
 }

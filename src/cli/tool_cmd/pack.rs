@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{read_input, split_spec, write_output, InterfaceArgs, PackArgs, ToolArgError};
-use crate::cxz::pack::{collect_tree, write_zip, PackError};
 use crate::build::graph::interface_archive;
+use crate::cxz::pack::{collect_tree, write_zip, PackError};
 use crate::cxz::{CxzArchive, CxzError, Limits, MANIFEST};
 use crate::failure::{CmdResult, Failure};
 
