@@ -331,6 +331,13 @@ fn scratch_dir() -> Result<tempfile::TempDir, Failure> {
         .map_err(|e| Failure::new(format!("cannot create a scratch directory: {e}")))
 }
 
+/// Executor options on a cache inside `scratch`: it lives and dies with
+/// the command, so nothing outside the declared output persists (the
+/// build system caches, not coex).
+fn scratch_exec(scratch: &Path) -> crate::exec::ExecOptions {
+    crate::exec::ExecOptions::new(scratch.join("cache"))
+}
+
 /// A tool path as an absolute path (Bazel passes execroot-relative ones,
 /// and tools run in a scratch directory).
 fn absolute(path: &Path) -> Result<PathBuf, Failure> {

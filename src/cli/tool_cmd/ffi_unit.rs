@@ -7,11 +7,11 @@
 use std::process::ExitCode;
 
 use super::{
-    absolute, is_identifier, read_input, scratch_dir, write_output, FfiUnitArgs, ToolArgError,
+    absolute, is_identifier, read_input, scratch_dir, scratch_exec, write_output, FfiUnitArgs,
+    ToolArgError,
 };
 use crate::build::cxz_units::unit_input_of;
 use crate::cxz::CxzArchive;
-use crate::exec::ExecOptions;
 use crate::failure::{CmdResult, Failure};
 use crate::ffi_build::{build_units, FfiBuildOptions};
 
@@ -28,10 +28,8 @@ pub fn run(args: FfiUnitArgs) -> CmdResult {
     let input = unit_input_of(&archive, &args.unit, &args.cxz.display().to_string())
         .map_err(|e| Failure::with_body(&e, e.hint()))?;
     let cc = absolute(&args.cc)?;
-    // The executor needs a cache; this one lives and dies with the
-    // command, so nothing outside the declared output persists.
     let scratch = scratch_dir()?;
-    let mut exec = ExecOptions::new(scratch.path().join("cache"));
+    let mut exec = scratch_exec(scratch.path());
     exec.jobs = 1;
     let opts = FfiBuildOptions { exec, cc: Some(cc) };
     let out_dir = scratch.path().join("out");

@@ -16,13 +16,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{
-    absolute, parse_named_files, parse_unit_image, read_input, scratch_dir, write_executable,
-    write_output, LinkArgs, RuntimeArgs, ToolArgError,
+    absolute, parse_named_files, parse_unit_image, read_input, scratch_dir, scratch_exec,
+    write_executable, write_output, LinkArgs, RuntimeArgs, ToolArgError,
 };
 use crate::build::memo;
 use crate::build::resolver::{layout_of, ResolvedLibrary};
 use crate::cxz::CxzArchive;
-use crate::exec::ExecOptions;
 use crate::failure::{CmdResult, Failure};
 use crate::link::{build_runtime, link_executable};
 use crate::toolchain::Clang;
@@ -69,13 +68,6 @@ pub fn link(args: LinkArgs) -> CmdResult {
         .map_err(|e| Failure::new(format!("link failed: {e}")))?;
     write_executable(&args.output, &bytes)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Executor options on a cache inside `scratch`: it lives and dies with
-/// the command, so nothing outside the declared output persists (the
-/// build system caches, not coex).
-fn scratch_exec(scratch: &Path) -> ExecOptions {
-    ExecOptions::new(scratch.join("cache"))
 }
 
 /// The `--cc` compiler and its identity (relative paths are taken from the
