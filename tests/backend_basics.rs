@@ -538,8 +538,7 @@ fn bad_ir_is_an_error_not_a_panic() {
 }
 
 #[test]
-fn linked_executables_and_runtime_objects_are_reproducible_across_directories() {
-    use coex::link::{build_executable, ExecutableBuild};
+fn linked_executables_are_reproducible_across_caches() {
     let make = || {
         let mut p = ProgB::default();
         let mut f = FnB::new();
@@ -547,27 +546,38 @@ fn linked_executables_and_runtime_objects_are_reproducible_across_directories() 
         let main = p.add(f.finish("main", FuncKind::Func));
         p.finish(main)
     };
-    // the whole pipeline, runtime included, in two different directories
-    let build_in = |dir: &std::path::Path| {
-        let exe = build_executable(
-            &make(),
-            &[b"image".to_vec()],
-            &ExecutableBuild {
-                cc: CC,
-                dir,
-                output: "app",
-                runtime_objects: None,
-                system_libs: vec![],
-            },
-        )
-        .unwrap();
-        let out = std::process::Command::new(&exe).output().unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "same bytes\n");
-        std::fs::read(exe).unwrap()
-    };
-    let d1 = tempfile::tempdir().unwrap();
-    let d2 = tempfile::tempdir().unwrap();
-    let nested = d2.path().join("deeper/still");
-    std::fs::create_dir_all(&nested).unwrap();
-    assert_eq!(build_in(d1.path()), build_in(&nested));
+    // The shared cache, and a fresh one in another, deeper directory: the
+    // runtime and link actions run again there and give the same bytes.
+    let built = build(&make(), &[b"image".to_vec()]);
+    let out = run(&built, &[]);
+    assert_eq!(stdout(&out), "same bytes\n", "{}", stderr(&out));
+    let fresh = tempfile::tempdir().unwrap();
+    let cache = fresh.path().join("deeper/still/cache");
+    let again = coex::link::build_executable(
+        &make(),
+        &[b"image".to_vec()],
+        &coex::exec::ExecOptions::new(&cache),
+        Some(std::path::Path::new(CC)),
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(&built.exe).unwrap(), again);
+}
+
+#[test]
+fn unit_images_are_embedded_byte_for_byte() {
+    let mut p = ProgB::default();
+    let f = FnB::new();
+    let main = p.add(f.finish("main", FuncKind::Func));
+    let program = p.finish(main);
+    let images = [
+        b"first image \x7fELF".to_vec(),
+        b"second, longer image bytes".to_vec(),
+    ];
+    let exe = executable_bytes(&program, &images);
+    for image in &images {
+        assert!(
+            exe.windows(image.len()).any(|w| w == image.as_slice()),
+            "image embedded"
+        );
+    }
 }

@@ -8,6 +8,9 @@
 //! all live in one temporary directory; both Bazel servers are shut down and
 //! nginx is stopped at the end, even when a step fails.
 //!
+//! It also builds the example's program with `coex build` (no Bazel) and
+//! requires the very bytes Bazel linked: both run the same actions.
+//!
 //! Run it alone: `cargo test --test bazel_e2e`.
 
 use std::collections::BTreeMap;
@@ -294,6 +297,59 @@ const ARCHIVE_OUTPUTS: [&str; 7] = [
     "app/util.checked",
 ];
 
+/// Builds examples/bazel's app with `coex build` outside Bazel: each
+/// library packed by `coex cxz pack` from its folder of the example (so
+/// greet's archive also holds its BUILD.bazel), found through `-L`, the
+/// program's files copied into a folder of their own, an empty cache.
+/// Returns the executable's bytes.
+fn coex_build_of_the_example_app(t: &Path) -> Vec<u8> {
+    let example = repo_root().join("examples/bazel");
+    let root = t.join("coex_build");
+    let (lib, app) = (root.join("libs"), root.join("src"));
+    fs::create_dir_all(&lib).unwrap();
+    fs::create_dir_all(&app).unwrap();
+    let coex = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new(coex_bin())
+            .args(args)
+            .current_dir(&root)
+            .env("COEX_CACHE_DIR", root.join("cache"))
+            .env("HOME", root.join("home"))
+            .env_remove("COEX_PATH")
+            .env_remove("COEX_CC")
+            .env_remove("COEX_REMOTE_CACHE")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "coex {args:?}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for (name, folder) in [("greet", "greet"), ("counter", "counter_src/lib")] {
+        let archive = lib.join(format!("{name}.cxz"));
+        coex(&[
+            "cxz".as_ref(),
+            "pack".as_ref(),
+            example.join(folder).as_os_str(),
+            "-o".as_ref(),
+            archive.as_os_str(),
+        ]);
+    }
+    for file in ["main.coex", "util.coex"] {
+        fs::copy(example.join("app").join(file), app.join(file)).unwrap();
+    }
+    let exe = root.join("app");
+    coex(&[
+        "build".as_ref(),
+        app.join("main.coex").as_os_str(),
+        "-L".as_ref(),
+        lib.as_os_str(),
+        "-o".as_ref(),
+        exe.as_os_str(),
+    ]);
+    fs::read(exe).unwrap()
+}
+
 #[test]
 fn bazel_builds_caches_and_shares_coex_actions() {
     let tmp = tempfile::tempdir().unwrap();
@@ -388,7 +444,8 @@ fn bazel_builds_caches_and_shares_coex_actions() {
 
     // 6. The whole example: `bazel build //...` runs the programs' codegen
     //    and link actions (everything else is built); `bazel test //...`
-    //    runs the coex_test.
+    //    runs the coex_test. `coex build` of the same program, from the
+    //    same library folders, gives the same executable bytes.
     let log = ws2.ok(&["build", "//..."]);
     assert_eq!(executed(&process_counts(&log)), PROGRAM_ACTIONS, "{log}");
     let app = ws2.dir.join("bazel-bin/app/app");
@@ -406,6 +463,11 @@ fn bazel_builds_caches_and_shares_coex_actions() {
         "two clean builds in two directories give byte-identical binaries"
     );
     ws2.ok(&["test", "//..."]);
+    assert_eq!(
+        coex_build_of_the_example_app(t),
+        fs::read(&app).unwrap(),
+        "`coex build` and `bazel build` give byte-identical executables"
+    );
 
     // 7. Changing one C file re-runs only that library's actions and the
     //    links; the other library, the runtime and Cranelift do not re-run.

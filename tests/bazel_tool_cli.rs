@@ -414,3 +414,121 @@ fn interface_keeps_coex_code_and_drops_c_contents() {
         fs::read(greet.join("src/greet.coex")).unwrap()
     );
 }
+
+/// A library whose unit `alpha` `#include`s `b.c`, a source that only
+/// unit `beta` lists: such an include is not supported (it would make
+/// `alpha` stale when `b.c` changes), so `b.c` is not among `alpha`'s
+/// inputs and its compile fails.
+fn write_twin(dir: &Path) {
+    let files = [
+        (
+            "manifest.toml",
+            "[library]\nname = \"twin\"\nversion = \"1.0.0\"\n\n\
+             [ffi.alpha]\nsource = [\"a.c\"]\n\n\
+             [[ffi.alpha.symbols]]\nname = \"twin_a\"\nparams = []\nreturns = \"int\"\n\n\
+             [ffi.beta]\nsource = [\"b.c\"]\n\n\
+             [[ffi.beta.symbols]]\nname = \"twin_b\"\nparams = []\nreturns = \"int\"\n",
+        ),
+        ("src/twin.coex", "# the twin test library\n"),
+        (
+            "ffi/src/a.c",
+            "#include \"b.c\"\nlong twin_a(void) { return twin_b() + 1; }\n",
+        ),
+        ("ffi/src/b.c", "long twin_b(void) { return 2; }\n"),
+    ];
+    for (path, body) in files {
+        let path = dir.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, body).unwrap();
+    }
+}
+
+#[test]
+fn ffi_unit_and_cxz_build_take_a_units_inputs_from_one_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_twin(&d.join("twin"));
+    coex()
+        .args(["cxz", "pack"])
+        .arg(d.join("twin"))
+        .arg("-o")
+        .arg(d.join("twin.cxz"))
+        .assert()
+        .success();
+    let cxz_build = |unit: &str| {
+        coex()
+            .current_dir(d)
+            .env("COEX_CACHE_DIR", d.join("cache"))
+            .args([
+                "cxz",
+                "build",
+                "twin.cxz",
+                "--cc",
+                "/usr/bin/clang",
+                "--unit",
+            ])
+            .args([unit, "-o", "out"])
+            .assert()
+    };
+    let ffi_unit = |unit: &str| {
+        coex()
+            .current_dir(d)
+            .args([
+                "tool",
+                "ffi-unit",
+                "--cxz",
+                "twin.cxz",
+                "--cc",
+                "/usr/bin/clang",
+            ])
+            .args(["--unit", unit, "-o", &format!("lib{unit}.so")])
+            .assert()
+    };
+    // alpha fails the same way in both, on the include of b.c.
+    let built = cxz_build("alpha").code(1);
+    let tool = ffi_unit("alpha").code(1);
+    let stderr = |a: &assert_cmd::assert::Assert| {
+        String::from_utf8_lossy(&a.get_output().stderr).into_owned()
+    };
+    let (built, tool) = (stderr(&built), stderr(&tool));
+    assert!(
+        tool.starts_with("error: FFI compilation failed for 'twin'"),
+        "{tool}"
+    );
+    assert!(tool.contains("'b.c' file not found"), "{tool}");
+    assert_eq!(built, tool);
+    assert!(!d.join("libalpha.so").exists());
+    // beta builds in both, to the same image.
+    cxz_build("beta").success();
+    ffi_unit("beta").success();
+    assert_eq!(
+        fs::read(d.join("out/libbeta.so")).unwrap(),
+        fs::read(d.join("libbeta.so")).unwrap()
+    );
+}
+
+#[test]
+fn ffi_unit_names_the_units_of_the_manifest_when_one_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_twin(&d.join("twin"));
+    coex()
+        .args(["cxz", "pack"])
+        .arg(d.join("twin"))
+        .arg("-o")
+        .arg(d.join("twin.cxz"))
+        .assert()
+        .success();
+    coex()
+        .current_dir(d)
+        .args(["tool", "ffi-unit", "--cxz", "twin.cxz", "--cc", "/usr/bin/clang"])
+        .args(["--unit", "gamma", "-o", "libgamma.so"])
+        .assert()
+        .code(1)
+        .stderr(
+            "error: FFI unit 'gamma' is not declared in the manifest of library 'twin' (twin.cxz)\n\n\
+             Its units are: alpha, beta.\n\
+             List exactly the manifest's [ffi.<unit>] tables in cxz_library(units = [...]).\n",
+        );
+    assert!(!d.join("libgamma.so").exists());
+}

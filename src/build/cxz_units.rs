@@ -23,6 +23,35 @@ pub struct UnknownUnit {
     pub known: Vec<String>,
 }
 
+/// `coex tool ffi-unit --unit U` named a unit the archive's manifest does
+/// not declare (Bazel: a wrong `units` entry of a `cxz_library`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("FFI unit '{unit}' is not declared in the manifest of library '{library}' ({archive})")]
+pub struct UndeclaredUnit {
+    /// What was asked for.
+    pub unit: String,
+    /// The library.
+    pub library: String,
+    /// The archive as the user named it.
+    pub archive: String,
+    /// The units it declares, in manifest order.
+    pub known: Vec<String>,
+}
+
+impl UndeclaredUnit {
+    /// The fix, shown after the headline.
+    pub fn hint(&self) -> String {
+        let known = if self.known.is_empty() {
+            "none".to_string()
+        } else {
+            self.known.join(", ")
+        };
+        format!(
+            "Its units are: {known}.\nList exactly the manifest's [ffi.<unit>] tables in cxz_library(units = [...])."
+        )
+    }
+}
+
 /// An archive path (`ffi/src/a/b.c`, `ffi/src`) relative to `ffi/src/`
 /// (`a/b.c`, `.`). Paths outside `ffi/src/` are returned unchanged; the
 /// FFI planner rejects them, so nothing here can widen what a unit reads.
@@ -84,6 +113,27 @@ pub fn unit_inputs(archive: &CxzArchive) -> Vec<FfiUnitInput> {
         .iter()
         .map(|u| unit_input(archive, manifest, u))
         .collect()
+}
+
+/// The one unit `unit` of a validated archive, exactly as [`unit_inputs`]
+/// gives it (what `coex tool ffi-unit` builds, so Bazel and `coex cxz
+/// build` compile a unit from the same inputs). `archive_display` names
+/// the archive in the error.
+pub fn unit_input_of(
+    archive: &CxzArchive,
+    unit: &str,
+    archive_display: &str,
+) -> Result<FfiUnitInput, UndeclaredUnit> {
+    let manifest = &archive.manifest;
+    match manifest.unit(unit) {
+        Some(resolved) => Ok(unit_input(archive, manifest, resolved)),
+        None => Err(UndeclaredUnit {
+            unit: unit.to_string(),
+            library: manifest.library.name.clone(),
+            archive: archive_display.to_string(),
+            known: manifest.units.iter().map(|u| u.name.clone()).collect(),
+        }),
+    }
 }
 
 /// Keeps only unit `only` when given (`--unit U`); an unknown name is an
@@ -221,6 +271,23 @@ source = ["a.c"]
         let text = e.to_string();
         assert!(text.starts_with("Unknown FFI unit 'gamma' in library 'multi'"));
         assert!(text.contains("Units of 'multi': alpha, beta"), "{text}");
+    }
+
+    #[test]
+    fn one_unit_is_the_unit_of_the_whole_list() {
+        let (_d, archive) = multi();
+        let all = unit_inputs(&archive);
+        assert_eq!(unit_input_of(&archive, "beta", "m.cxz").unwrap(), all[1]);
+        let e = unit_input_of(&archive, "gamma", "m.cxz").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "FFI unit 'gamma' is not declared in the manifest of library 'multi' (m.cxz)"
+        );
+        assert!(
+            e.hint().starts_with("Its units are: alpha, beta.\n"),
+            "{}",
+            e.hint()
+        );
     }
 
     #[test]

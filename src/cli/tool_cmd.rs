@@ -6,7 +6,9 @@
 //! a temporary file renamed into place, so a failure leaves nothing behind)
 //! and never touches the local cache in `~/.coex` — the build system caches.
 //! The argv of every subcommand is a contract, documented in docs/bazel.md;
-//! change it only together with the rules.
+//! change it only together with the rules. `ffi-unit`, `runtime` and `link`
+//! plan the same actions as `coex build` and run them with the executor on
+//! a throw-away cache, so Bazel and `coex build` produce the same bytes.
 
 use clap::{Args, Subcommand};
 use std::collections::BTreeMap;
@@ -90,7 +92,7 @@ pub struct RuntimeArgs {
     /// The C compiler
     #[arg(long, value_name = "CLANG")]
     pub cc: PathBuf,
-    /// The static library to write
+    /// The runtime object to write (`coex_rt.o`)
     #[arg(short = 'o', value_name = "OUT")]
     pub output: PathBuf,
 }
@@ -154,7 +156,7 @@ pub struct LinkArgs {
     /// The program's object file (from `coex tool codegen`)
     #[arg(long, value_name = "FILE")]
     pub object: PathBuf,
-    /// The runtime library (from `coex tool runtime`)
+    /// The runtime object (from `coex tool runtime`)
     #[arg(long, value_name = "FILE")]
     pub runtime: PathBuf,
     /// A `.cxz` library of the program (its manifest names system libraries to link)
@@ -327,6 +329,13 @@ fn scratch_dir() -> Result<tempfile::TempDir, Failure> {
         .prefix("coex-tool-")
         .tempdir()
         .map_err(|e| Failure::new(format!("cannot create a scratch directory: {e}")))
+}
+
+/// Executor options on a cache inside `scratch`: it lives and dies with
+/// the command, so nothing outside the declared output persists (the
+/// build system caches, not coex).
+fn scratch_exec(scratch: &Path) -> crate::exec::ExecOptions {
+    crate::exec::ExecOptions::new(scratch.join("cache"))
 }
 
 /// A tool path as an absolute path (Bazel passes execroot-relative ones,

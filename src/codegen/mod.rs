@@ -1,5 +1,6 @@
 //! Code generation: the typed back-end IR ([`ir`]) to one object file with
-//! Cranelift, plus the objects that embed FFI unit images ([`embed`]).
+//! Cranelift, plus the names of the symbols that carry FFI unit images
+//! ([`embed`]; the final link defines them).
 //!
 //! The front end never sees Cranelift and this module never parses: a bridge
 //! turns the checked AST into [`ir::Program`], [`compile_program`] turns that

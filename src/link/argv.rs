@@ -1,11 +1,8 @@
-//! Argv builders for compiling the C runtime and for the final link, plus a
-//! small runner. The builders are pure (no I/O), so the content-addressed
-//! executor can turn them into actions; all paths are taken as given and
-//! should be relative to the action's scratch directory, so no absolute
-//! scratch path reaches an output.
-
-use std::path::Path;
-use std::process::Command;
+//! The runtime's embedded sources and the pure argv builders of the three
+//! kinds of program actions: compiling one runtime C file, combining the
+//! runtime objects into one, and the final link. No I/O here; every path
+//! is relative to the action's scratch directory, so no absolute path
+//! reaches an output.
 
 /// The runtime's headers, embedded so the `coex` binary alone can build
 /// programs; each runtime compile sees them all beside its C file.
@@ -39,6 +36,10 @@ pub const RUNTIME_SOURCES: &[(&str, &str)] = &[
 /// System libraries every Coex executable links (Boehm GC, dlopen, threads, libm).
 pub const RUNTIME_LIBS: &[&str] = &["-lgc", "-ldl", "-lpthread", "-lm"];
 
+fn strings(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
+}
+
 /// Argv to compile one runtime C file to an object: `-O2 -fPIC`, the header
 /// found through `include_dir`, and the working directory mapped to `.` in
 /// debug info so objects do not depend on where they were built.
@@ -48,7 +49,7 @@ pub fn runtime_compile_argv(
     output: &str,
     include_dir: &str,
 ) -> Vec<String> {
-    [
+    strings(&[
         cc,
         "-O2",
         "-fPIC",
@@ -62,98 +63,34 @@ pub fn runtime_compile_argv(
         source,
         "-o",
         output,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    ])
 }
 
-/// Everything the final link of a Coex executable needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkPlan {
-    /// The C compiler driver used as linker (`cc`, `clang`).
-    pub cc: String,
-    /// The Cranelift object of the program.
-    pub program_object: String,
-    /// Objects (or a static archive) of the C runtime.
-    pub runtime_objects: Vec<String>,
-    /// Objects embedding FFI unit images (`codegen::embed`).
-    pub unit_objects: Vec<String>,
-    /// Extra system libraries of the libraries' units, as linker arguments
-    /// (`-lz`, or flags from pkg-config), in the order given.
-    pub system_libs: Vec<String>,
-    /// Path of the executable to write.
-    pub output: String,
+/// Argv combining the runtime objects into one relocatable object
+/// (`cc -r`): every program links exactly this one runtime file, whichever
+/// build system made it.
+pub fn runtime_combine_argv(cc: &str, output: &str, objects: &[String]) -> Vec<String> {
+    let mut v = strings(&[cc, "-r", "-nostdlib", "-o", output]);
+    v.extend(objects.iter().cloned());
+    v
 }
 
-impl LinkPlan {
-    /// The link argv: objects in a fixed order, then the runtime's libraries,
-    /// then the system libraries; `--build-id=none` keeps it reproducible.
-    pub fn argv(&self) -> Vec<String> {
-        let mut v = vec![self.cc.clone(), "-o".into(), self.output.clone()];
-        v.push(self.program_object.clone());
-        v.extend(self.runtime_objects.iter().cloned());
-        v.extend(self.unit_objects.iter().cloned());
-        v.push("-Wl,--build-id=none".into());
-        v.extend(RUNTIME_LIBS.iter().map(|s| s.to_string()));
-        v.extend(self.system_libs.iter().cloned());
-        v
-    }
-}
-
-/// Why running a tool failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ToolError {
-    /// The argv was empty.
-    #[error("empty command line")]
-    Empty,
-    /// The tool could not be started.
-    #[error("cannot run '{tool}': {source}")]
-    Spawn {
-        /// Program name.
-        tool: String,
-        /// OS error.
-        source: std::io::Error,
-    },
-    /// The tool ran and failed.
-    #[error("'{tool}' failed ({status}):\n{stderr}")]
-    Failed {
-        /// Program name.
-        tool: String,
-        /// Exit status text.
-        status: String,
-        /// Its stderr.
-        stderr: String,
-    },
-}
-
-/// Run `argv` in `dir` with a fixed environment (`LC_ALL=C`,
-/// `SOURCE_DATE_EPOCH=0`, no inherited compiler flags). For tests and for
-/// callers that do not go through the executor.
-pub fn run_tool(argv: &[String], dir: &Path) -> Result<(), ToolError> {
-    let (tool, args) = argv.split_first().ok_or(ToolError::Empty)?;
-    let out = Command::new(tool)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("CFLAGS")
-        .env_remove("LDFLAGS")
-        .env_remove("CPATH")
-        .env_remove("LIBRARY_PATH")
-        .env("LC_ALL", "C")
-        .env("SOURCE_DATE_EPOCH", "0")
-        .output()
-        .map_err(|source| ToolError::Spawn {
-            tool: tool.clone(),
-            source,
-        })?;
-    if !out.status.success() {
-        return Err(ToolError::Failed {
-            tool: tool.clone(),
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        });
-    }
-    Ok(())
+/// The final link argv: the program object, the runtime object, then the
+/// unit embedding (`units.s`, absent without units), then the runtime's
+/// libraries. `--build-id=none` keeps the executable reproducible; unit
+/// images carry their own system libraries (DT_NEEDED), so none are added.
+pub fn final_link_argv(
+    cc: &str,
+    output: &str,
+    program_object: &str,
+    runtime_object: &str,
+    units_asm: Option<&str>,
+) -> Vec<String> {
+    let mut v = strings(&[cc, "-o", output, program_object, runtime_object]);
+    v.extend(units_asm.map(str::to_string));
+    v.push("-Wl,--build-id=none".into());
+    v.extend(RUNTIME_LIBS.iter().map(|s| s.to_string()));
+    v
 }
 
 #[cfg(test)]
@@ -162,15 +99,7 @@ mod tests {
 
     #[test]
     fn link_argv_orders_objects_then_libraries() {
-        let plan = LinkPlan {
-            cc: "cc".into(),
-            program_object: "prog.o".into(),
-            runtime_objects: vec!["rt_a.o".into(), "rt_b.o".into()],
-            unit_objects: vec!["unit0.o".into()],
-            system_libs: vec!["-lz".into()],
-            output: "app".into(),
-        };
-        let argv = plan.argv();
+        let argv = final_link_argv("cc", "app", "prog.o", "coex_rt.o", Some("units.s"));
         assert_eq!(
             argv,
             [
@@ -178,15 +107,32 @@ mod tests {
                 "-o",
                 "app",
                 "prog.o",
-                "rt_a.o",
-                "rt_b.o",
-                "unit0.o",
+                "coex_rt.o",
+                "units.s",
                 "-Wl,--build-id=none",
                 "-lgc",
                 "-ldl",
                 "-lpthread",
                 "-lm",
-                "-lz"
+            ]
+        );
+        let argv = final_link_argv("cc", "app", "prog.o", "coex_rt.o", None);
+        assert!(!argv.iter().any(|a| a == "units.s"));
+    }
+
+    #[test]
+    fn combine_argv_lists_the_objects_in_order() {
+        let objects = vec!["rt/a.o".to_string(), "rt/b.o".to_string()];
+        assert_eq!(
+            runtime_combine_argv("cc", "coex_rt.o", &objects),
+            [
+                "cc",
+                "-r",
+                "-nostdlib",
+                "-o",
+                "coex_rt.o",
+                "rt/a.o",
+                "rt/b.o"
             ]
         );
     }

@@ -1,29 +1,35 @@
 //! Shared helpers for the back-end tests: a tiny builder for IR programs, and
-//! `build`/`run` that lower the IR, compile the real C runtime with clang,
-//! link with the real `cc`, and run the executable.
+//! `build`/`run` that turn the IR into a real executable through the
+//! library's own `coex::link::build_executable` (Cranelift, then the
+//! runtime and final link actions of `coex build`, run by the executor
+//! with the real clang) and run it.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use coex::codegen::ir::*;
-use coex::link::{build_executable, compile_runtime, ExecutableBuild};
+use coex::exec::ExecOptions;
+use coex::link::{build_executable, build_runtime};
 
 pub const CC: &str = "clang";
 
-/// The runtime compiled once per test process (objects in a kept tempdir),
-/// through the library's own `compile_runtime`.
-pub fn runtime_objects() -> Vec<String> {
-    static DIR: OnceLock<(tempfile::TempDir, Vec<String>)> = OnceLock::new();
-    let (dir, objs) = DIR.get_or_init(|| {
+/// One executor cache per test process: the runtime is compiled into it
+/// once (on first use, while other tests wait), then every build of this
+/// process finds it there.
+pub fn exec_options() -> ExecOptions {
+    static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let dir = CACHE.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
-        let objs = compile_runtime(CC, dir.path()).unwrap_or_else(|e| panic!("{e}"));
-        (dir, objs)
+        let opts = ExecOptions::new(dir.path());
+        let clang = coex::build::memo::clang(Some(dir.path()), Some(Path::new(CC)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        build_runtime(&opts, &clang).unwrap_or_else(|e| panic!("runtime: {e}"));
+        dir
     });
-    objs.iter()
-        .map(|o| dir.path().join(o).display().to_string())
-        .collect()
+    ExecOptions::new(dir.path())
 }
 
 /// A linked program in its own tempdir.
@@ -32,21 +38,19 @@ pub struct Built {
     pub exe: PathBuf,
 }
 
-/// Lower, embed unit images, link (`coex::link::build_executable`).
+/// The executable's bytes (`coex::link::build_executable`, shared cache).
+pub fn executable_bytes(program: &Program, unit_images: &[Vec<u8>]) -> Vec<u8> {
+    build_executable(program, unit_images, &exec_options(), Some(Path::new(CC)))
+        .unwrap_or_else(|e| panic!("build: {e}"))
+}
+
+/// Lower, link with the runtime and the unit images, write `app` into a
+/// fresh tempdir.
 pub fn build(program: &Program, unit_images: &[Vec<u8>]) -> Built {
     let dir = tempfile::tempdir().unwrap();
-    let exe = build_executable(
-        program,
-        unit_images,
-        &ExecutableBuild {
-            cc: CC,
-            dir: dir.path(),
-            output: "app",
-            runtime_objects: Some(runtime_objects()),
-            system_libs: vec![],
-        },
-    )
-    .unwrap_or_else(|e| panic!("build: {e}"));
+    let exe = dir.path().join("app");
+    std::fs::write(&exe, executable_bytes(program, unit_images)).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
     Built { dir, exe }
 }
 

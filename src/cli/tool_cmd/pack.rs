@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{read_input, split_spec, write_output, InterfaceArgs, PackArgs, ToolArgError};
+use crate::build::graph::interface_archive;
 use crate::cxz::pack::{collect_tree, write_zip, PackError};
-use crate::cxz::{CxzArchive, CxzError, Limits, FFI_SRC, MANIFEST};
+use crate::cxz::{CxzArchive, CxzError, Limits, MANIFEST};
 use crate::failure::{CmdResult, Failure};
 
 /// Runs `coex tool pack`.
@@ -52,19 +53,7 @@ pub fn run(args: PackArgs) -> CmdResult {
 /// Cranelift (the interface's bytes do not change, and Bazel prunes).
 pub fn interface(args: InterfaceArgs) -> CmdResult {
     let archive = CxzArchive::open(&args.cxz).map_err(Failure::new)?;
-    let files = archive
-        .files
-        .into_iter()
-        .map(|(path, bytes)| {
-            let bytes = if path.starts_with(FFI_SRC) {
-                Vec::new()
-            } else {
-                bytes
-            };
-            (path, bytes)
-        })
-        .collect();
-    let bytes = pack_files(files, &args.cxz.display().to_string())?;
+    let bytes = interface_archive(&archive).map_err(Failure::new)?;
     write_output(&args.output, &bytes)?;
     Ok(ExitCode::SUCCESS)
 }

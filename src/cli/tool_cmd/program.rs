@@ -1,47 +1,39 @@
 //! `coex tool runtime` and `coex tool link`: the actions that turn a
 //! program's object (from `coex tool codegen`), the C runtime and its
-//! libraries' FFI unit images into an executable.
+//! libraries' FFI unit images into an executable. Both plan the runtime
+//! and final link actions of `coex build` (`crate::link`) and run them with
+//! the executor on a throw-away cache, so Bazel and `coex build` link the
+//! same bytes.
 //!
 //! Unit order contract: the FFI units of a program are numbered in one
 //! canonical order, libraries by import name, then units by name (the
-//! manifest's sorted order): `link` embeds image `i` as unit `i`, and
-//! `codegen` must number `Program::ffi_units` the same way, listing every
-//! unit of every `--cxz` library, used or not.
+//! program's `FfiLayout`): `link` embeds image `i` as unit `i`, and
+//! `codegen` numbers `Program::ffi_units` the same way, listing every unit
+//! of every `--cxz` library, used or not.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{
-    absolute, parse_named_files, parse_unit_image, read_input, scratch_dir, write_executable,
-    write_output, LinkArgs, RuntimeArgs, ToolArgError,
+    absolute, parse_named_files, parse_unit_image, read_input, scratch_dir, scratch_exec,
+    write_executable, write_output, LinkArgs, RuntimeArgs, ToolArgError,
 };
-use crate::codegen::embed::embed_unit_image;
+use crate::build::memo;
+use crate::build::resolver::{layout_of, ResolvedLibrary};
 use crate::cxz::CxzArchive;
 use crate::failure::{CmdResult, Failure};
-use crate::link::{compile_runtime, run_tool, LinkPlan};
+use crate::link::{build_runtime, link_executable};
+use crate::toolchain::Clang;
 
-/// File name of the runtime object inside a scratch directory.
-const RUNTIME_OBJECT: &str = "coex_rt.o";
-
-/// Runs `coex tool runtime`: every runtime C file compiled, then combined
-/// into one relocatable object (`cc -r`), so the action has one output.
+/// Runs `coex tool runtime`: the runtime actions of a program build (every
+/// runtime C file compiled, then combined into one relocatable object), so
+/// the action has one output.
 pub fn runtime(args: RuntimeArgs) -> CmdResult {
-    let cc = cc_string(&args.cc)?;
+    let clang = clang(&args.cc)?;
     let scratch = scratch_dir()?;
-    let objects = compile_runtime(&cc, scratch.path())
-        .map_err(|e| Failure::new(format!("cannot compile the Coex runtime: {e}")))?;
-    let mut argv = vec![
-        cc,
-        "-r".to_string(),
-        "-nostdlib".to_string(),
-        "-o".to_string(),
-        RUNTIME_OBJECT.to_string(),
-    ];
-    argv.extend(objects);
-    run_tool(&argv, scratch.path())
-        .map_err(|e| Failure::new(format!("cannot combine the Coex runtime objects: {e}")))?;
-    let bytes = read_input(&scratch.path().join(RUNTIME_OBJECT))?;
+    let bytes = build_runtime(&scratch_exec(scratch.path()), &clang)
+        .map_err(|e| Failure::new(format!("cannot build the Coex runtime: {e}")))?;
     write_output(&args.output, &bytes)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -63,60 +55,47 @@ pub fn link(args: LinkArgs) -> CmdResult {
     }
     let order = unit_order(&open_libraries(&libraries)?);
     let ordered = match_images(&order, images)?;
-
-    let cc = cc_string(&args.cc)?;
-    let scratch = scratch_dir()?;
-    let dir = scratch.path();
-    copy_into(dir, "program.o", &args.object)?;
-    copy_into(dir, RUNTIME_OBJECT, &args.runtime)?;
-    let mut unit_objects = Vec::new();
-    for (index, image) in ordered.iter().enumerate() {
-        let name = format!("unit{index}.o");
-        let index =
-            u32::try_from(index).map_err(|_| Failure::new("too many FFI units in one program"))?;
-        let object = embed_unit_image(index, &read_input(image)?)
-            .map_err(|e| Failure::new(format!("cannot embed {}: {e}", image.display())))?;
-        write_output(&dir.join(&name), &object)?;
-        unit_objects.push(name);
+    let clang = clang(&args.cc)?;
+    let mut unit_images = Vec::new();
+    for image in &ordered {
+        unit_images.push(read_input(image)?);
     }
-    let plan = LinkPlan {
-        cc,
-        program_object: "program.o".to_string(),
-        runtime_objects: vec![RUNTIME_OBJECT.to_string()],
-        unit_objects,
-        // Unit images carry their own system libraries (DT_NEEDED).
-        system_libs: Vec::new(),
-        output: "program".to_string(),
-    };
-    run_tool(&plan.argv(), dir).map_err(|e| Failure::new(format!("link failed: {e}")))?;
-    let bytes = read_input(&dir.join("program"))?;
+    let program_object = read_input(&args.object)?;
+    let runtime_object = read_input(&args.runtime)?;
+    let scratch = scratch_dir()?;
+    let exec = scratch_exec(scratch.path());
+    let bytes = link_executable(&exec, &clang, program_object, runtime_object, unit_images)
+        .map_err(|e| Failure::new(format!("link failed: {e}")))?;
     write_executable(&args.output, &bytes)?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// The `--cc` compiler and its identity (relative paths are taken from the
+/// current directory, Bazel's execroot).
+fn clang(cc: &Path) -> Result<Clang, Failure> {
+    let cc = absolute(cc)?;
+    memo::clang(None, Some(&cc)).map_err(Failure::new)
+}
+
 /// Every FFI unit of every library, in the canonical order (see the module doc).
-pub(super) fn unit_order(libraries: &BTreeMap<String, CxzArchive>) -> Vec<(String, String)> {
-    let mut order = Vec::new();
-    for (name, archive) in libraries {
-        let mut units: Vec<&str> = archive
-            .manifest
-            .units
-            .iter()
-            .map(|u| u.name.as_str())
-            .collect();
-        units.sort_unstable();
-        order.extend(units.into_iter().map(|u| (name.clone(), u.to_string())));
-    }
-    order
+fn unit_order(libraries: &BTreeMap<String, ResolvedLibrary>) -> Vec<(String, String)> {
+    let layout = layout_of(libraries);
+    layout
+        .units()
+        .into_iter()
+        .map(|(_, library, unit)| (library.import_name.clone(), unit.unit.clone()))
+        .collect()
 }
 
 /// Opens every `--cxz` archive, by import name.
-pub(super) fn open_libraries(
+fn open_libraries(
     libraries: &BTreeMap<String, PathBuf>,
-) -> Result<BTreeMap<String, CxzArchive>, Failure> {
+) -> Result<BTreeMap<String, ResolvedLibrary>, Failure> {
     let mut archives = BTreeMap::new();
     for (name, path) in libraries {
-        archives.insert(name.clone(), CxzArchive::open(path).map_err(Failure::new)?);
+        let archive = CxzArchive::open(path).map_err(Failure::new)?;
+        let path = path.clone();
+        archives.insert(name.clone(), ResolvedLibrary { path, archive });
     }
     Ok(archives)
 }
@@ -150,23 +129,6 @@ fn match_images(
         ));
     }
     Ok(ordered)
-}
-
-/// `--cc` as an absolute path in a string (argv builders take strings).
-fn cc_string(cc: &Path) -> Result<String, Failure> {
-    let cc = absolute(cc)?;
-    cc.to_str().map(str::to_string).ok_or_else(|| {
-        Failure::new(format!(
-            "the C compiler path {} is not valid UTF-8",
-            cc.display()
-        ))
-    })
-}
-
-/// Copies an input file into the scratch directory under a fixed name, so
-/// no input path reaches the link's argv or output.
-fn copy_into(dir: &Path, name: &str, from: &Path) -> Result<(), Failure> {
-    write_output(&dir.join(name), &read_input(from)?)
 }
 
 #[cfg(test)]
