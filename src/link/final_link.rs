@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use super::argv::final_link_argv;
 use super::runtime::RUNTIME_OBJECT;
 use crate::codegen::embed::{image_symbol, len_symbol};
-use crate::exec::action::fixed_env;
+use crate::exec::action::{fixed_env, Discover, SCRATCH};
 use crate::exec::graph::{ActionGraph, ActionSpec, InputSource};
 use crate::toolchain::Clang;
 
@@ -24,6 +24,8 @@ use crate::toolchain::Clang;
 pub const EXECUTABLE: &str = "program";
 /// The program object's file name inside the link action.
 pub const PROGRAM_OBJECT: &str = "program.o";
+/// The linker's dependency file.
+const LINK_DEPFILE: &str = "program.ld.d";
 /// The generated file embedding the unit images.
 const UNITS_ASM: &str = "units.s";
 
@@ -65,20 +67,32 @@ pub fn final_link_spec(
         inputs.insert(UNITS_ASM.to_string(), InputSource::Blob(blob));
         Some(UNITS_ASM)
     };
+    let mut argv = final_link_argv(
+        &clang.path.to_string_lossy(),
+        EXECUTABLE,
+        PROGRAM_OBJECT,
+        RUNTIME_OBJECT,
+        units_asm,
+    );
+    // Every file the linker reads (crt files, libc, libgc, …) is discovered
+    // and its digest checked with the cached result.
+    argv.push(format!("-Wl,--dependency-file={LINK_DEPFILE}"));
+    let mut env = fixed_env();
+    // The assembler's temporary object of units.s stays inside the scratch
+    // dir, so no random path outside it reaches the dependency file.
+    env.insert("TMPDIR".to_string(), SCRATCH.to_string());
     ActionSpec {
         id,
-        argv: final_link_argv(
-            &clang.path.to_string_lossy(),
-            EXECUTABLE,
-            PROGRAM_OBJECT,
-            RUNTIME_OBJECT,
-            units_asm,
-        ),
-        env: fixed_env(),
+        argv,
+        env,
         inputs,
         outputs: vec![EXECUTABLE.to_string()],
         tool: clang.identity.clone(),
-        discover: None,
+        discover: Some(Discover {
+            depfiles: vec![LINK_DEPFILE.to_string()],
+            allowed_roots: None,
+            search_dirs: Vec::new(),
+        }),
     }
 }
 

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::argv::{runtime_combine_argv, runtime_compile_argv, RUNTIME_HEADERS, RUNTIME_SOURCES};
-use crate::exec::action::fixed_env;
+use crate::exec::action::{fixed_env, Discover};
 use crate::exec::graph::{ActionGraph, ActionSpec, GraphError, InputSource};
 use crate::toolchain::Clang;
 
@@ -45,14 +45,24 @@ fn runtime_compile_spec(
     let cc = clang.path.to_string_lossy();
     let mut inputs = headers.clone();
     inputs.insert(file.to_string(), source);
+    // The system headers it reads (gc.h, pthread.h, …) are discovered.
+    let depfile = format!("{object}.d");
+    let mut argv = runtime_compile_argv(&cc, file, &object, ".");
+    argv.extend(["-MD".to_string(), "-MF".to_string(), depfile.clone()]);
+    let mut allowed = vec![clang.resource_dir.clone()];
+    allowed.extend(clang.include_dirs.iter().cloned());
     ActionSpec {
         id: format!("runtime:{file}"),
-        argv: runtime_compile_argv(&cc, file, &object, "."),
+        argv,
         env: fixed_env(),
         inputs,
         outputs: vec![object],
         tool: clang.identity.clone(),
-        discover: None,
+        discover: Some(Discover {
+            depfiles: vec![depfile],
+            allowed_roots: Some(allowed),
+            search_dirs: clang.include_dirs.clone(),
+        }),
     }
 }
 
