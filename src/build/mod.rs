@@ -9,6 +9,7 @@
 //! (`crate::exec`) and the C toolchain rules (`crate::ffi_build`) know
 //! nothing about archives or programs.
 
+pub mod archive_memo;
 pub mod cxz_units;
 pub mod graph;
 pub mod library_check;

@@ -54,8 +54,13 @@ fn render(prog: &lang::CheckedProgram, diags: &[Diagnostic], file: &Path) -> Str
 /// Checks and lowers the program whose main file is `main`, finding
 /// libraries with `lookup`. Module imports are found beside the importing
 /// file (then in `./lib` there), as `coex check` does.
-pub fn load_program(main: &Path, lookup: Lookup) -> Result<LoadedProgram, ProgramError> {
-    let resolver = CxzResolver::new(lookup);
+/// `cache_dir` is the cache whose memo opens unchanged archives quickly.
+pub fn load_program(
+    main: &Path,
+    lookup: Lookup,
+    cache_dir: Option<&Path>,
+) -> Result<LoadedProgram, ProgramError> {
+    let resolver = CxzResolver::with_cache(lookup, cache_dir);
     resolver
         .open_all_fixed()
         .map_err(ProgramError::Diagnostics)?;
@@ -162,7 +167,7 @@ pub fn codegen_tool(
         })
         .collect();
     let prefix = format!("{}/", scratch.path().display());
-    let loaded = load_program(&copied_main, Lookup::Fixed(cxz)).map_err(|e| match e {
+    let loaded = load_program(&copied_main, Lookup::Fixed(cxz), None).map_err(|e| match e {
         ProgramError::Diagnostics(t) => ProgramError::Diagnostics(t.replace(&prefix, "")),
         other => other,
     })?;

@@ -42,6 +42,8 @@ pub struct ResolvedLibrary {
 pub struct CxzResolver {
     lookup: Lookup,
     opened: RefCell<BTreeMap<String, ResolvedLibrary>>,
+    /// The cache whose archive memo opens archives (see `archive_memo`).
+    cache: Option<PathBuf>,
 }
 
 /// The import name of an import string: `"lib/regex.cxz"` → `regex`.
@@ -56,7 +58,21 @@ impl CxzResolver {
         CxzResolver {
             lookup,
             opened: RefCell::new(BTreeMap::new()),
+            cache: None,
         }
+    }
+
+    /// A resolver that opens archives through the memo of the cache at
+    /// `cache_dir`, so unchanged archives are not inflated and hashed again.
+    pub fn with_cache(lookup: Lookup, cache_dir: Option<&Path>) -> CxzResolver {
+        CxzResolver {
+            cache: cache_dir.map(Path::to_path_buf),
+            ..CxzResolver::new(lookup)
+        }
+    }
+
+    fn open(&self, path: &Path) -> Result<CxzArchive, String> {
+        super::archive_memo::open(path, self.cache.as_deref()).map_err(|e| format!("error: {e}"))
     }
 
     /// Opens every archive of a [`Lookup::Fixed`] map up front: `coex tool
@@ -66,7 +82,7 @@ impl CxzResolver {
             return Ok(());
         };
         for (name, path) in map {
-            let archive = CxzArchive::open(path).map_err(|e| format!("error: {e}"))?;
+            let archive = self.open(path)?;
             self.opened.borrow_mut().insert(
                 name.clone(),
                 ResolvedLibrary {
@@ -135,7 +151,7 @@ impl LibraryResolver for CxzResolver {
                 return library_modules(&prev.archive);
             }
         }
-        let archive = CxzArchive::open(&path).map_err(|e| format!("error: {e}"))?;
+        let archive = self.open(&path)?;
         if let Some(prev) = self.opened.borrow().get(&name) {
             if prev.archive.manifest.library.name != archive.manifest.library.name {
                 return Err(format!(

@@ -41,7 +41,7 @@ pub fn plan(
     cc: Option<&Path>,
     cache_dir: Option<&Path>,
 ) -> Result<(LoadedProgram, ProgramGraph), ProgramError> {
-    let loaded = load_program(main, Lookup::Search(lib_dirs.to_vec()))?;
+    let loaded = load_program(main, Lookup::Search(lib_dirs.to_vec()), cache_dir)?;
     let clang = memo::clang(cache_dir, cc).map_err(|e| ProgramError::Other(e.to_string()))?;
     let coex = memo::coex_self(cache_dir)
         .map_err(|e| ProgramError::Other(format!("cannot read the coex executable: {e}")))?;

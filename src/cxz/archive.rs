@@ -130,6 +130,30 @@ impl CxzArchive {
         validate(files, Vec::new(), saw_manifest, display, limits)
     }
 
+    /// An archive whose files were read and validated before (the caller
+    /// vouches for them and their content digest, see
+    /// `build::archive_memo`): only the manifest is parsed again.
+    pub fn from_validated(
+        files: BTreeMap<String, Vec<u8>>,
+        digest: String,
+        display: &str,
+    ) -> Result<CxzArchive, CxzError> {
+        let invalid = |problems| CxzError::Invalid {
+            path: display.to_string(),
+            problems,
+        };
+        let text = files
+            .get(MANIFEST)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .ok_or_else(|| invalid(vec![Problem::manifest("", "is missing or not UTF-8")]))?;
+        let manifest = Manifest::parse(text, &files).map_err(invalid)?;
+        Ok(CxzArchive {
+            files,
+            manifest,
+            digest,
+        })
+    }
+
     /// Library name from the manifest.
     pub fn name(&self) -> &str {
         &self.manifest.library.name
