@@ -540,6 +540,57 @@ mod tests {
     }
 
     #[test]
+    fn include_dirs_in_the_resource_dir_are_written_relative_to_it() {
+        let res = Path::new("/opt/x/lib/clang/14");
+        assert_eq!(
+            portable_dir(Path::new("/opt/x/lib/clang/14/include"), res),
+            b"${RESOURCE}/include"
+        );
+        assert_eq!(
+            portable_dir(Path::new("/usr/include"), res),
+            b"/usr/include"
+        );
+    }
+
+    #[test]
+    fn a_bare_linker_name_is_looked_up_installed_dir_first() {
+        let t = tempfile::tempdir().unwrap();
+        let (installed, real_dir) = (t.path().join("inst"), t.path().join("real"));
+        std::fs::create_dir_all(&installed).unwrap();
+        std::fs::create_dir_all(&real_dir).unwrap();
+        let version = format!("clang version 99\nInstalledDir: {}\n", installed.display());
+        let dirs = program_dirs(
+            &installed.join("clang"),
+            &real_dir.join("clang"),
+            &version,
+            Some(Path::new("/usr/lib/gcc/x86_64-linux-gnu/12")),
+        );
+        assert_eq!(dirs[0], installed);
+        assert_eq!(dirs[1], real_dir);
+        assert_eq!(
+            dirs[2],
+            Path::new("/usr/lib/gcc/x86_64-linux-gnu/12/../../../../x86_64-linux-gnu/bin")
+        );
+        assert!(dirs.contains(&PathBuf::from("/usr/bin")), "{dirs:?}");
+
+        let ld = real_dir.join("myld");
+        std::fs::write(&ld, "#!/bin/sh\n").unwrap();
+        let mut w = Watched::default();
+        assert_eq!(
+            resolve_linker("myld", &dirs, &mut w),
+            None,
+            "not executable"
+        );
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ld, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(
+            resolve_linker("myld", &dirs, &mut w),
+            Some(std::fs::canonicalize(&ld).unwrap())
+        );
+        assert_eq!(resolve_linker("coex-no-such-ld", &dirs, &mut w), None);
+    }
+
+    #[test]
     fn include_search_list_is_parsed() {
         let text = "ignoring nonexistent directory \"/x\"\n#include \"...\" search starts here:\n#include <...> search starts here:\n /nonexistent/a\n /nonexistent/b\nEnd of search list.\n";
         assert_eq!(
