@@ -3,11 +3,12 @@
 //! packages exist. Every "not there" ends in an install hint.
 
 pub mod clang;
+pub mod fingerprint;
 pub mod hints;
 pub mod pkg_config;
 pub mod system_headers;
 
-pub use clang::{find_clang, find_clang_in, identify, locate_clang, Clang};
+pub use clang::{find_clang, find_clang_in, identify, identify_watched, locate_clang, Clang};
 pub use pkg_config::{resolve_pkg_config, PkgConfigFlags};
 pub use system_headers::check_system_headers;
 
@@ -29,6 +30,18 @@ pub enum ToolchainError {
         path: String,
         /// What happened.
         detail: String,
+    },
+    /// A file that decides what clang produces (a shared library, a
+    /// resource dir file, the linker) cannot be read or resolved, so no
+    /// identity — and no cache key — can be computed for it.
+    #[error("Cannot fingerprint the C compiler {path}: {detail}\n\nCoex hashes the compiler with its shared libraries, resource dir and linker, so that results of different compilers never share a cache entry.\n{fix}")]
+    ClangIdentity {
+        /// The compiler.
+        path: String,
+        /// What could not be done, naming the file.
+        detail: String,
+        /// What to do about it.
+        fix: String,
     },
     /// A header from `system_headers` is missing.
     #[error("Missing system dependency for library '{library}'\n\nRequired header not found: {header}\n\n{hint}")]
