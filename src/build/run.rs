@@ -89,13 +89,23 @@ fn reject_unloadable_images(
     report: &crate::exec::BuildReport,
     executor: &Executor,
 ) -> Result<(), ProgramError> {
+    // An image that passed once passes again (the check reads only its
+    // bytes): a marker per digest spares warm builds reading every image.
+    let checked = executor.cache_dir().join("memo").join("images-ok");
     for u in &pg.units {
-        let image = report
-            .output(&u.link_action, &u.image)
-            .and_then(|d| executor.read_blob(d));
-        if let Some(bytes) = image {
+        let Some(digest) = report.output(&u.link_action, &u.image) else {
+            continue;
+        };
+        let marker = checked.join(&digest.hash);
+        if marker.is_file() {
+            continue;
+        }
+        if let Some(bytes) = executor.read_blob(digest) {
             crate::ffi_build::check_image(&u.library, &u.unit, &bytes)
                 .map_err(|e| ProgramError::Other(e.to_string()))?;
+            if std::fs::create_dir_all(&checked).is_ok() {
+                let _ = std::fs::write(&marker, b"");
+            }
         }
     }
     Ok(())

@@ -166,9 +166,27 @@ fn unframe_result(bytes: &[u8]) -> Option<ActionResult> {
     serde_json::from_slice(body).ok()
 }
 
+/// How stale an entry's mtime (the LRU clock of `gc`) may get before a
+/// read refreshes it: refreshing on every read would cost a metadata write
+/// per entry per build and change the metadata warm builds rely on
+/// (`verified.rs`, the archive memo).
+const TOUCH_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
 fn touch(path: &Path) {
+    let now = SystemTime::now();
+    let fresh = fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map(|t| {
+            now.duration_since(t)
+                .map(|age| age < TOUCH_AFTER)
+                .unwrap_or(true)
+        })
+        .unwrap_or(false);
+    if fresh {
+        return;
+    }
     if let Ok(f) = fs::File::options().write(true).open(path) {
-        let _ = f.set_modified(SystemTime::now());
+        let _ = f.set_modified(now);
     }
 }
 

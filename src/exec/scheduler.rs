@@ -153,6 +153,11 @@ impl Executor {
         }
     }
 
+    /// The local cache's root (where memos live beside the entries).
+    pub fn cache_dir(&self) -> &std::path::Path {
+        self.stack.local().root()
+    }
+
     /// The cache stack (for reading outputs after a build).
     pub fn stack(&self) -> &CacheStack {
         &self.stack
