@@ -15,6 +15,7 @@ pub mod layered;
 pub mod local;
 pub mod remote;
 pub mod scheduler;
+pub mod scratch;
 pub mod store;
 
 pub use action::{fixed_env, Action, ActionKey, ActionResult, ToolIdentity, SCRATCH};
