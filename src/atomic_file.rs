@@ -309,7 +309,7 @@ pub fn write_atomically(
 
 /// tempfile words its errors `<reason> at path "<temp file>"`; the user
 /// never asked for that file, so only the reason is kept.
-fn without_temp_path(e: std::io::Error) -> std::io::Error {
+pub fn without_temp_path(e: std::io::Error) -> std::io::Error {
     let text = e.to_string();
     match text.split_once(" at path ") {
         Some((reason, _)) => std::io::Error::new(e.kind(), reason.to_string()),

@@ -47,8 +47,10 @@ fn entry_path(dir: &Path, kind: &str, key: &str) -> PathBuf {
     ))
 }
 
+/// A remembered value; a FIFO, link or directory in its place is dropped
+/// with a warning (never followed, never waited on).
 fn load<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    serde_json::from_slice(&crate::exec::local::read_cache_file(path)?).ok()
 }
 
 fn store<T: serde::Serialize>(path: &Path, value: &T) {
