@@ -174,14 +174,24 @@ fn dead_pid() -> u32 {
     pid
 }
 
+/// The inode of our pid namespace, as coex names scratch folders with it.
+fn pid_ns() -> String {
+    let link = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    let link = link.to_string_lossy().into_owned();
+    link.trim_start_matches("pid:[")
+        .trim_end_matches(']')
+        .to_string()
+}
+
 #[test]
 fn scratch_folders_of_killed_builds_are_swept() {
     let env = Env::new();
     let (work, tmp) = setup(&env, HELLO);
+    let ns = pid_ns();
     let stale: Vec<PathBuf> = ["coex-scratch-", "coex-tool-", "coex-codegen-", "coex-run-"]
         .iter()
         .map(|prefix| {
-            let d = tmp.join(format!("{prefix}{}-AbC123", dead_pid()));
+            let d = tmp.join(format!("{prefix}{}-{ns}-AbC123", dead_pid()));
             std::fs::create_dir_all(d.join("obj")).unwrap();
             std::fs::write(d.join("obj/a.o"), b"left behind").unwrap();
             d
@@ -191,7 +201,7 @@ fn scratch_folders_of_killed_builds_are_swept() {
         .arg("120")
         .spawn()
         .unwrap();
-    let live = tmp.join(format!("coex-scratch-{}-XyZ789", sleeper.id()));
+    let live = tmp.join(format!("coex-scratch-{}-{ns}-XyZ789", sleeper.id()));
     std::fs::create_dir(&live).unwrap();
     let unrelated = tmp.join("coex-scratch-notapid");
     std::fs::create_dir(&unrelated).unwrap();
@@ -210,7 +220,7 @@ fn scratch_folders_of_killed_builds_are_swept() {
     assert_eq!(left.len(), 2, "{left:?}");
 
     // `coex cache gc` sweeps as well.
-    let again = tmp.join(format!("coex-tool-{}-AbC123", dead_pid()));
+    let again = tmp.join(format!("coex-tool-{}-{ns}-AbC123", dead_pid()));
     std::fs::create_dir(&again).unwrap();
     let o = coex(&env, &work, &tmp, &["cache", "gc", "--max-size", "1G"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
