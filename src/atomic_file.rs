@@ -1,47 +1,315 @@
-//! Writing an output file all at once: `coex cxz pack`, `coex build` and
-//! `coex tool` all write through a temporary file beside the target, renamed
-//! into place, so a failed or interrupted write never leaves a partial file.
+//! Writing an output file all at once, and only ever as a regular file:
+//! `coex cxz pack`, `coex build`, `coex cxz build` and `coex tool` all write
+//! through a temporary file beside the target, renamed into place, so a
+//! failed or interrupted write never leaves a partial file.
+//!
+//! A rename replaces whatever has the name, so before it (and, to fail
+//! before any work, before the build starts: [`check_output`]) the target
+//! is looked at without following links. Anything but a regular file — a
+//! FIFO, a device node, a socket, a symbolic link, a directory — is refused,
+//! and so is a regular file that is one of the command's own inputs (the
+//! program's source, its modules, its libraries), even through a hard link.
 
+use std::fmt;
+use std::fs::Metadata;
 use std::io::Write;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-/// Writes `bytes` to `out` with permissions `mode`; with `durable`, flushed
-/// to disk before the rename (an archive to publish; an executable that the
-/// next build rewrites anyway skips it, it costs a warm rebuild ~10 ms).
-/// Errors are worded for the user: a missing folder is named, and the
-/// temporary file's name never appears.
-pub fn write_atomically(out: &Path, bytes: &[u8], mode: u32, durable: bool) -> std::io::Result<()> {
-    let parent: PathBuf = match out.parent() {
+/// A file the command reads, which its output must never replace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    /// The file as the command found it.
+    pub path: PathBuf,
+    /// What it is to this build, for the message (`the program's source`).
+    pub what: String,
+}
+
+impl Input {
+    /// An input `path` described as `what`.
+    pub fn new(path: impl Into<PathBuf>, what: impl Into<String>) -> Self {
+        Input {
+            path: path.into(),
+            what: what.into(),
+        }
+    }
+}
+
+/// A path a command is about to write, with what it must not replace.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputTarget<'a> {
+    /// The file to write.
+    pub path: &'a Path,
+    /// The flag that named it (`-o`), for the fix in messages.
+    pub flag: &'a str,
+    /// The command's inputs.
+    pub inputs: &'a [Input],
+}
+
+impl<'a> OutputTarget<'a> {
+    /// A target named by `-o` with no inputs to protect.
+    pub fn new(path: &'a Path) -> Self {
+        OutputTarget {
+            path,
+            flag: "-o",
+            inputs: &[],
+        }
+    }
+
+    /// The same target, protecting `inputs`.
+    pub fn with_inputs(self, inputs: &'a [Input]) -> Self {
+        OutputTarget { inputs, ..self }
+    }
+}
+
+/// Why an output could not be written, worded for the user (the text after
+/// `error: `, with the fix after a blank line).
+#[derive(Debug)]
+pub enum OutputError {
+    /// The folder that would hold the output does not exist.
+    MissingFolder {
+        /// The output.
+        path: PathBuf,
+        /// Its folder.
+        folder: PathBuf,
+        /// The flag naming the output.
+        flag: String,
+    },
+    /// The output's folder is something else (a file).
+    NotAFolder {
+        /// The output.
+        path: PathBuf,
+        /// Its folder.
+        folder: PathBuf,
+        /// The flag naming the output.
+        flag: String,
+    },
+    /// Something is at the path that an output must not replace.
+    Refused {
+        /// The output.
+        path: PathBuf,
+        /// What is there: `it is a FIFO (named pipe)`.
+        what: String,
+        /// How to get out of it.
+        fix: String,
+    },
+    /// Any other I/O failure.
+    Io {
+        /// The output.
+        path: PathBuf,
+        /// The cause (never naming the temporary file).
+        source: std::io::Error,
+    },
+}
+
+impl OutputError {
+    /// The output path the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            OutputError::MissingFolder { path, .. }
+            | OutputError::NotAFolder { path, .. }
+            | OutputError::Refused { path, .. }
+            | OutputError::Io { path, .. } => path,
+        }
+    }
+}
+
+impl fmt::Display for OutputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputError::MissingFolder { path, folder, flag } => write!(
+                f,
+                "cannot write {}: folder {} does not exist\n\n\
+                 Create it first (mkdir -p {}) or choose another output path with {flag}.",
+                path.display(),
+                folder.display(),
+                folder.display()
+            ),
+            OutputError::NotAFolder { path, folder, flag } => write!(
+                f,
+                "cannot write {}: {} is not a folder\n\nChoose another output path with {flag}.",
+                path.display(),
+                folder.display()
+            ),
+            OutputError::Refused { path, what, fix } => {
+                write!(f, "refusing to write {}: {what}\n\n{fix}", path.display())
+            }
+            OutputError::Io { path, source } => {
+                write!(f, "cannot write {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for OutputError {}
+
+/// What a non-regular file is, in words (`None` for a regular file).
+pub fn describe_non_regular(path: &Path, meta: &Metadata) -> Option<String> {
+    let ft = meta.file_type();
+    let what = if ft.is_file() {
+        return None;
+    } else if ft.is_symlink() {
+        match std::fs::read_link(path) {
+            Ok(target) => format!("a symbolic link (to {})", target.display()),
+            Err(_) => "a symbolic link".to_string(),
+        }
+    } else if ft.is_dir() {
+        "a directory".to_string()
+    } else if ft.is_fifo() {
+        "a FIFO (named pipe)".to_string()
+    } else if ft.is_char_device() {
+        "a character device".to_string()
+    } else if ft.is_block_device() {
+        "a block device".to_string()
+    } else if ft.is_socket() {
+        "a socket".to_string()
+    } else {
+        "not a regular file".to_string()
+    };
+    Some(what)
+}
+
+/// The folder an output goes to (`.` for a bare file name).
+fn folder_of(out: &Path) -> PathBuf {
+    match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
-    };
-    if !parent.is_dir() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("folder {} does not exist", parent.display()),
-        ));
     }
+}
+
+/// Checks that `target` can be written: its folder exists, and nothing but
+/// a regular file that is not an input is at its path. Call it before a
+/// build (a bad output costs nothing) — [`write_atomically`] checks again.
+pub fn check_output(target: &OutputTarget) -> Result<(), OutputError> {
+    let out = target.path;
+    let folder = folder_of(out);
+    match std::fs::metadata(&folder) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(OutputError::NotAFolder {
+                path: out.to_path_buf(),
+                folder,
+                flag: target.flag.to_string(),
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(OutputError::MissingFolder {
+                path: out.to_path_buf(),
+                folder,
+                flag: target.flag.to_string(),
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            return Err(OutputError::NotAFolder {
+                path: out.to_path_buf(),
+                folder,
+                flag: target.flag.to_string(),
+            })
+        }
+        Err(e) => {
+            return Err(OutputError::Io {
+                path: out.to_path_buf(),
+                source: e,
+            })
+        }
+    }
+    check_target(target)
+}
+
+/// The part of [`check_output`] about the path itself.
+fn check_target(target: &OutputTarget) -> Result<(), OutputError> {
+    let out = target.path;
+    let meta = match std::fs::symlink_metadata(out) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(OutputError::Io {
+                path: out.to_path_buf(),
+                source: e,
+            })
+        }
+    };
+    let flag = target.flag;
+    if let Some(what) = describe_non_regular(out, &meta) {
+        let fix = if meta.file_type().is_symlink() {
+            format!(
+                "coex neither writes through nor replaces a symbolic link. \
+                 Remove the link, or choose another output path with {flag}."
+            )
+        } else if meta.is_dir() {
+            format!(
+                "Name a file inside it (e.g. {flag} {}/NAME), or choose another output path.",
+                out.display()
+            )
+        } else {
+            format!(
+                "coex writes outputs only as regular files and never replaces anything else. \
+                 Choose another output path with {flag}."
+            )
+        };
+        return Err(OutputError::Refused {
+            path: out.to_path_buf(),
+            what: format!("it is {what}"),
+            fix,
+        });
+    }
+    for input in target.inputs {
+        let Ok(m) = std::fs::metadata(&input.path) else {
+            continue;
+        };
+        if m.dev() == meta.dev() && m.ino() == meta.ino() {
+            return Err(OutputError::Refused {
+                path: out.to_path_buf(),
+                what: format!("it is an input of this build ({})", input.what),
+                fix: format!("Choose another output path with {flag}."),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `target` with permissions `mode`; with `durable`,
+/// flushed to disk before the rename (an archive to publish; an executable
+/// that the next build rewrites anyway skips it, it costs a warm rebuild
+/// ~10 ms). The target is checked ([`check_output`]) first and once more
+/// just before the rename. Errors are worded for the user: a missing folder
+/// is named, and the temporary file's name never appears.
+pub fn write_atomically(
+    target: &OutputTarget,
+    bytes: &[u8],
+    mode: u32,
+    durable: bool,
+) -> Result<(), OutputError> {
+    check_output(target)?;
+    let out = target.path;
+    let io = |e: std::io::Error| OutputError::Io {
+        path: out.to_path_buf(),
+        source: without_temp_path(e),
+    };
     let mut tmp = tempfile::Builder::new()
         .prefix(".coex-out-")
         .suffix(".tmp")
-        .tempfile_in(&parent)
-        .map_err(without_temp_path)?;
-    tmp.write_all(bytes).map_err(without_temp_path)?;
-    #[cfg(unix)]
+        .tempfile_in(folder_of(out))
+        .map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))?;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(io)?;
     }
     if durable {
-        tmp.as_file().sync_all()?;
+        tmp.as_file().sync_all().map_err(io)?;
     }
-    tmp.persist(out).map_err(|e| e.error)?;
+    // The path may have changed while the bytes were written.
+    check_target(target)?;
+    tmp.persist(out).map_err(|e| io(e.error))?;
     Ok(())
 }
 
 /// tempfile words its errors `<reason> at path "<temp file>"`; the user
 /// never asked for that file, so only the reason is kept.
-fn without_temp_path(e: std::io::Error) -> std::io::Error {
+pub fn without_temp_path(e: std::io::Error) -> std::io::Error {
     let text = e.to_string();
     match text.split_once(" at path ") {
         Some((reason, _)) => std::io::Error::new(e.kind(), reason.to_string()),
@@ -53,12 +321,16 @@ fn without_temp_path(e: std::io::Error) -> std::io::Error {
 mod tests {
     use super::*;
 
+    fn write(out: &Path, bytes: &[u8], mode: u32, durable: bool) -> Result<(), OutputError> {
+        write_atomically(&OutputTarget::new(out), bytes, mode, durable)
+    }
+
     #[test]
     fn writes_the_bytes_with_the_mode_and_nothing_else() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("x.bin");
-        write_atomically(&out, b"abc", 0o755, false).unwrap();
+        write(&out, b"abc", 0o755, false).unwrap();
         assert_eq!(std::fs::read(&out).unwrap(), b"abc");
         let mode = std::fs::metadata(&out).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o755);
@@ -66,24 +338,103 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_folder_is_named() {
+    fn a_missing_folder_is_named_with_the_fix() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("no/such/x.bin");
-        let e = write_atomically(&out, b"abc", 0o644, true).unwrap_err();
+        let e = write(&out, b"abc", 0o644, true).unwrap_err();
+        let folder = dir.path().join("no/such");
         assert_eq!(
             e.to_string(),
             format!(
-                "folder {} does not exist",
-                dir.path().join("no/such").display()
+                "cannot write {}: folder {} does not exist\n\n\
+                 Create it first (mkdir -p {}) or choose another output path with -o.",
+                out.display(),
+                folder.display(),
+                folder.display()
             )
         );
     }
 
     #[test]
     fn an_unwritable_folder_keeps_the_reason_only() {
-        let e = write_atomically(Path::new("/proc/x.bin"), b"abc", 0o644, true).unwrap_err();
+        let e = write(Path::new("/proc/x.bin"), b"abc", 0o644, true).unwrap_err();
         let text = e.to_string();
         assert!(!text.contains(".coex-out-"), "{text}");
         assert!(!text.is_empty());
+    }
+
+    #[test]
+    fn a_fifo_a_link_and_a_directory_are_refused_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let e = write(&fifo, b"abc", 0o644, false).unwrap_err();
+        assert!(e.to_string().contains("it is a FIFO (named pipe)"), "{e}");
+        assert!(std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo());
+
+        let target = dir.path().join("target");
+        std::fs::write(&target, b"keep").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = write(&link, b"abc", 0o644, false).unwrap_err();
+        assert!(e.to_string().contains("it is a symbolic link (to "), "{e}");
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let e = write(&sub, b"abc", 0o644, false).unwrap_err();
+        assert!(e.to_string().contains("it is a directory"), "{e}");
+        assert!(sub.is_dir());
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 4, "no temporary file left behind");
+    }
+
+    #[test]
+    fn an_input_is_refused_even_through_a_hard_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("app.coex");
+        std::fs::write(&src, b"source").unwrap();
+        let hard = dir.path().join("other");
+        std::fs::hard_link(&src, &hard).unwrap();
+        let inputs = [Input::new(&src, "the program's source")];
+        for out in [&src, &hard] {
+            let e = write_atomically(
+                &OutputTarget::new(out).with_inputs(&inputs),
+                b"x",
+                0o644,
+                false,
+            )
+            .unwrap_err();
+            assert!(
+                e.to_string().ends_with(
+                    "it is an input of this build (the program's source)\n\n\
+                     Choose another output path with -o."
+                ),
+                "{e}"
+            );
+        }
+        assert_eq!(std::fs::read(&src).unwrap(), b"source");
+        // A regular file that is not an input is replaced.
+        let other = dir.path().join("app");
+        std::fs::write(&other, b"old").unwrap();
+        write_atomically(
+            &OutputTarget::new(&other).with_inputs(&inputs),
+            b"new",
+            0o755,
+            false,
+        )
+        .unwrap();
+        assert_eq!(std::fs::read(&other).unwrap(), b"new");
     }
 }

@@ -185,7 +185,8 @@ fn pack_into_a_missing_folder_names_it_and_writes_nothing() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: Cannot write no/such/good.cxz: folder no/such does not exist\n"
+        "error: cannot write no/such/good.cxz: folder no/such does not exist\n\n\
+         Create it first (mkdir -p no/such) or choose another output path with -o.\n"
     );
     assert_eq!(listing(dir.path()), before);
 }

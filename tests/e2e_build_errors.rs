@@ -79,7 +79,8 @@ fn build_into_a_missing_folder_says_it_cannot_write_there() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
     assert_eq!(
         text(&o.stderr),
-        "error: cannot write no/such/dir/hello: folder no/such/dir does not exist\n"
+        "error: cannot write no/such/dir/hello: folder no/such/dir does not exist\n\n\
+         Create it first (mkdir -p no/such/dir) or choose another output path with -o.\n"
     );
     assert_eq!(files_in(&work), ["hello.coex"]);
 }

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cxz::{CxzArchive, CxzError};
 use crate::exec::file_digests::StatKey;
-use crate::exec::local::LocalStore;
+use crate::exec::local::{read_cache_file, LocalStore};
 use crate::exec::store::Store;
 use crate::exec::Digest;
 
@@ -85,8 +85,7 @@ fn remembered(
     store: &LocalStore,
     display: &Path,
 ) -> Option<CxzArchive> {
-    regular_file(entry_file)?;
-    let entry: Entry = serde_json::from_slice(&std::fs::read(entry_file).ok()?).ok()?;
+    let entry: Entry = serde_json::from_slice(&read_cache_file(entry_file)?).ok()?;
     if entry.format != FORMAT || entry.path != real || &entry.stat != now {
         return None;
     }

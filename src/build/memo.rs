@@ -78,8 +78,10 @@ fn entry_path(dir: &Path, kind: &str, tag: &str) -> PathBuf {
     ))
 }
 
+/// A remembered value; a FIFO, link or directory in its place is dropped
+/// with a warning (never followed, never waited on).
 fn load<T: DeserializeOwned>(path: &Path) -> Option<Entry<T>> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    serde_json::from_slice(&crate::exec::local::read_cache_file(path)?).ok()
 }
 
 fn store<T: Serialize>(path: &Path, value: &T) {

@@ -133,9 +133,7 @@ pub fn codegen_tool(
     let io = |what: &Path, e: std::io::Error| {
         ProgramError::Other(format!("cannot read {}: {e}", what.display()))
     };
-    let scratch = tempfile::Builder::new()
-        .prefix("coex-codegen-")
-        .tempdir()
+    let scratch = crate::exec::scratch::tempdir(crate::exec::scratch::CODEGEN)
         .map_err(|e| ProgramError::Other(format!("cannot create a scratch directory: {e}")))?;
     let main_name = main
         .file_name()

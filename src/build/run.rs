@@ -57,12 +57,24 @@ pub fn build_program(
     main: &Path,
     opts: &ProgramBuildOptions,
 ) -> Result<ProgramBuild, ProgramError> {
+    build_program_checked(main, opts, |_| Ok(()))
+}
+
+/// [`build_program`], calling `before_run` with the loaded program once its
+/// files (modules, libraries) are known and before any action runs: `coex
+/// build` refuses an output path that is one of them there, for free.
+pub fn build_program_checked(
+    main: &Path,
+    opts: &ProgramBuildOptions,
+    before_run: impl FnOnce(&LoadedProgram) -> Result<(), ProgramError>,
+) -> Result<ProgramBuild, ProgramError> {
     let (loaded, pg) = plan(
         main,
         &opts.lib_dirs,
         opts.cc.as_deref(),
         Some(&opts.exec.cache_dir),
     )?;
+    before_run(&loaded)?;
     let executor = Executor::new(&opts.exec);
     let report = executor.run(&pg.graph).map_err(|e| explain(&pg, e))?;
     reject_unloadable_images(&pg, &report, &executor)?;

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::exec_args::ExecArgs;
-use crate::atomic_file::write_atomically;
-use crate::build::program::ProgramError;
-use crate::build::run::{build_program, ProgramBuild, ProgramBuildOptions};
+use crate::atomic_file::{check_output, write_atomically, Input, OutputTarget};
+use crate::build::program::{LoadedProgram, ProgramError};
+use crate::build::run::{build_program_checked, ProgramBuild, ProgramBuildOptions};
 use crate::failure::{CmdResult, Failure};
 
 /// Flags shared by `coex build` and `coex run`.
@@ -54,7 +54,11 @@ pub(super) fn to_failure(e: ProgramError) -> Failure {
     }
 }
 
-fn build_it(p: &ProgramArgs, quiet: bool) -> Result<ProgramBuild, Failure> {
+fn build_it(
+    p: &ProgramArgs,
+    quiet: bool,
+    before_run: impl FnOnce(&LoadedProgram) -> Result<(), ProgramError>,
+) -> Result<ProgramBuild, Failure> {
     let mut exec = p.exec.options()?;
     if quiet {
         exec.progress = false;
@@ -64,19 +68,34 @@ fn build_it(p: &ProgramArgs, quiet: bool) -> Result<ProgramBuild, Failure> {
         cc: p.exec.cc.clone(),
         lib_dirs: p.lib_dirs.clone(),
     };
-    let build = build_program(&p.file, &opts).map_err(to_failure)?;
+    let build = build_program_checked(&p.file, &opts, before_run).map_err(to_failure)?;
     if !build.warnings.is_empty() {
         eprint!("{}", build.warnings);
     }
     Ok(build)
 }
 
-fn write_executable(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    write_atomically(path, bytes, 0o755, false)
-        .map_err(|e| Failure::new(format!("cannot write {}: {e}", path.display())))
+/// Every file a loaded program's build reads, for refusing an output that
+/// would replace one: the main file, its modules and its libraries.
+fn program_inputs(main: &Path, loaded: &LoadedProgram) -> Vec<Input> {
+    let mut inputs = vec![Input::new(main, "the program's source")];
+    for (name, path) in &loaded.modules {
+        inputs.push(Input::new(path, format!("module '{name}'")));
+    }
+    for (name, lib) in &loaded.libraries {
+        inputs.push(Input::new(&lib.path, format!("library '{name}'")));
+    }
+    inputs
 }
 
-/// `coex build`: one line per action, `wrote OUT`, then the summary.
+fn write_executable(target: &OutputTarget, bytes: &[u8]) -> Result<(), Failure> {
+    write_atomically(target, bytes, 0o755, false).map_err(Failure::new)
+}
+
+/// `coex build`: one line per action, `wrote OUT`, then the summary. The
+/// output path is checked before anything is built (its folder exists,
+/// nothing but a regular file that is not one of the build's inputs is
+/// there), once more when the program's files are known, and at write time.
 pub fn build(args: BuildArgs) -> CmdResult {
     let out = match args.output {
         Some(o) => o,
@@ -89,8 +108,18 @@ pub fn build(args: BuildArgs) -> CmdResult {
                 .unwrap_or_else(|| "a.out".into()),
         ),
     };
-    let build = build_it(&args.program, false)?;
-    write_executable(&out, &build.executable)?;
+    let main = args.program.file.clone();
+    let mut inputs = vec![Input::new(&main, "the program's source")];
+    check_output(&OutputTarget::new(&out).with_inputs(&inputs)).map_err(Failure::new)?;
+    let build = build_it(&args.program, false, |loaded| {
+        inputs = program_inputs(&main, loaded);
+        check_output(&OutputTarget::new(&out).with_inputs(&inputs))
+            .map_err(|e| ProgramError::Other(e.to_string()))
+    })?;
+    write_executable(
+        &OutputTarget::new(&out).with_inputs(&inputs),
+        &build.executable,
+    )?;
     for line in build.report.action_lines() {
         println!("{line}");
     }
@@ -102,16 +131,16 @@ pub fn build(args: BuildArgs) -> CmdResult {
 /// `coex run`: builds quietly (stdout belongs to the program), runs the
 /// executable with the arguments after `--`, passes its exit status on.
 pub fn run(args: RunArgs) -> CmdResult {
-    let build = build_it(&args.program, !args.verbose)?;
+    let build = build_it(&args.program, !args.verbose, |_| Ok(()))?;
     if args.verbose {
         for line in build.report.action_lines() {
             eprintln!("{line}");
         }
         eprintln!("{}", build.report.summary());
     }
-    let dir = tempfile::Builder::new()
-        .prefix("coex-run-")
-        .tempdir()
+    // A private folder (swept by a later build if this process is killed):
+    // `coex run` writes no path the user named.
+    let dir = crate::exec::scratch::tempdir(crate::exec::scratch::RUN)
         .map_err(|e| Failure::new(format!("cannot create a scratch directory: {e}")))?;
     let stem = args
         .program
@@ -120,7 +149,7 @@ pub fn run(args: RunArgs) -> CmdResult {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "program".into());
     let exe = dir.path().join(stem);
-    write_executable(&exe, &build.executable)?;
+    write_executable(&OutputTarget::new(&exe), &build.executable)?;
     let status = std::process::Command::new(&exe)
         .args(&args.args)
         .status()

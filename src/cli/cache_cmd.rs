@@ -16,7 +16,7 @@ pub enum CacheCommand {
     },
     /// Check every entry, remove bad ones; exit 1 if any were bad (e.g. `coex cache verify`)
     Verify,
-    /// Delete least recently used entries down to a size (e.g. `coex cache gc --max-size 100M`)
+    /// Delete least recently used entries down to a size, and scratch folders of killed builds (e.g. `coex cache gc --max-size 100M`)
     Gc {
         /// Size to shrink to: bytes, or with a K, M or G suffix
         #[arg(long = "max-size", value_name = "SIZE")]
@@ -98,6 +98,14 @@ pub fn run(cmd: CacheCommand) -> CmdResult {
                 human(r.remaining),
                 dir.display()
             );
+            let swept = crate::exec::scratch::sweep();
+            if !swept.removed.is_empty() {
+                println!(
+                    "removed {} scratch folders of builds that no longer run from {}",
+                    swept.removed.len(),
+                    std::env::temp_dir().display()
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

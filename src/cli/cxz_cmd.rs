@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::exec_args::ExecArgs;
+use crate::atomic_file::Input;
 use crate::build::library_check::extern_problems;
 use crate::build::{default_out_dir, select_units, unit_inputs};
 use crate::cxz::search::{parse_import, ImportTarget, LibrarySearch};
 use crate::cxz::{inspect, pack_dir_checked, CxzArchive};
 use crate::failure::{CmdResult, Failure};
-use crate::ffi_build::{build_units, FfiBuildOptions};
+use crate::ffi_build::{build_units, check_image_paths, FfiBuildOptions};
 
 #[derive(Debug, Subcommand)]
 pub enum CxzCommand {
@@ -104,6 +105,12 @@ fn build(args: CxzBuildArgs) -> CmdResult {
         return Ok(ExitCode::SUCCESS);
     }
     let out_dir = args.out_dir.unwrap_or_else(|| default_out_dir(&library));
+    // Before anything is built: no image may replace the archive itself or
+    // anything that is not a regular file.
+    let images: Vec<String> = inputs.iter().map(|u| format!("lib{}.so", u.unit)).collect();
+    let archive_input = [Input::new(&args.file, "the library archive")];
+    check_image_paths(&out_dir, images.iter().map(String::as_str), &archive_input)
+        .map_err(Failure::new)?;
     let opts = FfiBuildOptions {
         exec: args.exec.options()?,
         cc: args.exec.cc.clone(),

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::atomic_file::{Input, OutputTarget};
 use crate::failure::{CmdResult, Failure};
 
 mod codegen;
@@ -302,19 +303,46 @@ fn parse_unit_image(value: &str) -> Result<UnitImageSpec, ToolArgError> {
 }
 
 /// Writes `bytes` to `output` through a temporary file in the same directory,
-/// so the output either appears complete or not at all.
+/// so the output either appears complete or not at all. An existing regular
+/// file is replaced; anything else (FIFO, device, symlink, directory) is
+/// refused and left alone.
 fn write_output(output: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    write_with_mode(output, bytes, 0o644)
+    write_with_mode(output, bytes, 0o644, &[])
+}
+
+/// [`write_output`] that also refuses to replace one of `inputs`.
+fn write_output_protecting(output: &Path, bytes: &[u8], inputs: &[Input]) -> Result<(), Failure> {
+    write_with_mode(output, bytes, 0o644, inputs)
 }
 
 /// Like `write_output`, for a program the build system will run.
 fn write_executable(output: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    write_with_mode(output, bytes, 0o755)
+    write_with_mode(output, bytes, 0o755, &[])
 }
 
-fn write_with_mode(output: &Path, bytes: &[u8], mode: u32) -> Result<(), Failure> {
-    crate::atomic_file::write_atomically(output, bytes, mode, true)
-        .map_err(|e| Failure::new(format!("cannot write {}: {e}", output.display())))
+fn write_with_mode(
+    output: &Path,
+    bytes: &[u8],
+    mode: u32,
+    inputs: &[Input],
+) -> Result<(), Failure> {
+    let target = OutputTarget::new(output).with_inputs(inputs);
+    crate::atomic_file::write_atomically(&target, bytes, mode, true).map_err(Failure::new)
+}
+
+/// `--module`/`--cxz` files as inputs an output must not replace.
+fn import_inputs(
+    modules: &BTreeMap<String, PathBuf>,
+    cxz: &BTreeMap<String, PathBuf>,
+) -> Vec<Input> {
+    let mut inputs = Vec::new();
+    for (name, path) in modules {
+        inputs.push(Input::new(path, format!("--module {name}")));
+    }
+    for (name, path) in cxz {
+        inputs.push(Input::new(path, format!("--cxz {name}")));
+    }
+    inputs
 }
 
 /// Reads a file named on the command line, with an error naming it.
@@ -323,11 +351,10 @@ fn read_input(path: &Path) -> Result<Vec<u8>, Failure> {
 }
 
 /// A private scratch directory, deleted when dropped: the only place a tool
-/// writes besides its output.
+/// writes besides its output. Named after this process, so a later build
+/// sweeps it if the tool is killed (see [`crate::exec::scratch`]).
 fn scratch_dir() -> Result<tempfile::TempDir, Failure> {
-    tempfile::Builder::new()
-        .prefix("coex-tool-")
-        .tempdir()
+    crate::exec::scratch::tempdir(crate::exec::scratch::TOOL)
         .map_err(|e| Failure::new(format!("cannot create a scratch directory: {e}")))
 }
 

@@ -13,7 +13,7 @@ use std::path::Path;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
-use crate::atomic_file::write_atomically;
+use crate::atomic_file::{check_output, write_atomically, Input, OutputError, OutputTarget};
 use crate::cxz::archive::{CxzArchive, Limits};
 use crate::cxz::CxzError;
 
@@ -45,6 +45,10 @@ pub enum PackError {
     /// Writing the archive failed.
     #[error("Cannot write {path}: {message}")]
     Write { path: String, message: String },
+    /// The output path is refused (not a regular file, a file of the
+    /// library, a missing folder) or could not be written.
+    #[error(transparent)]
+    Output(#[from] OutputError),
 }
 
 fn list(problems: &[crate::cxz::Problem]) -> String {
@@ -138,6 +142,67 @@ fn walk(
     Ok(())
 }
 
+/// Refuses an output path inside the folder being packed, except a `.cxz`
+/// outside the library's `src/` and `ffi/` that is new or an archive (an
+/// earlier pack's output): every other file there is, or would become, one
+/// of the library's files. The output itself is never packed (see
+/// [`collect_tree`]), so `coex cxz pack .` can write `./NAME.cxz` and a
+/// re-pack gives the same bytes.
+pub fn check_output_outside_tree(dir: &Path, out: &Path, flag: &str) -> Result<(), OutputError> {
+    let (Ok(root), Some(name)) = (dir.canonicalize(), out.file_name()) else {
+        return Ok(());
+    };
+    let folder = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(folder) = folder.canonicalize() else {
+        return Ok(());
+    };
+    let Ok(rel) = folder.join(name).strip_prefix(&root).map(Path::to_path_buf) else {
+        return Ok(());
+    };
+    let top = rel
+        .components()
+        .next()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned());
+    let is_cxz_name = name.to_string_lossy().ends_with(".cxz");
+    let in_library_dirs =
+        rel.components().count() > 1 && matches!(top.as_deref(), Some("src") | Some("ffi"));
+    let what = match std::fs::symlink_metadata(out) {
+        // Not a regular file: check_output says what it is.
+        Ok(m) if !m.is_file() => return Ok(()),
+        Ok(_) if !(is_cxz_name && !in_library_dirs && is_zip(out)) => format!(
+            "it is a file of the library being packed ({})",
+            dir.display()
+        ),
+        Err(_) if !is_cxz_name || in_library_dirs => format!(
+            "it is inside the library folder {} and would become one of its files",
+            dir.display()
+        ),
+        _ => return Ok(()),
+    };
+    Err(OutputError::Refused {
+        path: out.to_path_buf(),
+        what,
+        fix: format!(
+            "Write the archive outside {} (or as NAME.cxz there, outside src/ and ffi/): choose another output path with {flag}.",
+            dir.display()
+        ),
+    })
+}
+
+/// Whether `path` starts like a ZIP archive (a local header or an empty
+/// archive's end record).
+fn is_zip(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && (head == *b"PK\x03\x04" || head == *b"PK\x05\x06")
+}
+
 fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(x), Ok(y)) => x == y,
@@ -193,6 +258,8 @@ pub fn pack_dir_checked(
     out: &Path,
     extra_check: impl FnOnce(&CxzArchive) -> Vec<crate::cxz::Problem>,
 ) -> Result<CxzArchive, PackError> {
+    check_output(&OutputTarget::new(out))?;
+    check_output_outside_tree(dir, out, "-o")?;
     let archive = validate_tree(dir, Some(out))?;
     let dir_display = dir.display().to_string();
     let problems = extra_check(&archive);
@@ -206,9 +273,16 @@ pub fn pack_dir_checked(
         path: out.display().to_string(),
         message,
     })?;
-    write_atomically(out, &bytes, 0o644, true).map_err(|e| PackError::Write {
-        path: out.display().to_string(),
-        message: e.to_string(),
-    })?;
+    let inputs: Vec<Input> = archive
+        .files
+        .keys()
+        .map(|rel| Input::new(dir.join(rel), format!("the library's file {rel}")))
+        .collect();
+    write_atomically(
+        &OutputTarget::new(out).with_inputs(&inputs),
+        &bytes,
+        0o644,
+        true,
+    )?;
     Ok(archive)
 }

@@ -236,10 +236,7 @@ pub fn execute(
         id: action.id.clone(),
         source: e,
     };
-    let scratch = tempfile::Builder::new()
-        .prefix("coex-scratch-")
-        .tempdir()
-        .map_err(scratch_err)?;
+    let scratch = super::scratch::tempdir(super::scratch::SCRATCH).map_err(scratch_err)?;
     let root: PathBuf = scratch.path().to_path_buf();
     for (path, d) in &action.inputs {
         let bytes = input_bytes(stack, graph, d).ok_or_else(|| ExecError::MissingInput {

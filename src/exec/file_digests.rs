@@ -85,21 +85,12 @@ pub struct FileDigests {
     exists: Mutex<BTreeMap<PathBuf, bool>>,
 }
 
-/// Reads `path` only if it is a regular file (never blocks on a FIFO,
-/// never follows a symlink planted in the cache).
-fn read_regular(path: &Path) -> Option<Vec<u8>> {
-    let meta = std::fs::symlink_metadata(path).ok()?;
-    if !meta.file_type().is_file() {
-        return None;
-    }
-    std::fs::read(path).ok()
-}
-
 impl FileDigests {
     /// The memo of the cache at `cache_root` (empty if absent or unreadable).
     pub fn load(cache_root: &Path) -> FileDigests {
         let file = cache_root.join("memo").join("file-digests.json");
-        let map = read_regular(&file)
+        // Never blocks on a FIFO or follows a link planted there.
+        let map = super::local::read_cache_file(&file)
             .and_then(|b| serde_json::from_slice::<MemoFile>(&b).ok())
             .filter(|m| m.format == FORMAT)
             .map(|m| m.files)

@@ -5,8 +5,14 @@
 //! failure" rule lives: the first remote fault disables the remote for the
 //! rest of the build and produces exactly one warning; nothing fetched from
 //! the remote reaches the local cache before it has been verified.
+//!
+//! The local cache is not a point of failure either: when it cannot be
+//! written (read-only, full, not ours), the first failure prints one warning
+//! and the build goes on without storing, as ccache does. Blobs are then
+//! kept in memory for the rest of the build, so later actions still find
+//! their inputs and the command its outputs; lookups still read the cache.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -67,6 +73,10 @@ pub struct CacheStack {
     verified: VerifiedMemo,
     remote: Option<Box<dyn Store>>,
     remote_off: AtomicBool,
+    /// Set by the first local write failure: nothing more is written.
+    local_writes_off: AtomicBool,
+    /// Blobs that could not be stored locally, by digest.
+    memory: Mutex<HashMap<Digest, Vec<u8>>>,
     warnings: Mutex<Vec<String>>,
     echo: bool,
 }
@@ -79,6 +89,8 @@ impl CacheStack {
             local,
             remote,
             remote_off: AtomicBool::new(false),
+            local_writes_off: AtomicBool::new(false),
+            memory: Mutex::new(HashMap::new()),
             warnings: Mutex::new(Vec::new()),
             echo,
         }
@@ -135,8 +147,51 @@ impl CacheStack {
         }
     }
 
-    /// A verified blob from the local cache, if present.
+    /// The first local write failure: one warning, and no more writes.
+    fn local_write_failed(&self, f: &StoreFault) {
+        if !self.local_writes_off.swap(true, Ordering::SeqCst) {
+            self.warn(format!(
+                "warning: cannot write to the local cache {} ({}); building without storing results",
+                self.local.location(),
+                f.detail
+            ));
+        }
+    }
+
+    /// Whether the local cache still takes writes in this build.
+    pub fn local_writable(&self) -> bool {
+        !self.local_writes_off.load(Ordering::SeqCst)
+    }
+
+    /// Stores a blob locally; when the local cache cannot be written, keeps
+    /// it in memory instead (the first failure warns once).
+    pub fn store_blob(&self, d: &Digest, bytes: &[u8]) {
+        if self.local_writable() {
+            match self.local.put_blob(d, bytes) {
+                Ok(_) => return,
+                Err(f) => self.local_write_failed(&f),
+            }
+        }
+        if let Ok(mut m) = self.memory.lock() {
+            m.entry(d.clone()).or_insert_with(|| bytes.to_vec());
+        }
+    }
+
+    /// Records a result locally unless the local cache is not writable.
+    fn store_result(&self, key: &ActionKey, result: &ActionResult) {
+        if self.local_writable() {
+            if let Err(f) = self.local.put_result(key, result) {
+                self.local_write_failed(&f);
+            }
+        }
+    }
+
+    /// A verified blob of this build: kept in memory (local cache not
+    /// writable), else from the local cache, if present.
     pub fn local_blob(&self, d: &Digest) -> Option<Vec<u8>> {
+        if let Some(b) = self.memory.lock().ok().and_then(|m| m.get(d).cloned()) {
+            return Some(b);
+        }
         match self.local.get_blob(d) {
             Fetch::Hit(b) => Some(b),
             Fetch::Miss => None,
@@ -219,12 +274,7 @@ impl CacheStack {
                 continue;
             }
             match remote.get_blob(d) {
-                Fetch::Hit(bytes) => {
-                    if let Err(f) = self.local.put_blob(d, &bytes) {
-                        self.local_fault(&f);
-                        return None;
-                    }
-                }
+                Fetch::Hit(bytes) => self.store_blob(d, &bytes),
                 Fetch::Miss => return None,
                 Fetch::Fault(f) => {
                     self.remote_fault(&f);
@@ -232,23 +282,25 @@ impl CacheStack {
                 }
             }
         }
-        if let Err(f) = self.local.put_result(key, &r) {
-            self.local_fault(&f);
-        }
+        self.store_result(key, &r);
         Some((Satisfied::Remote, r))
     }
 
-    /// Stores blobs locally without a result (outputs later actions need,
-    /// of an action whose result must not be cached).
+    /// Stores blobs without a result (outputs later actions need, of an
+    /// action whose result must not be cached); like [`Self::record`], a
+    /// local write failure keeps them in memory.
     pub fn record_blobs(&self, blobs: &BTreeMap<Digest, Vec<u8>>) -> Result<(), StoreFault> {
         for (d, b) in blobs {
-            self.local.put_blob(d, b)?;
+            self.store_blob(d, b);
         }
         Ok(())
     }
 
-    /// Records a fresh result and its blobs locally (errors are returned:
-    /// later actions need the blobs) and, best effort, remotely.
+    /// Records a fresh result and its blobs locally and, best effort,
+    /// remotely. A local write failure is not an error: it warns once and
+    /// the blobs stay in memory for the later actions of this build (so
+    /// this returns `Ok` today; the `Result` keeps callers ready for a
+    /// store that must not be skipped).
     pub fn record(
         &self,
         key: &ActionKey,
@@ -256,9 +308,11 @@ impl CacheStack {
         blobs: &BTreeMap<Digest, Vec<u8>>,
     ) -> Result<(), StoreFault> {
         for (d, b) in blobs {
-            self.local.put_blob(d, b)?;
+            self.store_blob(d, b);
         }
-        self.local.put_result(key, result)?;
+        if self.local_writable() {
+            self.store_result(key, result);
+        }
         if let Some(remote) = self.remote() {
             for (d, b) in blobs {
                 if let Err(f) = remote.put_blob(d, b) {
@@ -271,5 +325,45 @@ impl CacheStack {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unwritable_local_cache_warns_once_and_keeps_blobs_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        // The cache's parent is a file: every write fails (ENOTDIR).
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"").unwrap();
+        let stack = CacheStack::new(LocalStore::new(file.join("cache")), None, false);
+        for n in 0..3u8 {
+            let bytes = vec![n; 10];
+            let d = Digest::of(&bytes);
+            let result = ActionResult {
+                outputs: BTreeMap::from([("o".to_string(), d.clone())]),
+                exit_code: 0,
+                stdout: Digest::of(b""),
+                stderr: Digest::of(b""),
+            };
+            let blobs = BTreeMap::from([(d.clone(), bytes.clone()), (Digest::of(b""), vec![])]);
+            let key = ActionKey(format!("{n:064}"));
+            stack.record(&key, &result, &blobs).unwrap();
+            assert_eq!(stack.local_blob(&d), Some(bytes));
+            assert_eq!(stack.lookup(&key, &["o".to_string()]), None);
+        }
+        let warnings = stack.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with(&format!(
+                "warning: cannot write to the local cache {} (",
+                file.join("cache").display()
+            )) && warnings[0].ends_with("); building without storing results"),
+            "{}",
+            warnings[0]
+        );
+        assert!(!stack.local_writable());
     }
 }

@@ -4,12 +4,22 @@
 //! place, so readers (in this or another process) see either nothing or a
 //! complete entry, and no lock is needed. Every read is verified; a bad entry
 //! is deleted and reported as a [`Fetch::Fault`] so the action simply re-runs.
-//! A read touches the entry's mtime, which is the LRU clock of `gc`.
+//! A read touches the entry's mtime (at most hourly), the LRU clock of `gc`.
+//!
+//! Only regular files are entries. Anything else at an entry's path — a
+//! FIFO (opening it would block), a directory, a symbolic link (never
+//! followed: it could point anywhere), a device — is a corrupt entry,
+//! removed like bad bytes. Entries are opened with `O_NOFOLLOW|O_NONBLOCK`
+//! and checked again with `fstat`, so a swap after the first look cannot
+//! make a read hang or leave the cache.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
+
+use crate::atomic_file::{describe_non_regular, without_temp_path};
 
 use super::action::{ActionKey, ActionResult};
 use super::digest::{is_hex64, Digest};
@@ -87,6 +97,9 @@ pub struct Entry {
     pub size: u64,
     /// Last use (mtime).
     pub last_used: SystemTime,
+    /// Why this is not a usable entry although it sits where one belongs
+    /// (`a FIFO (named pipe)`, `a directory`); `None` for a regular file.
+    pub problem: Option<String>,
 }
 
 /// Counts and sizes per section, for `coex cache stats`.
@@ -100,6 +113,20 @@ pub struct CacheStats {
     pub ac_entries: u64,
     /// Bytes of action results.
     pub ac_bytes: u64,
+}
+
+fn entry_of(section: Section, path: &Path, meta: &fs::Metadata, problem: Option<String>) -> Entry {
+    Entry {
+        section,
+        name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        path: path.to_path_buf(),
+        size: meta.len(),
+        last_used: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        problem,
+    }
 }
 
 /// What `verify` found.
@@ -172,9 +199,11 @@ fn unframe_result(bytes: &[u8]) -> Option<ActionResult> {
 /// (`verified.rs`, the archive memo).
 const TOUCH_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 
-fn touch(path: &Path) {
+/// Refreshes the LRU clock of an entry that was just read, when it is stale.
+fn touch(file: &fs::File) {
     let now = SystemTime::now();
-    let fresh = fs::metadata(path)
+    let fresh = file
+        .metadata()
         .and_then(|m| m.modified())
         .map(|t| {
             now.duration_since(t)
@@ -182,11 +211,100 @@ fn touch(path: &Path) {
                 .unwrap_or(true)
         })
         .unwrap_or(false);
-    if fresh {
-        return;
+    if !fresh {
+        let _ = file.set_modified(now);
     }
-    if let Ok(f) = fs::File::options().write(true).open(path) {
-        let _ = f.set_modified(now);
+}
+
+/// Removes whatever is at `path` without following it: a directory with
+/// its contents, anything else (a link, a FIFO, a file) by unlinking.
+fn remove_any(path: &Path) -> std::io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// How reading one cache file went.
+enum ReadOutcome {
+    /// Nothing there.
+    Missing,
+    /// The bytes of a regular file, and the open file (to touch it).
+    Bytes(Vec<u8>, fs::File),
+    /// Something that is not a regular file is there (already removed).
+    Special(String),
+    /// The file could not be read.
+    Failed(std::io::Error),
+}
+
+/// Reads the regular file at `path` without following a link or blocking on
+/// a FIFO; anything else there is removed and described.
+fn read_regular(path: &Path) -> ReadOutcome {
+    let described = |path: &Path, m: &fs::Metadata| {
+        let what = describe_non_regular(path, m).unwrap_or_else(|| "not a regular file".into());
+        let _ = remove_any(path);
+        ReadOutcome::Special(what)
+    };
+    match fs::symlink_metadata(path) {
+        Ok(m) if !m.is_file() => return described(path, &m),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return ReadOutcome::Missing,
+        Err(e) => return ReadOutcome::Failed(e),
+    }
+    let mut file = match fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return ReadOutcome::Missing,
+        Err(e) => match fs::symlink_metadata(path) {
+            // Swapped for something else since the first look (ELOOP, ...).
+            Ok(m) if !m.is_file() => return described(path, &m),
+            _ => return ReadOutcome::Failed(e),
+        },
+    };
+    match file.metadata() {
+        Ok(m) if m.is_file() => {}
+        Ok(m) => return described(path, &m),
+        Err(e) => return ReadOutcome::Failed(e),
+    }
+    let mut bytes = Vec::new();
+    match file.read_to_end(&mut bytes) {
+        Ok(_) => ReadOutcome::Bytes(bytes, file),
+        Err(e) => ReadOutcome::Failed(e),
+    }
+}
+
+/// Reads a small file kept in the cache outside `cas/` and `ac/` (the
+/// remembered tool identities under `memo/`): `None` if it is missing or
+/// unreadable. Anything but a regular file there is removed with one
+/// warning on stderr instead of being followed or blocking the build.
+pub fn read_cache_file(path: &Path) -> Option<Vec<u8>> {
+    match read_regular(path) {
+        ReadOutcome::Bytes(bytes, _) => Some(bytes),
+        ReadOutcome::Special(what) => {
+            // `memo/NAME (…) in CACHE`, as the warnings of cas/ and ac/ read.
+            let name = |p: Option<&Path>| {
+                p.and_then(Path::file_name)
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            };
+            let folder = path.parent();
+            eprintln!(
+                "warning: dropped corrupt cache entry {}/{} ({what}) in {}; it will be rebuilt",
+                name(folder),
+                name(Some(path)),
+                folder
+                    .and_then(Path::parent)
+                    .unwrap_or(Path::new("."))
+                    .display()
+            );
+            None
+        }
+        ReadOutcome::Missing | ReadOutcome::Failed(_) => None,
     }
 }
 
@@ -215,15 +333,19 @@ impl LocalStore {
         )
     }
 
+    /// Writes an entry through a temporary file renamed into place. The
+    /// fault's detail is the cause only (`Read-only file system (os error
+    /// 30)`): the caller names the cache. A shard that is not a directory,
+    /// or a directory where the entry belongs, is removed first: both are
+    /// corrupt, and the fresh entry replaces them.
     fn write_atomic(&self, section: Section, name: &str, bytes: &[u8]) -> Result<(), StoreFault> {
         let path = self.path_of(section, name);
-        let io = |e: std::io::Error| {
-            StoreFault::new(
-                FaultKind::Io,
-                format!("cannot write cache entry {}: {e}", path.display()),
-            )
-        };
+        let io =
+            |e: std::io::Error| StoreFault::new(FaultKind::Io, without_temp_path(e).to_string());
         let dir = path.parent().unwrap_or(&self.root);
+        if fs::symlink_metadata(dir).is_ok_and(|m| !m.is_dir() && !m.file_type().is_symlink()) {
+            let _ = remove_any(dir);
+        }
         fs::create_dir_all(dir).map_err(io)?;
         let mut tmp = tempfile::Builder::new()
             .prefix(TMP_PREFIX)
@@ -231,24 +353,78 @@ impl LocalStore {
             .map_err(io)?;
         tmp.write_all(bytes).map_err(io)?;
         tmp.as_file().sync_data().map_err(io)?;
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            let _ = remove_any(&path);
+        }
         tmp.persist(&path).map_err(|e| io(e.error))?;
         Ok(())
     }
 
-    fn read_entry(&self, section: Section, name: &str) -> Result<Option<Vec<u8>>, StoreFault> {
+    /// The bytes of an entry and its open file (for touching it), `None`
+    /// if absent. Something other than a regular file there (or a shard
+    /// that is not a directory) is removed and reported as corrupt.
+    fn read_entry(
+        &self,
+        section: Section,
+        name: &str,
+    ) -> Result<Option<(Vec<u8>, fs::File)>, StoreFault> {
         let path = self.path_of(section, name);
-        match fs::read(&path) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreFault::new(
+        match read_regular(&path) {
+            ReadOutcome::Missing => Ok(None),
+            ReadOutcome::Bytes(bytes, file) => Ok(Some((bytes, file))),
+            ReadOutcome::Special(what) => Err(self.corrupt(section, name, &what)),
+            ReadOutcome::Failed(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+                // The shard or the section is a file, a FIFO, ...: it is
+                // dropped (everything under it is lost anyway). Above the
+                // cache root nothing is ours to remove: a miss, and writes
+                // will say why they fail.
+                let shard = path.parent().unwrap_or(&self.root);
+                let section_dir = self.root.join(section.dir());
+                for (dir, rel) in [
+                    (section_dir.as_path(), section.dir().to_string()),
+                    (
+                        shard,
+                        format!("{}/{}", section.dir(), name.get(..2).unwrap_or("xx")),
+                    ),
+                ] {
+                    if let Ok(m) = fs::symlink_metadata(dir) {
+                        // A link to a directory is a directory here.
+                        if !dir.is_dir() {
+                            let what = describe_non_regular(dir, &m)
+                                .unwrap_or_else(|| "a regular file".into());
+                            let _ = remove_any(dir);
+                            return Err(StoreFault::new(
+                                FaultKind::Corrupt,
+                                format!(
+                                    "{rel} ({what} instead of a directory) in {}",
+                                    self.root.display()
+                                ),
+                            ));
+                        }
+                    }
+                }
+                Ok(None)
+            }
+            ReadOutcome::Failed(e) => Err(StoreFault::new(
                 FaultKind::Io,
                 format!("cannot read cache entry {}: {e}", path.display()),
             )),
         }
     }
 
+    fn corrupt(&self, section: Section, name: &str, what: &str) -> StoreFault {
+        StoreFault::new(
+            FaultKind::Corrupt,
+            format!(
+                "{} ({what}) in {}",
+                Self::rel_name(section, name),
+                self.root.display()
+            ),
+        )
+    }
+
     fn drop_corrupt(&self, section: Section, name: &str) -> StoreFault {
-        let _ = fs::remove_file(self.path_of(section, name));
+        let _ = remove_any(&self.path_of(section, name));
         StoreFault::new(
             FaultKind::Corrupt,
             format!(
@@ -265,11 +441,14 @@ impl LocalStore {
     }
 
     /// True when a blob file exists (not verified; for skipping rewrites).
+    /// A link, FIFO or directory there is not a blob.
     pub fn has_blob(&self, digest: &Digest) -> bool {
-        self.path_of(Section::Cas, &digest.hash).is_file()
+        fs::symlink_metadata(self.path_of(Section::Cas, &digest.hash)).is_ok_and(|m| m.is_file())
     }
 
-    /// Every entry of both sections, sorted by (section, name).
+    /// Every entry of both sections, sorted by (section, name), including
+    /// what is not a regular file (with its [`Entry::problem`]) and shards
+    /// that are not directories (an entry named after the shard).
     pub fn entries(&self) -> Result<Vec<Entry>, CacheError> {
         let mut out = Vec::new();
         for section in [Section::Cas, Section::Ac] {
@@ -278,10 +457,22 @@ impl LocalStore {
                 Ok(r) => r,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => {
+                    // `cas` or `ac` itself is a file, a FIFO, a bad link.
+                    if let (Ok(m), false) = (fs::symlink_metadata(&sdir), sdir.is_dir()) {
+                        let what = describe_non_regular(&sdir, &m)
+                            .unwrap_or_else(|| "a regular file".into());
+                        out.push(entry_of(
+                            section,
+                            &sdir,
+                            &m,
+                            Some(format!("{what} instead of a directory")),
+                        ));
+                        continue;
+                    }
                     return Err(CacheError::Io {
                         path: sdir,
                         source: e,
-                    })
+                    });
                 }
             };
             for shard in shards {
@@ -290,8 +481,23 @@ impl LocalStore {
                     source: e,
                 })?;
                 let spath = shard.path();
-                if !spath.is_dir() {
-                    continue;
+                // A link to a directory is followed (the cache's folders may
+                // be links); anything else is a shard gone bad.
+                match fs::metadata(&spath) {
+                    Ok(m) if m.is_dir() => {}
+                    _ => {
+                        if let Ok(m) = fs::symlink_metadata(&spath) {
+                            let what = describe_non_regular(&spath, &m)
+                                .unwrap_or_else(|| "a regular file".into());
+                            out.push(entry_of(
+                                section,
+                                &spath,
+                                &m,
+                                Some(format!("{what} instead of a directory")),
+                            ));
+                        }
+                        continue;
+                    }
                 }
                 let files = fs::read_dir(&spath).map_err(|e| CacheError::Io {
                     path: spath.clone(),
@@ -302,18 +508,13 @@ impl LocalStore {
                         path: spath.clone(),
                         source: e,
                     })?;
-                    let name = f.file_name().to_string_lossy().into_owned();
-                    let Ok(meta) = f.metadata() else { continue };
-                    if !meta.is_file() {
+                    let path = f.path();
+                    // Never following a link: its own metadata.
+                    let Ok(meta) = fs::symlink_metadata(&path) else {
                         continue;
-                    }
-                    out.push(Entry {
-                        section,
-                        name,
-                        path: f.path(),
-                        size: meta.len(),
-                        last_used: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                    });
+                    };
+                    let problem = describe_non_regular(&path, &meta);
+                    out.push(entry_of(section, &path, &meta, problem));
                 }
             }
         }
@@ -321,11 +522,11 @@ impl LocalStore {
         Ok(out)
     }
 
-    /// Entry counts and byte totals.
+    /// Entry counts and byte totals (regular files only).
     pub fn stats(&self) -> Result<CacheStats, CacheError> {
         let mut s = CacheStats::default();
         for e in self.entries()? {
-            if e.name.starts_with(TMP_PREFIX) {
+            if e.name.starts_with(TMP_PREFIX) || e.problem.is_some() {
                 continue;
             }
             match e.section {
@@ -342,45 +543,121 @@ impl LocalStore {
         Ok(s)
     }
 
+    /// The section-relative name of an entry: `cas/ab/abcdef…`.
+    fn rel_of(&self, e: &Entry) -> String {
+        match e.path.strip_prefix(self.root.join(e.section.dir())) {
+            Ok(rel) if !rel.as_os_str().is_empty() => {
+                format!("{}/{}", e.section.dir(), rel.display())
+            }
+            Ok(_) => e.section.dir().to_string(),
+            Err(_) => e.path.display().to_string(),
+        }
+    }
+
     /// Checks every entry; removes the bad ones (wrong name, wrong bytes,
-    /// unreadable result) and lists them.
+    /// unreadable result, not a regular file — a link is removed, never
+    /// followed) and lists them, with the reason for those that are not
+    /// files. The remembered tool identities (`memo/`) are checked too.
     pub fn verify(&self) -> Result<VerifyReport, CacheError> {
         let mut rep = VerifyReport::default();
         for e in self.entries()? {
-            if e.name.starts_with(TMP_PREFIX) {
+            if e.name.starts_with(TMP_PREFIX) && e.problem.is_none() {
                 continue;
             }
             rep.checked += 1;
+            if let Some(problem) = &e.problem {
+                let _ = remove_any(&e.path);
+                rep.removed.push(format!("{} ({problem})", self.rel_of(&e)));
+                continue;
+            }
             let ok = is_hex64(&e.name)
-                && match fs::read(&e.path) {
-                    Ok(bytes) => match e.section {
+                && match read_regular(&e.path) {
+                    ReadOutcome::Bytes(bytes, _) => match e.section {
                         Section::Cas => blake3::hash(&bytes).to_hex().as_str() == e.name,
                         Section::Ac => unframe_result(&bytes).is_some(),
                     },
-                    Err(_) => false,
+                    _ => false,
                 };
             if !ok {
-                let _ = fs::remove_file(&e.path);
-                rep.removed.push(format!(
-                    "{}/{}",
-                    e.section.dir(),
-                    e.path
-                        .strip_prefix(self.root.join(e.section.dir()))
-                        .unwrap_or(&e.path)
-                        .display()
-                ));
+                let _ = remove_any(&e.path);
+                rep.removed.push(self.rel_of(&e));
             }
         }
+        self.verify_memo(&mut rep)?;
         Ok(rep)
     }
 
+    /// `memo/*.json`: regular files holding JSON, else removed.
+    fn verify_memo(&self, rep: &mut VerifyReport) -> Result<(), CacheError> {
+        let dir = self.root.join("memo");
+        let list = match fs::read_dir(&dir) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                // `memo` itself is a file, FIFO or link: drop it whole.
+                if let Ok(m) = fs::symlink_metadata(&dir) {
+                    if !m.is_dir() {
+                        let what = describe_non_regular(&dir, &m)
+                            .unwrap_or_else(|| "a regular file".into());
+                        let _ = remove_any(&dir);
+                        rep.checked += 1;
+                        rep.removed
+                            .push(format!("memo ({what} instead of a directory)"));
+                        return Ok(());
+                    }
+                }
+                return Err(CacheError::Io {
+                    path: dir,
+                    source: e,
+                });
+            }
+        };
+        let mut names: Vec<PathBuf> = list.flatten().map(|e| e.path()).collect();
+        names.sort();
+        for path in names {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if name.starts_with('.') {
+                continue; // a store in progress
+            }
+            rep.checked += 1;
+            let problem = match read_regular(&path) {
+                ReadOutcome::Bytes(bytes, _) => {
+                    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                        Ok(_) => continue,
+                        Err(_) => None,
+                    }
+                }
+                ReadOutcome::Special(what) => Some(what),
+                ReadOutcome::Missing => continue,
+                ReadOutcome::Failed(_) => None,
+            };
+            let _ = remove_any(&path);
+            rep.removed.push(match problem {
+                Some(what) => format!("memo/{name} ({what})"),
+                None => format!("memo/{name}"),
+            });
+        }
+        Ok(())
+    }
+
     /// Deletes least recently used entries until the cache holds at most
-    /// `max_bytes`; also sweeps temporary files left by killed processes.
+    /// `max_bytes`; also sweeps temporary files left by killed processes and
+    /// anything that is not a regular file where an entry belongs.
     pub fn gc(&self, max_bytes: u64) -> Result<GcReport, CacheError> {
         let mut entries = self.entries()?;
         let mut rep = GcReport::default();
         let hour_ago = SystemTime::now() - std::time::Duration::from_secs(3600);
         entries.retain(|e| {
+            if e.problem.is_some() {
+                // Not a file (a FIFO, a link, a directory): corrupt, dropped.
+                if remove_any(&e.path).is_ok() {
+                    rep.removed += 1;
+                }
+                return false;
+            }
             if e.name.starts_with(TMP_PREFIX) {
                 if e.last_used < hour_ago && fs::remove_file(&e.path).is_ok() {
                     rep.removed += 1;
@@ -414,9 +691,9 @@ impl Store for LocalStore {
         }
         match self.read_entry(Section::Cas, &digest.hash) {
             Ok(None) => Fetch::Miss,
-            Ok(Some(bytes)) => {
+            Ok(Some((bytes, file))) => {
                 if digest.matches(&bytes) {
-                    touch(&self.path_of(Section::Cas, &digest.hash));
+                    touch(&file);
                     Fetch::Hit(bytes)
                 } else {
                     Fetch::Fault(self.drop_corrupt(Section::Cas, &digest.hash))
@@ -437,9 +714,9 @@ impl Store for LocalStore {
         }
         match self.read_entry(Section::Ac, &key.0) {
             Ok(None) => Fetch::Miss,
-            Ok(Some(bytes)) => match unframe_result(&bytes) {
+            Ok(Some((bytes, file))) => match unframe_result(&bytes) {
                 Some(r) => {
-                    touch(&self.path_of(Section::Ac, &key.0));
+                    touch(&file);
                     Fetch::Hit(r)
                 }
                 None => Fetch::Fault(self.drop_corrupt(Section::Ac, &key.0)),
@@ -496,6 +773,172 @@ mod tests {
         b[n - 3] ^= 1;
         fs::write(&p, b).unwrap();
         assert!(matches!(s.get_result(&key), Fetch::Fault(_)));
+    }
+
+    fn mkfifo(path: &Path) {
+        let status = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn result_of(d: &Digest) -> ActionResult {
+        ActionResult {
+            outputs: BTreeMap::from([("o".to_string(), d.clone())]),
+            exit_code: 0,
+            stdout: Digest::of(b""),
+            stderr: Digest::of(b""),
+        }
+    }
+
+    #[test]
+    fn a_fifo_a_directory_or_a_link_in_place_of_an_entry_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStore::new(dir.path());
+        let outside = dir.path().join("outside");
+        fs::write(&outside, b"abc").unwrap();
+        let d = Digest::of(b"abc");
+        let key = ActionKey("b".repeat(64));
+        let blob = s.path_of(Section::Cas, &d.hash);
+        let result = s.path_of(Section::Ac, &key.0);
+        fs::create_dir_all(blob.parent().unwrap()).unwrap();
+        fs::create_dir_all(result.parent().unwrap()).unwrap();
+        type Make = fn(&Path, &Path);
+        let makers: [(&str, Make); 3] = [
+            ("a FIFO (named pipe)", |p, _| mkfifo(p)),
+            ("a directory", |p, _| {
+                fs::create_dir_all(p.join("sub")).unwrap();
+                fs::write(p.join("sub/f"), b"x").unwrap();
+            }),
+            ("a symbolic link", |p, to| {
+                std::os::unix::fs::symlink(to, p).unwrap()
+            }),
+        ];
+        for (what, make) in makers {
+            make(&blob, &outside);
+            make(&result, &outside);
+            let Fetch::Fault(f) = s.get_blob(&d) else {
+                panic!("{what}: blob not a fault")
+            };
+            assert_eq!(f.kind, FaultKind::Corrupt);
+            assert!(f.detail.contains(what), "{}", f.detail);
+            assert!(fs::symlink_metadata(&blob).is_err(), "{what} left");
+            let Fetch::Fault(f) = s.get_result(&key) else {
+                panic!("{what}: result not a fault")
+            };
+            assert!(f.detail.contains(what), "{}", f.detail);
+            assert!(fs::symlink_metadata(&result).is_err(), "{what} left");
+            // The link's target is untouched; the entry is written again.
+            assert_eq!(fs::read(&outside).unwrap(), b"abc");
+            s.put_blob(&d, b"abc").unwrap();
+            assert_eq!(s.get_blob(&d), Fetch::Hit(b"abc".to_vec()));
+            fs::remove_file(&blob).unwrap();
+        }
+        // A directory where a blob is written is replaced by the blob.
+        fs::create_dir_all(blob.join("x")).unwrap();
+        assert!(!s.has_blob(&d));
+        s.put_blob(&d, b"abc").unwrap();
+        assert!(s.has_blob(&d));
+        s.put_result(&key, &result_of(&d)).unwrap();
+    }
+
+    #[test]
+    fn a_shard_that_is_not_a_directory_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStore::new(dir.path());
+        let d = Digest::of(b"abc");
+        let shard = s
+            .path_of(Section::Cas, &d.hash)
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        fs::create_dir_all(shard.parent().unwrap()).unwrap();
+        mkfifo(&shard);
+        let Fetch::Fault(f) = s.get_blob(&d) else {
+            panic!("not a fault")
+        };
+        assert!(f.detail.contains("instead of a directory"), "{}", f.detail);
+        assert!(fs::symlink_metadata(&shard).is_err());
+        mkfifo(&shard);
+        s.put_blob(&d, b"abc").unwrap();
+        assert_eq!(s.get_blob(&d), Fetch::Hit(b"abc".to_vec()));
+        // A section that is not a directory: dropped on read, listed by verify.
+        let ac = dir.path().join("ac");
+        fs::write(&ac, b"").unwrap();
+        let key = ActionKey("a".repeat(64));
+        let Fetch::Fault(f) = s.get_result(&key) else {
+            panic!("not a fault")
+        };
+        assert!(
+            f.detail.starts_with("ac (a regular file instead"),
+            "{}",
+            f.detail
+        );
+        mkfifo(&ac);
+        let shard2 = dir.path().join("cas/ff");
+        fs::write(&shard2, b"").unwrap();
+        assert_eq!(
+            s.verify().unwrap().removed,
+            [
+                "cas/ff (a regular file instead of a directory)",
+                "ac (a FIFO (named pipe) instead of a directory)"
+            ]
+        );
+        assert!(s.verify().unwrap().removed.is_empty());
+    }
+
+    #[test]
+    fn verify_reports_and_removes_what_is_not_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStore::new(dir.path());
+        let good = Digest::of(b"good");
+        s.put_blob(&good, b"good").unwrap();
+        let outside = dir.path().join("outside");
+        fs::write(&outside, b"keep").unwrap();
+        let fifo = s.path_of(Section::Cas, &"c".repeat(64));
+        let sub = s.path_of(Section::Ac, &"d".repeat(64));
+        let link = s.path_of(Section::Ac, &"e".repeat(64));
+        fs::create_dir_all(fifo.parent().unwrap()).unwrap();
+        fs::create_dir_all(sub.join("x")).unwrap();
+        fs::create_dir_all(link.parent().unwrap()).unwrap();
+        mkfifo(&fifo);
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        let memo = dir.path().join("memo");
+        fs::create_dir_all(&memo).unwrap();
+        mkfifo(&memo.join("clang-1.json"));
+        fs::write(memo.join("coex-2.json"), b"{}").unwrap();
+        fs::write(memo.join("coex-3.json"), b"{not json").unwrap();
+        assert_eq!(s.stats().unwrap().cas_entries, 1);
+        let rep = s.verify().unwrap();
+        let c = "c".repeat(64);
+        let e = "e".repeat(64);
+        assert_eq!(
+            rep.removed,
+            [
+                format!("cas/cc/{c} (a FIFO (named pipe))"),
+                format!("ac/dd/{} (a directory)", "d".repeat(64)),
+                format!("ac/ee/{e} (a symbolic link (to {}))", outside.display()),
+                "memo/clang-1.json (a FIFO (named pipe))".to_string(),
+                "memo/coex-3.json".to_string(),
+            ]
+        );
+        assert_eq!(rep.checked, 7);
+        assert_eq!(fs::read(&outside).unwrap(), b"keep");
+        let again = s.verify().unwrap();
+        assert!(again.removed.is_empty(), "{:?}", again.removed);
+        assert_eq!(again.checked, 2);
+    }
+
+    #[test]
+    fn a_fifo_in_place_of_a_memo_file_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.json");
+        mkfifo(&p);
+        assert_eq!(read_cache_file(&p), None);
+        assert!(fs::symlink_metadata(&p).is_err());
+        fs::write(&p, b"{}").unwrap();
+        assert_eq!(read_cache_file(&p), Some(b"{}".to_vec()));
     }
 
     #[test]

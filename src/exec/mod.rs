@@ -18,6 +18,7 @@ pub mod layered;
 pub mod local;
 pub mod remote;
 pub mod scheduler;
+pub mod scratch;
 pub mod store;
 pub mod verified;
 

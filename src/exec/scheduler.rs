@@ -171,6 +171,8 @@ impl Executor {
     /// Runs every action of `graph` (dependencies first, `jobs` at a time).
     pub fn run(&self, graph: &ActionGraph) -> Result<BuildReport, ExecError> {
         graph.validate()?;
+        // Scratch directories of killed builds go once per build.
+        super::scratch::sweep();
         let mut users: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut waiting = BTreeMap::new();
         let mut ready = VecDeque::new();

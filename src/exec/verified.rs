@@ -37,15 +37,7 @@ impl VerifiedMemo {
 
     /// Blob hash → metadata at its last verification (empty if unknown).
     pub fn load(&self, key: &ActionKey) -> BTreeMap<String, StatKey> {
-        let path = self.file(key);
-        let regular = std::fs::symlink_metadata(&path)
-            .map(|m| m.file_type().is_file())
-            .unwrap_or(false);
-        if !regular {
-            return BTreeMap::new();
-        }
-        std::fs::read(&path)
-            .ok()
+        super::local::read_cache_file(&self.file(key))
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default()
     }

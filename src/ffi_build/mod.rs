@@ -16,6 +16,7 @@ pub use plan::{add_units_to_graph, plan_units, FfiPlan, PlannedUnit, SHIM_HEADER
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::atomic_file::{check_output, write_atomically, Input, OutputError, OutputTarget};
 use crate::exec::{BuildReport, ExecError, ExecOptions, Executor};
 use crate::toolchain::{find_clang, ToolchainError};
 
@@ -123,6 +124,10 @@ pub enum FfiBuildError {
         /// The cause.
         source: std::io::Error,
     },
+    /// An image's path is refused (something other than a regular file is
+    /// there, or an input) or could not be written.
+    #[error(transparent)]
+    OutputPath(#[from] OutputError),
 }
 
 /// A compile read a file that is neither in the archive nor a system
@@ -268,8 +273,44 @@ pub fn check_image(library: &str, unit: &str, image: &[u8]) -> Result<(), FfiBui
     Ok(())
 }
 
-/// Builds every unit (cache first, `-j N`) and copies each image to
-/// `out_dir/lib<unit>.so`.
+/// Checks the output folder and the image paths `out_dir/<image>` before a
+/// build: the folder is missing (it will be created) or a folder (a link to
+/// one is fine), and each image path is absent or a regular file that is
+/// not one of `inputs`. Writing checks each image again.
+pub fn check_image_paths<'a>(
+    out_dir: &Path,
+    images: impl IntoIterator<Item = &'a str>,
+    inputs: &[Input],
+) -> Result<(), OutputError> {
+    match std::fs::metadata(out_dir) {
+        Ok(m) if m.is_dir() => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Ok(m) => {
+            let what = crate::atomic_file::describe_non_regular(out_dir, &m)
+                .unwrap_or_else(|| "a regular file".to_string());
+            return Err(OutputError::Refused {
+                path: out_dir.to_path_buf(),
+                what: format!("it is {what}, not a folder for the unit images"),
+                fix: "Choose another output folder with -o.".to_string(),
+            });
+        }
+        Err(e) => {
+            return Err(OutputError::Io {
+                path: out_dir.to_path_buf(),
+                source: e,
+            })
+        }
+    }
+    for image in images {
+        check_output(&OutputTarget::new(&out_dir.join(image)).with_inputs(inputs))?;
+    }
+    Ok(())
+}
+
+/// Builds every unit (cache first, `-j N`) and writes each image to
+/// `out_dir/lib<unit>.so` (as a regular file, through a temporary file
+/// renamed into place; anything else at that path is refused, before the
+/// build and again when writing).
 pub fn build_units(
     inputs: &[FfiUnitInput],
     opts: &FfiBuildOptions,
@@ -278,6 +319,7 @@ pub fn build_units(
     // The compiler's identity, remembered in the cache like a program build's.
     let clang = crate::build::memo::clang(Some(&opts.exec.cache_dir), opts.cc.as_deref())?;
     let plan = plan_units(inputs, &clang)?;
+    check_image_paths(out_dir, plan.units.iter().map(|u| u.image.as_str()), &[])?;
     let executor = Executor::new(&opts.exec);
     let report = executor.run(&plan.graph).map_err(|e| plan.explain(e))?;
     let out_err = |path: &Path, e| FfiBuildError::Output {
@@ -298,7 +340,7 @@ pub fn build_units(
                 )))
             })?;
         check_image(&u.library, &u.unit, &bytes)?;
-        std::fs::write(&target, bytes).map_err(|e| out_err(&target, e))?;
+        write_atomically(&OutputTarget::new(&target), &bytes, 0o644, false)?;
         images.insert((u.library.clone(), u.unit.clone()), target);
     }
     Ok(FfiBuildOutcome { report, images })

@@ -12,7 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
-use super::{read_input, scratch_dir, write_output, CheckArgs, CodegenArgs, ImportArgs};
+use super::{
+    import_inputs, read_input, scratch_dir, write_output_protecting, CheckArgs, CodegenArgs,
+    ImportArgs,
+};
+use crate::atomic_file::Input;
 use crate::build::program::{codegen_tool, ProgramError};
 use crate::build::resolver::{CxzResolver, Lookup};
 use crate::failure::{CmdResult, Failure};
@@ -25,7 +29,9 @@ pub fn run(args: CodegenArgs) -> CmdResult {
         ProgramError::Diagnostics(text) => Failure::worded(text),
         ProgramError::Other(text) => Failure::new(text),
     })?;
-    write_output(&args.output, &object)?;
+    let mut inputs = vec![Input::new(&args.main, "--main")];
+    inputs.extend(import_inputs(&modules, &cxz));
+    write_output_protecting(&args.output, &object, &inputs)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -33,13 +39,22 @@ pub fn run(args: CodegenArgs) -> CmdResult {
 /// stamp lists them (an action needs an output for Bazel to cache it).
 pub fn check(args: CheckArgs) -> CmdResult {
     let output = super::absolute(&args.output)?;
+    // Absolute: the check runs in a scratch directory.
+    let mut inputs = Vec::new();
+    for src in &args.src {
+        inputs.push(Input::new(super::absolute(src)?, "--src"));
+    }
+    let (modules, cxz) = args.imports.parse()?;
+    for input in import_inputs(&modules, &cxz) {
+        inputs.push(Input::new(super::absolute(&input.path)?, input.what));
+    }
     let staged = StagedSources::new(&args.src, &args.imports)?;
     let mut stamp = String::new();
     for entry in &staged.entries {
         staged.check(entry)?;
         stamp.push_str(&format!("checked {}\n", entry.display()));
     }
-    write_output(&output, stamp.as_bytes())?;
+    write_output_protecting(&output, stamp.as_bytes(), &inputs)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -6,9 +6,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::{read_input, split_spec, write_output, InterfaceArgs, PackArgs, ToolArgError};
+use super::{
+    read_input, split_spec, write_output_protecting, InterfaceArgs, PackArgs, ToolArgError,
+};
+use crate::atomic_file::Input;
 use crate::build::graph::interface_archive;
-use crate::cxz::pack::{collect_tree, write_zip, PackError};
+use crate::cxz::pack::{check_output_outside_tree, collect_tree, write_zip, PackError};
 use crate::cxz::{CxzArchive, CxzError, Limits, MANIFEST};
 use crate::failure::{CmdResult, Failure};
 
@@ -20,9 +23,14 @@ pub fn run(args: PackArgs) -> CmdResult {
         file,
         output,
     } = args;
+    let mut inputs = Vec::new();
     let bytes = match (root, manifest) {
         (Some(root), _) => {
+            check_output_outside_tree(&root, &output, "-o").map_err(Failure::new)?;
             let files = collect_tree(&root, Some(&output)).map_err(Failure::new)?;
+            for rel in files.keys() {
+                inputs.push(Input::new(root.join(rel), format!("--root file {rel}")));
+            }
             pack_files(files, &root.display().to_string())?
         }
         (None, Some(manifest)) => {
@@ -30,6 +38,7 @@ pub fn run(args: PackArgs) -> CmdResult {
             let mut files = BTreeMap::new();
             for (archive_path, disk_path) in &list {
                 files.insert(archive_path.clone(), read_input(disk_path)?);
+                inputs.push(Input::new(disk_path, format!("the file of {archive_path}")));
             }
             pack_files(files, &manifest.display().to_string())?
         }
@@ -42,7 +51,7 @@ pub fn run(args: PackArgs) -> CmdResult {
             .into_failure())
         }
     };
-    write_output(&output, &bytes)?;
+    write_output_protecting(&output, &bytes, &inputs)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -54,7 +63,8 @@ pub fn run(args: PackArgs) -> CmdResult {
 pub fn interface(args: InterfaceArgs) -> CmdResult {
     let archive = CxzArchive::open(&args.cxz).map_err(Failure::new)?;
     let bytes = interface_archive(&archive).map_err(Failure::new)?;
-    write_output(&args.output, &bytes)?;
+    let inputs = [Input::new(&args.cxz, "--cxz")];
+    write_output_protecting(&args.output, &bytes, &inputs)?;
     Ok(ExitCode::SUCCESS)
 }
 
