@@ -435,3 +435,31 @@ fn tool_outputs_refuse_fifos_and_inputs() {
         HELLO
     );
 }
+
+#[test]
+fn an_unchanged_output_is_left_alone_and_a_changed_one_is_written_again() {
+    use std::os::unix::fs::MetadataExt;
+    let env = Env::new();
+    let dir = work(&env, &[("hello.coex", HELLO)]);
+    let ok = |o: &Output| assert!(o.status.success(), "{}", text(&o.stderr));
+    ok(&coex(&env, &dir, &["build", "hello.coex", "-o", "app"]));
+    let app = dir.join("app");
+    let first = std::fs::metadata(&app).unwrap();
+    // A no-op rebuild does not rewrite the file (same inode, same mtime).
+    ok(&coex(&env, &dir, &["build", "hello.coex", "-o", "app"]));
+    let again = std::fs::metadata(&app).unwrap();
+    assert_eq!(
+        (first.ino(), first.mtime_nsec()),
+        (again.ino(), again.mtime_nsec())
+    );
+    // Damaged after the build: the next build writes the right bytes again.
+    let good = std::fs::read(&app).unwrap();
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0xff;
+    std::fs::write(&app, &bad).unwrap();
+    ok(&coex(&env, &dir, &["build", "hello.coex", "-o", "app"]));
+    assert_eq!(std::fs::read(&app).unwrap(), good);
+    let run = std::process::Command::new(&app).output().unwrap();
+    assert_eq!(text(&run.stdout), "1\n");
+}

@@ -15,6 +15,7 @@ pub mod graph;
 pub mod library_check;
 pub mod lower;
 pub mod memo;
+pub mod output_memo;
 pub mod program;
 pub mod resolver;
 pub mod run;

@@ -20,6 +20,9 @@ pub struct ProgramBuildOptions {
     pub cc: Option<PathBuf>,
     /// `-L` directories searched for libraries first.
     pub lib_dirs: Vec<PathBuf>,
+    /// Where the executable will be written, if anywhere: when that file
+    /// already holds the result (see `output_memo`), it is not read back.
+    pub output: Option<PathBuf>,
 }
 
 /// What a build produced.
@@ -27,8 +30,11 @@ pub struct ProgramBuildOptions {
 pub struct ProgramBuild {
     /// Per-action outcomes.
     pub report: BuildReport,
-    /// The executable.
-    pub executable: Vec<u8>,
+    /// The executable's digest.
+    pub executable_digest: crate::exec::Digest,
+    /// The executable, or `None` when [`ProgramBuildOptions::output`]
+    /// already holds exactly these bytes.
+    pub executable: Option<Vec<u8>>,
     /// Rendered warnings of the front end (may be empty).
     pub warnings: String,
 }
@@ -78,17 +84,27 @@ pub fn build_program_checked(
     let executor = Executor::new(&opts.exec);
     let report = executor.run(&pg.graph).map_err(|e| explain(&pg, e))?;
     reject_unloadable_images(&pg, &report, &executor)?;
-    let executable = report
+    let vanished = || {
+        ProgramError::Other(
+            "the executable vanished from the cache during the build; run the build again".into(),
+        )
+    };
+    let digest = report
         .output(&pg.link, EXECUTABLE)
-        .and_then(|d| executor.read_blob(d))
-        .ok_or_else(|| {
-            ProgramError::Other(
-                "the executable vanished from the cache during the build; run the build again"
-                    .into(),
-            )
-        })?;
+        .ok_or_else(vanished)?
+        .clone();
+    let in_place = opts
+        .output
+        .as_deref()
+        .is_some_and(|out| super::output_memo::unchanged(&opts.exec.cache_dir, out, &digest));
+    let executable = if in_place {
+        None
+    } else {
+        Some(executor.read_blob(&digest).ok_or_else(vanished)?)
+    };
     Ok(ProgramBuild {
         report,
+        executable_digest: digest,
         executable,
         warnings: loaded.warnings,
     })

@@ -57,6 +57,7 @@ pub(super) fn to_failure(e: ProgramError) -> Failure {
 fn build_it(
     p: &ProgramArgs,
     quiet: bool,
+    output: Option<&Path>,
     before_run: impl FnOnce(&LoadedProgram) -> Result<(), ProgramError>,
 ) -> Result<ProgramBuild, Failure> {
     let mut exec = p.exec.options()?;
@@ -67,6 +68,7 @@ fn build_it(
         exec,
         cc: p.exec.cc.clone(),
         lib_dirs: p.lib_dirs.clone(),
+        output: output.map(Path::to_path_buf),
     };
     let build = build_program_checked(&p.file, &opts, before_run).map_err(to_failure)?;
     if !build.warnings.is_empty() {
@@ -111,15 +113,17 @@ pub fn build(args: BuildArgs) -> CmdResult {
     let main = args.program.file.clone();
     let mut inputs = vec![Input::new(&main, "the program's source")];
     check_output(&OutputTarget::new(&out).with_inputs(&inputs)).map_err(Failure::new)?;
-    let build = build_it(&args.program, false, |loaded| {
+    let build = build_it(&args.program, false, Some(&out), |loaded| {
         inputs = program_inputs(&main, loaded);
         check_output(&OutputTarget::new(&out).with_inputs(&inputs))
             .map_err(|e| ProgramError::Other(e.to_string()))
     })?;
-    write_executable(
-        &OutputTarget::new(&out).with_inputs(&inputs),
-        &build.executable,
-    )?;
+    // `None`: OUT already holds these bytes (written by an earlier build).
+    if let Some(bytes) = &build.executable {
+        write_executable(&OutputTarget::new(&out).with_inputs(&inputs), bytes)?;
+        let cache = args.program.exec.options()?.cache_dir;
+        crate::build::output_memo::remember(&cache, &out, &build.executable_digest);
+    }
     for line in build.report.action_lines() {
         println!("{line}");
     }
@@ -131,7 +135,7 @@ pub fn build(args: BuildArgs) -> CmdResult {
 /// `coex run`: builds quietly (stdout belongs to the program), runs the
 /// executable with the arguments after `--`, passes its exit status on.
 pub fn run(args: RunArgs) -> CmdResult {
-    let build = build_it(&args.program, !args.verbose, |_| Ok(()))?;
+    let build = build_it(&args.program, !args.verbose, None, |_| Ok(()))?;
     if args.verbose {
         for line in build.report.action_lines() {
             eprintln!("{line}");
@@ -149,7 +153,11 @@ pub fn run(args: RunArgs) -> CmdResult {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "program".into());
     let exe = dir.path().join(stem);
-    write_executable(&OutputTarget::new(&exe), &build.executable)?;
+    let bytes = build
+        .executable
+        .as_deref()
+        .ok_or_else(|| Failure::new("the executable was not read from the cache"))?;
+    write_executable(&OutputTarget::new(&exe), bytes)?;
     let status = std::process::Command::new(&exe)
         .args(&args.args)
         .status()

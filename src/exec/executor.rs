@@ -159,7 +159,7 @@ fn stable_digests(
     list.paths
         .iter()
         .map(|p| {
-            let (stat, digest) = files.digest(Path::new(p))?;
+            let (stat, digest) = files.digest_fresh(Path::new(p))?;
             (!stat.changed_since(started)).then(|| (p.clone(), digest))
         })
         .collect()

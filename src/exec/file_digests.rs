@@ -83,6 +83,9 @@ pub struct FileDigests {
     dirty: AtomicBool,
     /// Existence answers of this build (many actions ask about one path).
     exists: Mutex<BTreeMap<PathBuf, bool>>,
+    /// Digests already looked at in this build: the actions of one build
+    /// share most headers, and one `stat` per file per build is enough.
+    seen: Mutex<BTreeMap<PathBuf, (StatKey, Digest)>>,
 }
 
 impl FileDigests {
@@ -100,6 +103,7 @@ impl FileDigests {
             map: Mutex::new(map),
             dirty: AtomicBool::new(false),
             exists: Mutex::new(BTreeMap::new()),
+            seen: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -110,12 +114,33 @@ impl FileDigests {
             map: Mutex::new(BTreeMap::new()),
             dirty: AtomicBool::new(false),
             exists: Mutex::new(BTreeMap::new()),
+            seen: Mutex::new(BTreeMap::new()),
         }
     }
 
     /// The digest of the regular file at `path` (symlinks followed), with
     /// its stat key; `None` if it is missing, unreadable or not a file.
     pub fn digest(&self, path: &Path) -> Option<(StatKey, Digest)> {
+        if let Some(known) = self.seen.lock().ok().and_then(|m| m.get(path).cloned()) {
+            return Some(known);
+        }
+        self.digest_fresh(path)
+    }
+
+    /// [`Self::digest`] from a fresh `stat`, whatever this build saw before
+    /// (after a command ran: what it read must be judged as it is now).
+    pub fn digest_fresh(&self, path: &Path) -> Option<(StatKey, Digest)> {
+        let found = self.digest_now(path);
+        if let Ok(mut seen) = self.seen.lock() {
+            match &found {
+                Some(f) => seen.insert(path.to_path_buf(), f.clone()),
+                None => seen.remove(path),
+            };
+        }
+        found
+    }
+
+    fn digest_now(&self, path: &Path) -> Option<(StatKey, Digest)> {
         let meta = std::fs::metadata(path).ok()?;
         if !meta.is_file() {
             return None;
@@ -209,6 +234,9 @@ mod tests {
         let (_, d1) = memo.digest(&f).unwrap();
         assert_eq!(d1, Digest::of(b"int a;"));
         std::fs::write(&f, b"int b;").unwrap();
+        // One build sees one version of a file; the next build the new one.
+        assert_eq!(memo.digest(&f).unwrap().1, d1);
+        let memo = FileDigests::load(dir.path());
         let (_, d2) = memo.digest(&f).unwrap();
         assert_eq!(d2, Digest::of(b"int b;"));
         assert!(memo.digest(&dir.path().join("missing.h")).is_none());
