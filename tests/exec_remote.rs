@@ -63,7 +63,8 @@ fn machine_b_gets_everything_from_the_remote_then_failures_fall_back() {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
         assert_eq!(name, sha256_hex(&std::fs::read(f).unwrap()));
     }
-    assert_eq!(files_under(&server.data_dir().join("ac")).len(), 4);
+    // Two per action: the discovered-inputs list and the result.
+    assert_eq!(files_under(&server.data_dir().join("ac")).len(), 8);
 
     // Machine B: empty cache, zero compiles, everything remote.
     let cache_b = t.path().join("cache_b");
@@ -278,11 +279,15 @@ fn a_foreign_action_result_on_the_remote_is_rejected() {
     )
     .unwrap();
     let image = file_digest(&t.path().join("out_a/libu.so"));
-    // Put a compile action's (well-formed) entry where the link's entry is.
+    // Put a compile action's (well-formed) result where the link's first
+    // entry (its list of discovered inputs) is.
     let ac = server.data_dir().join("ac");
     let link_key = &a.report.actions["link:demo/u"].key.0;
-    let compile_key = &a.report.actions["compile:demo/u/f0.c"].key.0;
-    std::fs::copy(ac.join(compile_key), ac.join(link_key)).unwrap();
+    let compile_result = files_under(&ac)
+        .into_iter()
+        .find(|f| String::from_utf8_lossy(&std::fs::read(f).unwrap()).contains("obj/f0.c.o"))
+        .expect("the compile's result is on the server");
+    std::fs::copy(compile_result, ac.join(link_key)).unwrap();
     let b = build_units(
         &input(),
         &remote_opts(&t.path().join("b"), &server.url(), true),

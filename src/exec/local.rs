@@ -351,8 +351,11 @@ impl LocalStore {
             .prefix(TMP_PREFIX)
             .tempfile_in(dir)
             .map_err(io)?;
+        // No fsync: every read verifies (a blob against its name, a result
+        // against its checksum), so bytes a crash lost read as a corrupt
+        // entry, dropped and rebuilt; syncing every entry cost cold builds
+        // a disk flush per file.
         tmp.write_all(bytes).map_err(io)?;
-        tmp.as_file().sync_data().map_err(io)?;
         if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
             let _ = remove_any(&path);
         }
@@ -612,8 +615,20 @@ impl LocalStore {
                 });
             }
         };
+        drop(list);
+        self.verify_memo_dir(&dir, "memo", rep);
+        Ok(())
+    }
+
+    /// One folder of `memo/` (the memos of `build::` and `exec::` keep
+    /// sub-folders: `verified/ab/`, `archives/`, `outputs/`, `images-ok/`):
+    /// folders are walked, files must be regular and hold JSON (the
+    /// markers of `images-ok/` are empty), anything else is removed.
+    fn verify_memo_dir(&self, dir: &Path, rel: &str, rep: &mut VerifyReport) {
+        let Ok(list) = fs::read_dir(dir) else { return };
         let mut names: Vec<PathBuf> = list.flatten().map(|e| e.path()).collect();
         names.sort();
+        let markers = rel.ends_with("images-ok");
         for path in names {
             let name = path
                 .file_name()
@@ -622,13 +637,17 @@ impl LocalStore {
             if name.starts_with('.') {
                 continue; // a store in progress
             }
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                self.verify_memo_dir(&path, &format!("{rel}/{name}"), rep);
+                continue;
+            }
             rep.checked += 1;
             let problem = match read_regular(&path) {
                 ReadOutcome::Bytes(bytes, _) => {
-                    match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                        Ok(_) => continue,
-                        Err(_) => None,
+                    if markers || serde_json::from_slice::<serde_json::Value>(&bytes).is_ok() {
+                        continue;
                     }
+                    None
                 }
                 ReadOutcome::Special(what) => Some(what),
                 ReadOutcome::Missing => continue,
@@ -636,11 +655,10 @@ impl LocalStore {
             };
             let _ = remove_any(&path);
             rep.removed.push(match problem {
-                Some(what) => format!("memo/{name} ({what})"),
-                None => format!("memo/{name}"),
+                Some(what) => format!("{rel}/{name} ({what})"),
+                None => format!("{rel}/{name}"),
             });
         }
-        Ok(())
     }
 
     /// Deletes least recently used entries until the cache holds at most
@@ -704,6 +722,14 @@ impl Store for LocalStore {
     }
 
     fn put_blob(&self, digest: &Digest, bytes: &[u8]) -> Result<Put, StoreFault> {
+        // Content-addressed: a regular file of the right size under this
+        // name already holds these bytes (a damaged one is caught and
+        // dropped when read).
+        let present = fs::symlink_metadata(self.path_of(Section::Cas, &digest.hash))
+            .is_ok_and(|m| m.file_type().is_file() && m.len() == digest.size);
+        if present {
+            return Ok(Put::Stored);
+        }
         self.write_atomic(Section::Cas, &digest.hash, bytes)?;
         Ok(Put::Stored)
     }
