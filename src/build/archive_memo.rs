@@ -18,13 +18,14 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cxz::{CxzArchive, CxzError};
+use crate::cxz::{CxzArchive, CxzError, FFI_SRC};
 use crate::exec::file_digests::StatKey;
 use crate::exec::local::{read_cache_file, LocalStore};
 use crate::exec::store::Store;
 use crate::exec::Digest;
+use crate::ffi_build::host_paths::scan;
 
-const FORMAT: &str = "coex-archive-memo-v1";
+const FORMAT: &str = "coex-archive-memo-v2";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Entry {
@@ -32,7 +33,10 @@ struct Entry {
     path: PathBuf,
     stat: StatKey,
     digest: String,
-    files: BTreeMap<String, (Digest, StatKey)>,
+    /// Per file: its digest, its CAS blob's metadata, and whether it is
+    /// held by digest only (`CxzArchive::stored`): C files and headers
+    /// that name no host path, whose bytes only a running action needs.
+    files: BTreeMap<String, (Digest, StatKey, bool)>,
 }
 
 /// Opens `path` through the memo of the cache at `cache_dir` (a full,
@@ -90,15 +94,21 @@ fn remembered(
         return None;
     }
     let mut files = BTreeMap::new();
-    for (name, (digest, blob_stat)) in &entry.files {
+    let mut stored = BTreeMap::new();
+    for (name, (digest, blob_stat, by_digest)) in &entry.files {
         let blob = store.blob_path(digest);
         let meta = regular_file(&blob)?;
         if &StatKey::of(&meta) != blob_stat || meta.len() != digest.size {
             return None;
         }
-        files.insert(name.clone(), std::fs::read(&blob).ok()?);
+        if *by_digest {
+            files.insert(name.clone(), Vec::new());
+            stored.insert(name.clone(), digest.clone());
+        } else {
+            files.insert(name.clone(), std::fs::read(&blob).ok()?);
+        }
     }
-    CxzArchive::from_validated(files, entry.digest, &display.display().to_string()).ok()
+    CxzArchive::from_validated(files, stored, entry.digest, &display.display().to_string()).ok()
 }
 
 fn remember(
@@ -118,7 +128,10 @@ fn remember(
         let Some(meta) = regular_file(&blob) else {
             return;
         };
-        files.insert(name.clone(), (digest, StatKey::of(&meta)));
+        let by_digest = name
+            .strip_prefix(FFI_SRC)
+            .is_some_and(|rel| scan(rel, bytes).is_none());
+        files.insert(name.clone(), (digest, StatKey::of(&meta), by_digest));
     }
     let entry = Entry {
         format: FORMAT.to_string(),
@@ -179,9 +192,20 @@ mod tests {
             1
         );
         let second = open(&archive, Some(&cache)).unwrap();
-        assert_eq!(second.files, first.files);
         assert_eq!(second.digest, first.digest);
         assert_eq!(second.manifest, first.manifest);
+        // The C file is held by digest; everything else by bytes.
+        let c = Digest::of(&first.files["ffi/src/a.c"]);
+        assert_eq!(
+            second.stored,
+            BTreeMap::from([("ffi/src/a.c".to_string(), c)])
+        );
+        assert_eq!(second.files["ffi/src/a.c"], b"");
+        for (name, bytes) in &first.files {
+            if name != "ffi/src/a.c" {
+                assert_eq!(&second.files[name], bytes);
+            }
+        }
 
         // Another archive at the same path: never the remembered files.
         let other = write_library(t.path(), "int a(void) { return 2; }\n");
@@ -195,6 +219,7 @@ mod tests {
         let blob = LocalStore::new(&cache).blob_path(&c_digest);
         std::fs::write(&blob, b"int a(void) { return 9; }\n").unwrap();
         let fourth = open(&other, Some(&cache)).unwrap();
+        assert!(fourth.stored.is_empty(), "a full open holds every byte");
         assert_eq!(fourth.files["ffi/src/a.c"], b"int a(void) { return 2; }\n");
     }
 }

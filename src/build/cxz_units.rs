@@ -79,20 +79,29 @@ fn unit_input(archive: &CxzArchive, manifest: &Manifest, unit: &ResolvedUnit) ->
         .flat_map(|other| other.sources.iter().map(String::as_str))
         .filter(|s| !unit.sources.iter().any(|own| own == s))
         .collect();
+    let mine = |p: &&String| !foreign.contains(p.as_str());
+    let rel = |p: &String| {
+        p.strip_prefix(FFI_SRC)
+            .filter(|rel| !rel.is_empty())
+            .map(str::to_string)
+    };
     let files = archive
         .files
         .iter()
-        .filter(|(p, _)| !foreign.contains(p.as_str()))
-        .filter_map(|(p, bytes)| {
-            p.strip_prefix(FFI_SRC)
-                .filter(|rel| !rel.is_empty())
-                .map(|rel| (rel.to_string(), bytes.clone()))
-        })
+        .filter(|(p, _)| mine(p) && !archive.stored.contains_key(*p))
+        .filter_map(|(p, bytes)| Some((rel(p)?, bytes.clone())))
+        .collect();
+    let stored = archive
+        .stored
+        .iter()
+        .filter(|(p, _)| mine(p))
+        .filter_map(|(p, d)| Some((rel(p)?, d.clone())))
         .collect();
     FfiUnitInput {
         library: manifest.library.name.clone(),
         unit: unit.name.clone(),
         files,
+        stored,
         sources: unit.sources.iter().map(|s| under_ffi_src(s)).collect(),
         include_dirs: unit.include_dirs.iter().map(|d| under_ffi_src(d)).collect(),
         cflags: unit.cflags.clone(),

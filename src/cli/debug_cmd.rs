@@ -111,6 +111,7 @@ fn build_unit(a: BuildUnitArgs) -> CmdResult {
         a.include_dirs
     };
     let unit = FfiUnitInput {
+        stored: Default::default(),
         library: a.library,
         unit: a.unit,
         files,

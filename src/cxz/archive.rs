@@ -65,6 +65,10 @@ pub struct CxzArchive {
     pub manifest: Manifest,
     /// BLAKE3 content digest of `files` (hex), see [`content_digest`].
     pub digest: String,
+    /// Files held by digest only: their entry in `files` is empty and their
+    /// bytes are a blob of the local build cache (an archive reopened from
+    /// `build::archive_memo`; empty for every archive read from its zip).
+    pub stored: BTreeMap<String, crate::exec::Digest>,
 }
 
 impl CxzArchive {
@@ -135,6 +139,7 @@ impl CxzArchive {
     /// `build::archive_memo`): only the manifest is parsed again.
     pub fn from_validated(
         files: BTreeMap<String, Vec<u8>>,
+        stored: BTreeMap<String, crate::exec::Digest>,
         digest: String,
         display: &str,
     ) -> Result<CxzArchive, CxzError> {
@@ -151,6 +156,7 @@ impl CxzArchive {
             files,
             manifest,
             digest,
+            stored,
         })
     }
 
@@ -206,6 +212,7 @@ fn validate(
                 files,
                 manifest,
                 digest,
+                stored: BTreeMap::new(),
             })
         }
         _ => Err(CxzError::Invalid {

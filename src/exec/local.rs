@@ -637,7 +637,14 @@ impl LocalStore {
             if name.starts_with('.') {
                 continue; // a store in progress
             }
-            if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            // Folders only where the memos keep them; any other folder is
+            // a bad entry like a FIFO or a link.
+            let folder_here = match rel {
+                "memo" => ["verified", "archives", "outputs", "images-ok"].contains(&name.as_str()),
+                "memo/verified" => name.len() == 2,
+                _ => false,
+            };
+            if folder_here && fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
                 self.verify_memo_dir(&path, &format!("{rel}/{name}"), rep);
                 continue;
             }

@@ -32,6 +32,19 @@ const CONSTRUCTS: &[&str] = &[
     "embed",
 ];
 
+/// The first host path `bytes` (file `file`, relative to `ffi/src`) names,
+/// if any; a fast byte search first, as most files mention none of the
+/// constructs.
+pub fn scan(file: &str, bytes: &[u8]) -> Option<HostPath> {
+    let worth_scanning = [&b"incbin"[..], b"__has_", b"embed"]
+        .iter()
+        .any(|needle| memchr::memmem::find(bytes, needle).is_some());
+    if !worth_scanning {
+        return None;
+    }
+    find_host_path(file, &String::from_utf8_lossy(bytes))
+}
+
 /// The first mention in `text` (file `file`, relative to `ffi/src`) of a
 /// path outside the library, if any.
 pub fn find_host_path(file: &str, text: &str) -> Option<HostPath> {

@@ -7,7 +7,7 @@
 //! archives: whoever reads the archive fills in [`FfiUnitInput`].
 
 mod elf;
-mod host_paths;
+pub mod host_paths;
 mod plan;
 
 pub use elf::has_static_tls;
@@ -27,8 +27,13 @@ pub struct FfiUnitInput {
     pub library: String,
     /// The unit's name; the image is `lib<unit>.so`.
     pub unit: String,
-    /// ALL files under `ffi/src`, by path relative to it.
+    /// ALL files under `ffi/src`, by path relative to it (except those in
+    /// `stored`).
     pub files: BTreeMap<String, Vec<u8>>,
+    /// Files under `ffi/src` known by digest only: their bytes are a blob of
+    /// the local cache, read only if an action must run. They were already
+    /// scanned for host paths (see `build::archive_memo`).
+    pub stored: BTreeMap<String, crate::exec::Digest>,
     /// C sources to compile (glob-expanded, relative to `ffi/src`).
     pub sources: Vec<String>,
     /// Include directories relative to `ffi/src` (`.` is `ffi/src` itself).

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::host_paths::find_host_path;
+use super::host_paths::scan;
 use super::{FfiBuildError, FfiUnitInput};
 use crate::exec::action::{fixed_env, Discover, SCRATCH};
 use crate::exec::graph::{ActionGraph, ActionSpec, InputSource};
@@ -116,17 +116,8 @@ pub fn add_units_to_graph(
 /// Refuses a unit whose C names a host file where the dependency file
 /// cannot see it (`.incbin`, `#embed`, `__has_include`; see host_paths.rs).
 fn check_host_paths(u: &FfiUnitInput) -> Result<(), FfiBuildError> {
-    // A fast byte search first: most files mention none of the constructs.
-    let worth_scanning = |b: &[u8]| {
-        [&b"incbin"[..], b"__has_", b"embed"]
-            .iter()
-            .any(|needle| memchr::memmem::find(b, needle).is_some())
-    };
     for (path, bytes) in &u.files {
-        if !worth_scanning(bytes) {
-            continue;
-        }
-        if let Some(found) = find_host_path(path, &String::from_utf8_lossy(bytes)) {
+        if let Some(found) = scan(path, bytes) {
             return Err(FfiBuildError::HostPath(Box::new(super::HostPath {
                 library: u.library.clone(),
                 unit: u.unit.clone(),
@@ -178,6 +169,13 @@ fn add_unit(
         let d = graph.add_blob(bytes.clone());
         inputs.insert(format!("src/{}", norm(path)), InputSource::Blob(d));
     }
+    for (path, d) in &u.stored {
+        if !rel_ok(path) {
+            return Err(bad(u, format!("file '{path}' must stay inside ffi/src")));
+        }
+        // The executor reads it from the local cache if an action runs.
+        inputs.insert(format!("src/{}", norm(path)), InputSource::Blob(d.clone()));
+    }
     let header = graph.add_blob(SHIM_HEADER.as_bytes().to_vec());
     inputs.insert(
         format!("{SHIM_DIR}/coex_ffi.h"),
@@ -225,7 +223,7 @@ fn add_unit(
     let mut objects = Vec::new();
     for src in &u.sources {
         let s = norm(src);
-        if !rel_ok(src) || !u.files.keys().any(|f| norm(f) == s) {
+        if !rel_ok(src) || !u.files.keys().chain(u.stored.keys()).any(|f| norm(f) == s) {
             return Err(bad(
                 u,
                 format!("source '{src}' is not a file under ffi/src"),
