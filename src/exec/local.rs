@@ -729,13 +729,17 @@ impl Store for LocalStore {
     }
 
     fn put_blob(&self, digest: &Digest, bytes: &[u8]) -> Result<Put, StoreFault> {
-        // Content-addressed: a regular file of the right size under this
-        // name already holds these bytes (a damaged one is caught and
-        // dropped when read).
-        let present = fs::symlink_metadata(self.path_of(Section::Cas, &digest.hash))
+        // A blob already there with exactly these bytes is not written again
+        // (reading is cheaper than writing); a damaged one is replaced.
+        let path = self.path_of(Section::Cas, &digest.hash);
+        let same_size = fs::symlink_metadata(&path)
             .is_ok_and(|m| m.file_type().is_file() && m.len() == digest.size);
-        if present {
-            return Ok(Put::Stored);
+        if same_size {
+            if let ReadOutcome::Bytes(existing, _) = read_regular(&path) {
+                if existing == bytes {
+                    return Ok(Put::Stored);
+                }
+            }
         }
         self.write_atomic(Section::Cas, &digest.hash, bytes)?;
         Ok(Put::Stored)
