@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cxz::{CxzArchive, CxzError, FFI_SRC};
 use crate::exec::file_digests::StatKey;
-use crate::exec::local::{read_cache_file, LocalStore};
+use crate::exec::local::{read_cache_file, write_cache_file, LocalStore};
 use crate::exec::store::Store;
 use crate::exec::Digest;
 use crate::ffi_build::host_paths::scan;
@@ -140,18 +140,7 @@ fn remember(
         digest: archive.digest.clone(),
         files,
     };
-    let (Ok(bytes), Some(dir)) = (serde_json::to_vec(&entry), entry_file.parent()) else {
-        return;
-    };
-    if std::fs::create_dir_all(dir).is_err() {
-        return;
-    }
-    if let Ok(mut tmp) = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir) {
-        use std::io::Write;
-        if tmp.write_all(&bytes).is_ok() {
-            let _ = tmp.persist(entry_file);
-        }
-    }
+    write_cache_file(entry_file, &entry);
 }
 
 #[cfg(test)]

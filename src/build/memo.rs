@@ -85,19 +85,7 @@ fn load<T: DeserializeOwned>(path: &Path) -> Option<Entry<T>> {
 }
 
 fn store<T: Serialize>(path: &Path, value: &T) {
-    let Some(parent) = path.parent() else { return };
-    if std::fs::create_dir_all(parent).is_err() {
-        return;
-    }
-    let Ok(bytes) = serde_json::to_vec(value) else {
-        return;
-    };
-    if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(parent) {
-        use std::io::Write;
-        if tmp.write_all(&bytes).is_ok() {
-            let _ = tmp.persist(path);
-        }
-    }
+    crate::exec::local::write_cache_file(path, value);
 }
 
 /// The value remembered in `file` under `tag` while none of its components

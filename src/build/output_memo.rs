@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::exec::file_digests::StatKey;
-use crate::exec::local::read_cache_file;
+use crate::exec::local::{read_cache_file, write_cache_file};
 use crate::exec::Digest;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -69,18 +69,7 @@ pub fn remember(cache: &Path, out: &Path, digest: &Digest) {
         stat,
         digest: digest.clone(),
     };
-    let (Ok(bytes), Some(dir)) = (serde_json::to_vec(&entry), file.parent()) else {
-        return;
-    };
-    if std::fs::create_dir_all(dir).is_err() {
-        return;
-    }
-    if let Ok(mut tmp) = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir) {
-        use std::io::Write;
-        if tmp.write_all(&bytes).is_ok() {
-            let _ = tmp.persist(&file);
-        }
-    }
+    write_cache_file(&file, &entry);
 }
 
 #[cfg(test)]

@@ -199,19 +199,7 @@ impl FileDigests {
             files: map.clone(),
         };
         drop(map);
-        let Ok(bytes) = serde_json::to_vec(&memo) else {
-            return;
-        };
-        let Some(dir) = file.parent() else { return };
-        if std::fs::create_dir_all(dir).is_err() {
-            return;
-        }
-        if let Ok(mut tmp) = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir) {
-            use std::io::Write;
-            if tmp.write_all(&bytes).is_ok() {
-                let _ = tmp.persist(file);
-            }
-        }
+        super::local::write_cache_file(file, &memo);
     }
 }
 

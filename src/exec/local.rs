@@ -278,6 +278,23 @@ fn read_regular(path: &Path) -> ReadOutcome {
     }
 }
 
+/// Writes a memo file of the cache (`memo/…`) as JSON, through a temporary
+/// file renamed into place. Best effort: a memo that cannot be written only
+/// costs time, so failures are ignored.
+pub fn write_cache_file<T: serde::Serialize>(path: &Path, value: &T) {
+    let (Ok(bytes), Some(dir)) = (serde_json::to_vec(value), path.parent()) else {
+        return;
+    };
+    if fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    if let Ok(mut tmp) = tempfile::Builder::new().prefix(TMP_PREFIX).tempfile_in(dir) {
+        if tmp.write_all(&bytes).is_ok() {
+            let _ = tmp.persist(path);
+        }
+    }
+}
+
 /// Reads a small file kept in the cache outside `cas/` and `ac/` (the
 /// remembered tool identities under `memo/`): `None` if it is missing or
 /// unreadable. Anything but a regular file there is removed with one

@@ -44,20 +44,7 @@ impl VerifiedMemo {
 
     /// Remembers `blobs` for `key` (best effort: a lost memo costs a re-check).
     pub fn save(&self, key: &ActionKey, blobs: &BTreeMap<String, StatKey>) {
-        let path = self.file(key);
-        let Some(dir) = path.parent() else { return };
-        if std::fs::create_dir_all(dir).is_err() {
-            return;
-        }
-        let Ok(bytes) = serde_json::to_vec(blobs) else {
-            return;
-        };
-        if let Ok(mut tmp) = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir) {
-            use std::io::Write;
-            if tmp.write_all(&bytes).is_ok() {
-                let _ = tmp.persist(&path);
-            }
-        }
+        super::local::write_cache_file(&self.file(key), blobs);
     }
 }
 
