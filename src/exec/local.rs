@@ -685,6 +685,37 @@ impl LocalStore {
         }
     }
 
+    /// Drops memo files about entries that are gone: the verified-blob memo
+    /// of an action result no longer cached (`memo/verified/ab/KEY.json`),
+    /// the checked-image marker of a blob no longer cached
+    /// (`memo/images-ok/HASH`). Without this they would only ever grow.
+    fn prune_memos(&self) {
+        let memo = self.root.join("memo");
+        let files_in = |dir: &Path| -> Vec<PathBuf> {
+            fs::read_dir(dir)
+                .map(|r| r.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default()
+        };
+        for shard in files_in(&memo.join("verified")) {
+            for f in files_in(&shard) {
+                let key = f.file_stem().map(|s| s.to_string_lossy().into_owned());
+                if let Some(key) = key.filter(|k| is_hex64(k)) {
+                    if fs::symlink_metadata(self.path_of(Section::Ac, &key)).is_err() {
+                        let _ = fs::remove_file(&f);
+                    }
+                }
+            }
+        }
+        for f in files_in(&memo.join("images-ok")) {
+            let hash = f.file_name().map(|s| s.to_string_lossy().into_owned());
+            if let Some(hash) = hash.filter(|h| is_hex64(h)) {
+                if fs::symlink_metadata(self.path_of(Section::Cas, &hash)).is_err() {
+                    let _ = fs::remove_file(&f);
+                }
+            }
+        }
+    }
+
     /// Deletes least recently used entries until the cache holds at most
     /// `max_bytes`; also sweeps temporary files left by killed processes and
     /// anything that is not a regular file where an entry belongs.
@@ -722,6 +753,7 @@ impl LocalStore {
             }
         }
         rep.remaining = total;
+        self.prune_memos();
         Ok(rep)
     }
 }
@@ -1002,6 +1034,32 @@ mod tests {
         assert_eq!(parse_size("2k").unwrap(), 2048);
         assert!(parse_size("lots").is_err());
         assert!(parse_size("5X").is_err());
+    }
+
+    #[test]
+    fn gc_drops_memos_of_entries_that_are_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStore::new(dir.path());
+        let key = ActionKey("c".repeat(64));
+        let r = ActionResult {
+            outputs: BTreeMap::new(),
+            exit_code: 0,
+            stdout: Digest::of(b""),
+            stderr: Digest::of(b""),
+        };
+        s.put_result(&key, &r).unwrap();
+        let verified = dir.path().join("memo/verified/cc");
+        fs::create_dir_all(&verified).unwrap();
+        fs::write(verified.join(format!("{}.json", key.0)), "{}").unwrap();
+        let gone = verified.join(format!("{}.json", "d".repeat(64)));
+        fs::write(&gone, "{}").unwrap();
+        let images = dir.path().join("memo/images-ok");
+        fs::create_dir_all(&images).unwrap();
+        fs::write(images.join("e".repeat(64)), "").unwrap();
+        s.gc(u64::MAX).unwrap();
+        assert!(verified.join(format!("{}.json", key.0)).exists());
+        assert!(!gone.exists());
+        assert!(!images.join("e".repeat(64)).exists());
     }
 
     #[test]
