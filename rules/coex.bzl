@@ -15,7 +15,7 @@ load(":providers.bzl", "CoexInfo", "CxzInfo")
 load(":toolchain_access.bzl", "run_coex_tool")
 
 def _by_import_name(lib):
-    return lib[0]
+    return lib.import_name
 
 def _by_module_name(module):
     return module[0]
@@ -53,9 +53,9 @@ def _coex_library_impl(ctx):
             args.add("--module", "%s=%s" % (name, f.path))
             inputs.append(f)
     libraries = sorted(info.libraries.to_list(), key = _by_import_name)
-    for import_name, _, _, interface in libraries:
-        args.add("--cxz", "%s=%s" % (import_name, interface.path))
-        inputs.append(interface)
+    for lib in libraries:
+        args.add("--cxz", "%s=%s" % (lib.import_name, lib.interface.path))
+        inputs.append(lib.interface)
     args.add("-o", stamp)
     run_coex_tool(
         ctx,
@@ -88,11 +88,11 @@ codegen action (the back end compiles a whole program at once).""",
 def _library_args(args, libraries):
     """Adds --cxz NAME=ARCHIVE and --unit-image NAME:UNIT=IMAGE for every library."""
     inputs = []
-    for import_name, archive, unit_images, _ in libraries:
-        args.add("--cxz", "%s=%s" % (import_name, archive.path))
-        inputs.append(archive)
-        for unit, image in unit_images:
-            args.add("--unit-image", "%s:%s=%s" % (import_name, unit, image.path))
+    for lib in libraries:
+        args.add("--cxz", "%s=%s" % (lib.import_name, lib.archive.path))
+        inputs.append(lib.archive)
+        for unit, image in lib.unit_images:
+            args.add("--unit-image", "%s:%s=%s" % (lib.import_name, unit, image.path))
             inputs.append(image)
     return inputs
 
@@ -100,7 +100,8 @@ def _coex_program_impl(ctx):
     info = _collect(ctx.files.srcs, ctx.attr.deps)
     libraries = sorted(info.libraries.to_list(), key = _by_import_name)
     seen = {}
-    for import_name, archive, _, _ in libraries:
+    for lib in libraries:
+        import_name, archive = lib.import_name, lib.archive
         if import_name in seen:
             fail("%s: two libraries are imported as %r: %s and %s" % (
                 ctx.label,
@@ -119,15 +120,15 @@ def _coex_program_impl(ctx):
     for name, f in sorted(info.modules.to_list(), key = _by_module_name):
         args.add("--module", "%s=%s" % (name, f.path))
         module_files.append(f)
-    for import_name, _, _, interface in libraries:
-        args.add("--cxz", "%s=%s" % (import_name, interface.path))
+    for lib in libraries:
+        args.add("--cxz", "%s=%s" % (lib.import_name, lib.interface.path))
     args.add("-o", obj)
     run_coex_tool(
         ctx,
         mnemonic = "CoexCodegen",
         progress = "Generating code for %s" % ctx.label,
         args = args,
-        inputs = [ctx.file.main] + module_files + [lib[3] for lib in libraries],
+        inputs = [ctx.file.main] + module_files + [lib.interface for lib in libraries],
         outputs = [obj],
     )
 

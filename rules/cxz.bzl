@@ -129,19 +129,16 @@ def _cxz_library_impl(ctx):
         outputs = [interface],
     )
     import_name = ctx.attr.import_name or ctx.label.name
-    unit_images = tuple([(u, images[u]) for u in sorted(images)])
+    library = CxzInfo(
+        import_name = import_name,
+        archive = archive,
+        interface = interface,
+        unit_images = tuple([(u, images[u]) for u in sorted(images)]),
+    )
     return [
         DefaultInfo(files = depset([archive] + [images[u] for u in sorted(images)])),
-        CxzInfo(
-            import_name = import_name,
-            archive = archive,
-            interface = interface,
-            unit_images = unit_images,
-        ),
-        CoexInfo(
-            modules = depset(),
-            libraries = depset([(import_name, archive, unit_images, interface)]),
-        ),
+        library,
+        CoexInfo(modules = depset(), libraries = depset([library])),
     ]
 
 cxz_library = rule(

@@ -14,6 +14,6 @@ CoexInfo = provider(
     doc = "Coex sources and everything they import, collected transitively for a program's codegen and link.",
     fields = {
         "modules": "depset of (module name, File) tuples: Coex modules a program can `import NAME`",
-        "libraries": "depset of (import name, archive File, unit_images, interface File) tuples: every `.cxz` library reachable through deps",
+        "libraries": "depset of CxzInfo: every `.cxz` library reachable through deps (read by field name: import_name, archive, interface, unit_images)",
     },
 )
