@@ -271,6 +271,7 @@ impl ActionGraph {
                     "outputs": a.outputs,
                     "tool": a.tool,
                     "key": key,
+                    "discover": a.discover,
                     "dependencies": a.dependencies(),
                 })
             })
