@@ -225,11 +225,22 @@ fn private_package(env: &Env, value_a: i32, value_b: i32) {
         .unwrap();
     }
     point_inc_at(env, "inc_a");
+    package_library(env, &[env.path().join("inc")]);
+}
+
+/// The package `coexprobe` with `include_dirs` (in order) and the library
+/// returning its header's `PROBE_VALUE`, packed.
+fn package_library(env: &Env, include_dirs: &[PathBuf]) {
+    let cflags: Vec<String> = include_dirs
+        .iter()
+        .map(|d| format!("-I{}", d.display()))
+        .collect();
+    fs::create_dir_all(env.path().join("pc")).unwrap();
     fs::write(
-        pc.join("coexprobe.pc"),
+        env.path().join("pc/coexprobe.pc"),
         format!(
-            "Name: coexprobe\nDescription: test\nVersion: 1\nCflags: -I{}\nLibs:\n",
-            env.path().join("inc").display()
+            "Name: coexprobe\nDescription: test\nVersion: 1\nCflags: {}\nLibs:\n",
+            cflags.join(" ")
         ),
     )
     .unwrap();
@@ -320,22 +331,7 @@ fn a_new_header_shadowing_the_one_used_rebuilds() {
     fs::create_dir_all(&early).unwrap();
     fs::create_dir_all(&late).unwrap();
     fs::write(late.join("probe_value.h"), "#define PROBE_VALUE 1\n").unwrap();
-    fs::create_dir_all(env.path().join("pc")).unwrap();
-    fs::write(
-        env.path().join("pc/coexprobe.pc"),
-        format!(
-            "Name: coexprobe\nDescription: test\nVersion: 1\nCflags: -I{} -I{}\nLibs:\n",
-            early.display(),
-            late.display()
-        ),
-    )
-    .unwrap();
-    write_library(
-        env.path(),
-        "#include <probe_value.h>\nint probe_value(void) { return PROBE_VALUE; }\n",
-        "pkg_config = [\"coexprobe\"]\n",
-    );
-    env.pack();
+    package_library(&env, &[early.clone(), late.clone()]);
     assert_eq!(compile_word(&env.build("cache", &[])), "ran");
     let image_late = env.image();
     assert_eq!(compile_word(&env.build("cache", &[])), "cached");
