@@ -214,8 +214,6 @@ fn date_and_time_macros_are_an_error_naming_file_and_line() {
 /// A private pkg-config package `coexprobe` whose include dir is `inc`
 /// (a symlink the tests point at one of two real folders).
 fn private_package(env: &Env, value_a: i32, value_b: i32) {
-    let pc = env.path().join("pc");
-    fs::create_dir_all(&pc).unwrap();
     for (dir, value) in [("inc_a", value_a), ("inc_b", value_b)] {
         fs::create_dir_all(env.path().join(dir)).unwrap();
         fs::write(
