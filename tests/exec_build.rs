@@ -137,7 +137,9 @@ fn corrupted_cas_blob_is_dropped_with_one_warning_and_rebuilt() {
         "{:?}",
         second.report.warnings
     );
-    assert!(second.report.warnings[0].starts_with("warning: dropped corrupt cache entry cas/"));
+    assert!(second.report.warnings[0]
+        .to_string()
+        .starts_with("warning: dropped corrupt cache entry cas/"));
     assert_eq!(file_digest(&out.join("libu.so")), good);
     assert_eq!(file_digest(&path), img.hash);
 }

@@ -105,12 +105,14 @@ fn machine_b_gets_everything_from_the_remote_then_failures_fall_back() {
     .unwrap();
     assert_eq!(d.report.warnings.len(), 1, "{:?}", d.report.warnings);
     assert!(
-        d.report.warnings[0].starts_with("warning: remote cache "),
+        d.report.warnings[0]
+            .to_string()
+            .starts_with("warning: remote cache "),
         "{}",
         d.report.warnings[0]
     );
     assert!(
-        d.report.warnings[0].contains("does not match"),
+        d.report.warnings[0].to_string().contains("does not match"),
         "{}",
         d.report.warnings[0]
     );
@@ -220,7 +222,7 @@ fn a_remote_answering_5xx_costs_one_warning_and_nothing_else() {
     assert_eq!(r.report.summary(), "4 actions: 4 ran, 0 cached, 0 remote");
     assert_eq!(r.report.warnings.len(), 1, "{:?}", r.report.warnings);
     assert!(
-        r.report.warnings[0].contains("503"),
+        r.report.warnings[0].to_string().contains("503"),
         "{}",
         r.report.warnings[0]
     );
@@ -296,7 +298,9 @@ fn a_foreign_action_result_on_the_remote_is_rejected() {
     .unwrap();
     assert_eq!(b.report.warnings.len(), 1, "{:?}", b.report.warnings);
     assert!(
-        b.report.warnings[0].contains("declared outputs"),
+        b.report.warnings[0]
+            .to_string()
+            .contains("declared outputs"),
         "{}",
         b.report.warnings[0]
     );

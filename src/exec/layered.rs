@@ -67,6 +67,57 @@ impl Satisfied {
     }
 }
 
+/// Something a build got past but the user should hear about, once: kept
+/// as data (tests and callers match on the kind), worded by `Display`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum CacheWarning {
+    /// A local entry was bad (wrong bytes, not a regular file) and dropped;
+    /// its action re-runs. `entry` names it and the cache.
+    CorruptEntry {
+        /// `cas/ab/… in DIR` (and what was there).
+        entry: String,
+    },
+    /// Another local cache problem (an entry that could not be read).
+    Local {
+        /// What happened.
+        detail: String,
+    },
+    /// The remote failed; it is not used for the rest of the build.
+    RemoteDisabled {
+        /// The remote's location (credentials never included).
+        remote: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The local cache cannot be written; results are not stored.
+    LocalUnwritable {
+        /// The cache root.
+        cache: String,
+        /// The write error.
+        detail: String,
+    },
+}
+
+impl std::fmt::Display for CacheWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CacheWarning::CorruptEntry { entry } => write!(
+                f,
+                "warning: dropped corrupt cache entry {entry}; it will be rebuilt"
+            ),
+            CacheWarning::Local { detail } => write!(f, "warning: local cache: {detail}"),
+            CacheWarning::RemoteDisabled { remote, detail } => write!(
+                f,
+                "warning: remote cache {remote} failed ({detail}); building locally without it"
+            ),
+            CacheWarning::LocalUnwritable { cache, detail } => write!(
+                f,
+                "warning: cannot write to the local cache {cache} ({detail}); building without storing results"
+            ),
+        }
+    }
+}
+
 /// Local cache + optional remote, with the warning policy of a build.
 pub struct CacheStack {
     local: LocalStore,
@@ -77,7 +128,7 @@ pub struct CacheStack {
     local_writes_off: AtomicBool,
     /// Blobs that could not be stored locally, by digest.
     memory: Mutex<HashMap<Digest, Vec<u8>>>,
-    warnings: Mutex<Vec<String>>,
+    warnings: Mutex<Vec<CacheWarning>>,
     echo: bool,
 }
 
@@ -102,11 +153,11 @@ impl CacheStack {
     }
 
     /// Warnings emitted so far.
-    pub fn warnings(&self) -> Vec<String> {
+    pub fn warnings(&self) -> Vec<CacheWarning> {
         self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
     }
 
-    fn warn(&self, text: String) {
+    fn warn(&self, text: CacheWarning) {
         if self.echo {
             eprintln!("{text}");
         }
@@ -118,11 +169,12 @@ impl CacheStack {
     /// Reports a local fault: corrupt entries get their own warning.
     pub fn local_fault(&self, f: &StoreFault) {
         match f.kind {
-            FaultKind::Corrupt => self.warn(format!(
-                "warning: dropped corrupt cache entry {}; it will be rebuilt",
-                f.detail
-            )),
-            _ => self.warn(format!("warning: local cache: {}", f.detail)),
+            FaultKind::Corrupt => self.warn(CacheWarning::CorruptEntry {
+                entry: f.detail.clone(),
+            }),
+            _ => self.warn(CacheWarning::Local {
+                detail: f.detail.clone(),
+            }),
         }
     }
 
@@ -140,21 +192,20 @@ impl CacheStack {
                 .as_ref()
                 .map(|r| r.location())
                 .unwrap_or_default();
-            self.warn(format!(
-                "warning: remote cache {loc} failed ({}); building locally without it",
-                f.detail
-            ));
+            self.warn(CacheWarning::RemoteDisabled {
+                remote: loc,
+                detail: f.detail.clone(),
+            });
         }
     }
 
     /// The first local write failure: one warning, and no more writes.
     fn local_write_failed(&self, f: &StoreFault) {
         if !self.local_writes_off.swap(true, Ordering::SeqCst) {
-            self.warn(format!(
-                "warning: cannot write to the local cache {} ({}); building without storing results",
-                self.local.location(),
-                f.detail
-            ));
+            self.warn(CacheWarning::LocalUnwritable {
+                cache: self.local.location(),
+                detail: f.detail.clone(),
+            });
         }
     }
 
@@ -357,12 +408,17 @@ mod tests {
         let warnings = stack.warnings();
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(
-            warnings[0].starts_with(&format!(
+            matches!(&warnings[0], CacheWarning::LocalUnwritable { cache, .. }
+                if *cache == file.join("cache").display().to_string()),
+            "{warnings:?}"
+        );
+        let text = warnings[0].to_string();
+        assert!(
+            text.starts_with(&format!(
                 "warning: cannot write to the local cache {} (",
                 file.join("cache").display()
-            )) && warnings[0].ends_with("); building without storing results"),
-            "{}",
-            warnings[0]
+            )) && text.ends_with("); building without storing results"),
+            "{text}"
         );
         assert!(!stack.local_writable());
     }

@@ -26,5 +26,5 @@ pub use action::{fixed_env, Action, ActionKey, ActionResult, Discover, ToolIdent
 pub use digest::Digest;
 pub use executor::{ActionOutcome, ExecError};
 pub use graph::{ActionGraph, ActionSpec, GraphError, InputSource};
-pub use layered::Satisfied;
+pub use layered::{CacheWarning, Satisfied};
 pub use scheduler::{BuildReport, ExecOptions, Executor, RemoteOptions};

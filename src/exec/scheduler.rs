@@ -13,7 +13,7 @@ use super::digest::Digest;
 use super::executor::{execute, ActionOutcome, ExecError};
 use super::file_digests::FileDigests;
 use super::graph::ActionGraph;
-use super::layered::{CacheStack, ReadOnly, Satisfied};
+use super::layered::{CacheStack, CacheWarning, ReadOnly, Satisfied};
 use super::local::LocalStore;
 use super::remote::RemoteStore;
 use super::store::Store;
@@ -84,7 +84,7 @@ pub struct BuildReport {
     /// Outcome per action id.
     pub actions: BTreeMap<String, ActionOutcome>,
     /// Warnings emitted (corrupt local entries, the remote warning).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<CacheWarning>,
 }
 
 impl BuildReport {
