@@ -379,9 +379,115 @@ impl CacheStack {
     }
 }
 
+/// The stack is itself a [`Store`] (as sccache's multi-level cache is), so
+/// it can stand wherever one store is expected: reads try the local cache
+/// (and this build's in-memory blobs), then the remote, copying a verified
+/// remote blob or result into the local cache; writes go to both, with the
+/// stack's warning policy (a failing remote or unwritable local cache warns
+/// once and is then left out). [`CacheStack::lookup`] stays the executor's
+/// entry point: it also checks a result against the action's outputs and
+/// fetches every blob the result names.
+impl Store for CacheStack {
+    fn get_blob(&self, digest: &Digest) -> Fetch<Vec<u8>> {
+        if let Some(bytes) = self.local_blob(digest) {
+            return Fetch::Hit(bytes);
+        }
+        let Some(remote) = self.remote() else {
+            return Fetch::Miss;
+        };
+        match remote.get_blob(digest) {
+            Fetch::Hit(bytes) => {
+                self.store_blob(digest, &bytes);
+                Fetch::Hit(bytes)
+            }
+            Fetch::Miss => Fetch::Miss,
+            Fetch::Fault(f) => {
+                self.remote_fault(&f);
+                Fetch::Miss
+            }
+        }
+    }
+
+    fn put_blob(&self, digest: &Digest, bytes: &[u8]) -> Result<Put, StoreFault> {
+        self.store_blob(digest, bytes);
+        if let Some(remote) = self.remote() {
+            if let Err(f) = remote.put_blob(digest, bytes) {
+                self.remote_fault(&f);
+            }
+        }
+        Ok(Put::Stored)
+    }
+
+    fn get_result(&self, key: &ActionKey) -> Fetch<ActionResult> {
+        match self.local.get_result(key) {
+            Fetch::Hit(r) => return Fetch::Hit(r),
+            Fetch::Miss => {}
+            Fetch::Fault(f) => self.local_fault(&f),
+        }
+        let Some(remote) = self.remote() else {
+            return Fetch::Miss;
+        };
+        match remote.get_result(key) {
+            Fetch::Hit(r) => {
+                self.store_result(key, &r);
+                Fetch::Hit(r)
+            }
+            Fetch::Miss => Fetch::Miss,
+            Fetch::Fault(f) => {
+                self.remote_fault(&f);
+                Fetch::Miss
+            }
+        }
+    }
+
+    fn put_result(&self, key: &ActionKey, result: &ActionResult) -> Result<Put, StoreFault> {
+        self.record(key, result, &BTreeMap::new())?;
+        Ok(Put::Stored)
+    }
+
+    fn location(&self) -> String {
+        match &self.remote {
+            Some(r) => format!("{} + {}", self.local.location(), r.location()),
+            None => self.local.location(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stack_is_a_store_that_fills_the_local_cache_from_the_remote() {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = LocalStore::new(dir.path().join("remote"));
+        let d = Digest::of(b"shared");
+        remote.put_blob(&d, b"shared").unwrap();
+        let key = ActionKey("9".repeat(64));
+        let r = ActionResult {
+            outputs: BTreeMap::from([("o".to_string(), d.clone())]),
+            exit_code: 0,
+            stdout: Digest::of(b""),
+            stderr: Digest::of(b""),
+        };
+        remote.put_result(&key, &r).unwrap();
+        let stack = CacheStack::new(
+            LocalStore::new(dir.path().join("local")),
+            Some(Box::new(remote)),
+            false,
+        );
+        let store: &dyn Store = &stack;
+        assert_eq!(store.get_blob(&d), Fetch::Hit(b"shared".to_vec()));
+        assert_eq!(store.get_result(&key), Fetch::Hit(r.clone()));
+        // Both are now local.
+        assert_eq!(stack.local().get_blob(&d), Fetch::Hit(b"shared".to_vec()));
+        assert_eq!(stack.local().get_result(&key), Fetch::Hit(r));
+        let other = Digest::of(b"new");
+        store.put_blob(&other, b"new").unwrap();
+        assert_eq!(stack.local().get_blob(&other), Fetch::Hit(b"new".to_vec()));
+        assert!(store.location().contains(" + "));
+        assert!(stack.warnings().is_empty());
+    }
 
     #[test]
     fn an_unwritable_local_cache_warns_once_and_keeps_blobs_in_memory() {
