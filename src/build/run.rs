@@ -9,7 +9,7 @@ use super::memo;
 use super::program::{load_program, LoadedProgram, ProgramError};
 use super::resolver::Lookup;
 use crate::exec::{BuildReport, ExecError, ExecOptions, Executor};
-use crate::ffi_build::FfiPlan;
+use crate::ffi_build::explain_failure;
 
 /// How to build a program.
 #[derive(Debug, Clone)]
@@ -155,9 +155,5 @@ fn explain(pg: &ProgramGraph, e: ExecError) -> ProgramError {
             ));
         }
     }
-    let ffi = FfiPlan {
-        graph: crate::exec::ActionGraph::new(),
-        units: pg.units.clone(),
-    };
-    ProgramError::Other(ffi.explain(e).to_string())
+    ProgramError::Other(explain_failure(&pg.units, e).to_string())
 }

@@ -212,48 +212,55 @@ impl FfiPlan {
     /// Maps an executor error to the §5 wording when it is a compile or link
     /// failure of one of this plan's actions.
     pub fn explain(&self, e: ExecError) -> FfiBuildError {
-        if let ExecError::OutsideRead { id, path, allowed } = &e {
-            if let Some(u) = self.units.iter().find(|u| u.compile_actions.contains(id)) {
-                let prefix = format!("compile:{}/{}/", u.library, u.unit);
-                return FfiBuildError::OutsideRead(Box::new(OutsideRead {
-                    library: u.library.clone(),
-                    unit: u.unit.clone(),
-                    source_file: id.strip_prefix(&prefix).unwrap_or(id).to_string(),
-                    path: path.display().to_string(),
-                    system_dirs: allowed
-                        .iter()
-                        .skip(1)
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                }));
-            }
-        }
-        if let ExecError::ActionFailed {
-            id,
-            command,
-            stderr,
-            ..
-        } = &e
-        {
-            if let Some(u) = self.units.iter().find(|u| &u.link_action == id) {
-                return FfiBuildError::LinkFailed {
-                    library: u.library.clone(),
-                    unit: u.unit.clone(),
-                    command: command.clone(),
-                    error_line: first_error_line(stderr),
-                };
-            }
-            if let Some(u) = self.units.iter().find(|u| u.compile_actions.contains(id)) {
-                return FfiBuildError::CompileFailed {
-                    library: u.library.clone(),
-                    command: command.clone(),
-                    error_line: compile_error_line(stderr),
-                };
-            }
-        }
-        FfiBuildError::Exec(e)
+        explain_failure(&self.units, e)
     }
+}
+
+/// Maps an executor error to the §5 wording when it is a compile or link
+/// failure of an action of `units` (any graph holding them: `coex cxz
+/// build`'s or a program's), else wraps it.
+pub fn explain_failure(units: &[PlannedUnit], e: ExecError) -> FfiBuildError {
+    if let ExecError::OutsideRead { id, path, allowed } = &e {
+        if let Some(u) = units.iter().find(|u| u.compile_actions.contains(id)) {
+            let prefix = format!("compile:{}/{}/", u.library, u.unit);
+            return FfiBuildError::OutsideRead(Box::new(OutsideRead {
+                library: u.library.clone(),
+                unit: u.unit.clone(),
+                source_file: id.strip_prefix(&prefix).unwrap_or(id).to_string(),
+                path: path.display().to_string(),
+                system_dirs: allowed
+                    .iter()
+                    .skip(1)
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }));
+        }
+    }
+    if let ExecError::ActionFailed {
+        id,
+        command,
+        stderr,
+        ..
+    } = &e
+    {
+        if let Some(u) = units.iter().find(|u| &u.link_action == id) {
+            return FfiBuildError::LinkFailed {
+                library: u.library.clone(),
+                unit: u.unit.clone(),
+                command: command.clone(),
+                error_line: first_error_line(stderr),
+            };
+        }
+        if let Some(u) = units.iter().find(|u| u.compile_actions.contains(id)) {
+            return FfiBuildError::CompileFailed {
+                library: u.library.clone(),
+                command: command.clone(),
+                error_line: compile_error_line(stderr),
+            };
+        }
+    }
+    FfiBuildError::Exec(e)
 }
 
 /// The plan JSON of these units (see docs/cache.md); checks the toolchain,
