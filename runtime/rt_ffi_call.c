@@ -1,6 +1,5 @@
 /* rt_ffi_call.c: one extern call — the callable pointer, argument copies
- * into the instance heap, the foreign call between coex_ffi_enter/exit,
- * string results, ResourceExhausted, and abandonment at a `within` deadline.
+ * into the instance heap, the foreign call, string results, ResourceExhausted, and abandonment at a `within` deadline.
  *
  * Most calls never get here: generated code calls the C function inline
  * through the thread's call table (coex_ffi_thread, docs/ffi.md "The call
@@ -24,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#undef pthread_create /* helper threads are not GC threads, see run_helper_call */
+#undef pthread_create /* helper threads are not GC threads, see timed_call_run */
 #undef pthread_detach
 #undef pthread_join
 
@@ -36,16 +35,10 @@ static __thread const coex_loc *call_loc;
 static __thread int call_failed;
 
 /* The generated fast path: one load of the thread's call table, one load of
- * the function pointer, a test of the instance's event word, plain stores of
- * the in-foreign-code flag around a direct indirect call (no runtime call).
- * The flag is only read on its own thread (coex_ffi_in_foreign_code, or a
- * signal handler interrupting that thread), so plain stores in program
- * order are enough: no fence or atomic read-modify-write is needed, and
- * Boehm's signal-based stop never depends on the flag (the air gap). */
+ * the function pointer, a test of the instance's event word, a direct
+ * indirect call (no runtime call). */
 __thread coex_ffi_thread coex_ffi_thread_state;
 _Static_assert(offsetof(coex_ffi_thread, fast) == 0, "ffi.rs THREAD_FAST");
-_Static_assert(offsetof(coex_ffi_thread, in_foreign_code) == 8, "ffi.rs THREAD_IN_FOREIGN");
-#define in_foreign_code coex_ffi_thread_state.in_foreign_code
 /* String argument copies of the call (in call_instance's heap, or in the
  * process heap when the image has no shim). */
 static __thread char **arg_copies;
@@ -159,10 +152,6 @@ void coex_ffi_within_exit(void) {
     coex_ffi_refresh_fast();
 }
 
-void coex_ffi_enter(void) { in_foreign_code = 1; }
-void coex_ffi_exit(void) { in_foreign_code = 0; }
-int32_t coex_ffi_in_foreign_code(void) { return in_foreign_code; }
-
 typedef struct invoke_args {
     coex_ffi_tramp tramp;
     void *fn;
@@ -175,10 +164,10 @@ static void *run_blocking(void *data) {
     return NULL;
 }
 
-/* The call itself, marked in-foreign-code. The thread stays a normal
- * collector thread: a collection stops it with Boehm's suspend signal
- * wherever the C code is (it holds no GC pointers: the air gap), so the
- * collector never waits for the call to finish. GC_do_blocking would keep
+/* The call itself. The thread stays a normal collector thread: a
+ * collection stops it with Boehm's suspend signal wherever the C code is
+ * (it holds no GC pointers: the air gap), so the collector never waits for
+ * the call to finish. GC_do_blocking would keep
  * the collector from even signalling the thread, but costs a syscall per
  * call (getcontext's sigprocmask, ~250 ns); COEX_FFI_GC_BLOCKING=1 turns it
  * on for libraries whose blocking system calls cannot take an EINTR. */
@@ -189,20 +178,8 @@ __attribute__((noinline, cold)) static void run_blocking_call(coex_ffi_tramp tra
 }
 
 static inline void run_call(coex_ffi_tramp tramp, void *fn, int64_t *slots) {
-    coex_ffi_enter();
     if (__builtin_expect(coex_ffi_settings.gc_blocking, 0)) run_blocking_call(tramp, fn, slots);
     else tramp(fn, slots);
-    coex_ffi_exit();
-}
-
-/* A call on a helper thread (under a deadline). The helper is a plain
- * pthread, not registered with the collector (gc.h redirects
- * pthread_create; not here): it touches no GC memory, so a collection never
- * signals or waits for it, even while an abandoned call runs on. */
-static void run_helper_call(coex_ffi_tramp tramp, void *fn, int64_t *slots) {
-    coex_ffi_enter();
-    tramp(fn, slots);
-    coex_ffi_exit();
 }
 
 /* A call running on a helper thread under a deadline. */
@@ -228,8 +205,12 @@ static void timed_call_free(timed_call *c) {
     free(c);
 }
 
+/* The call on a helper thread (under a deadline). The helper is a plain
+ * pthread, not registered with the collector (gc.h redirects
+ * pthread_create; not here): it touches no GC memory, so a collection never
+ * signals or waits for it, even while an abandoned call runs on. */
 static void timed_call_run(timed_call *c) {
-    run_helper_call(c->tramp, c->fn, c->slots);
+    c->tramp(c->fn, c->slots);
     pthread_mutex_lock(&c->lock);
     c->done = 1;
     int abandoned = c->abandoned;
