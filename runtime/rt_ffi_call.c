@@ -127,7 +127,8 @@ const char *coex_ffi_str_arg(const coex_str *s) {
 
 coex_str *coex_ffi_str_ret(const char *p) {
     coex_str *s = coex_str_from_cstr(p);
-    atomic_thread_fence(memory_order_release); /* publish the copy */
+    /* Release: the copy's bytes are visible before the pointer is shared. */
+    atomic_thread_fence(memory_order_release);
     return s;
 }
 
@@ -136,6 +137,7 @@ void coex_ffi_cap_hit(int64_t unit, int32_t *status, const coex_loc *loc) {
     ffi_instance *inst = s ? s->instances[unit] : NULL;
     if (inst) {
         inst->taint |= COEX_TAINT_CAP;
+        /* The shim sets bits with atomic or; clearing ours must not lose one. */
         if (inst->events) __atomic_and_fetch(inst->events, ~COEX_SHIM_EVENT_CAP, __ATOMIC_RELAXED);
     }
     if (!status) coex_ffi_exhausted(loc, 1);
@@ -218,8 +220,9 @@ static void timed_call_run(timed_call *c) {
     pthread_mutex_unlock(&c->lock);
     if (abandoned) {
         /* the caller has left: this thread was the last one inside the image */
-        atomic_fetch_add(&coex_ffi_stats.abandoned_destroyed, 1);
+        atomic_fetch_add(&coex_ffi_stats.abandoned_destroyed, 1); /* a count, read at exit */
         coex_ffi_release(c->inst); /* tainted: destroyed, never pooled */
+        /* Paired with the add in invoke_with_deadline; read by coex_ffi_acquire's limit. */
         atomic_fetch_sub(&coex_ffi_stats.abandoned_running, 1);
         timed_call_free(c);
     }
@@ -350,7 +353,8 @@ static void invoke_with_deadline(coex_ffi_tramp tramp, void *fn, int64_t *slots,
     arg_count = 0;
     coex_ffi_scope_detach(call_unit, c->inst);
     call_instance = NULL;
-    atomic_fetch_add(&coex_ffi_stats.abandoned, 1);
+    atomic_fetch_add(&coex_ffi_stats.abandoned, 1); /* a count, read only at exit */
+    /* Paired with the sub in timed_call_run once the helper destroyed c->inst. */
     atomic_fetch_add(&coex_ffi_stats.abandoned_running, 1);
     pthread_mutex_unlock(&c->lock);
     slots[0] = 0;
@@ -371,6 +375,8 @@ COLD static void invoke_under_deadline(coex_ffi_tramp tramp, void *fn, int64_t *
     } else {
         run_call(tramp, fn, slots);
     }
+    /* Relaxed: a bit the shim set on this thread during the call is seen in
+     * program order; one from a library's own thread may show at a later call. */
     if (ev && (__atomic_load_n(ev, __ATOMIC_RELAXED) & COEX_SHIM_EVENT_CAP)) cap_hit_during_call();
 }
 
@@ -378,6 +384,8 @@ void coex_ffi_invoke(coex_ffi_tramp tramp, void *fn, int64_t *slots, int64_t nsl
     ffi_instance *inst = call_instance;
     if (__builtin_expect(call_failed || !inst, 0)) return;
     uint32_t *ev = inst->events;
+    /* A cap bit left by an earlier call is cleared (atomic and: the shim's
+     * other bits survive) so the test after this call sees only its own. */
     if (ev && __builtin_expect(__atomic_load_n(ev, __ATOMIC_RELAXED) & COEX_SHIM_EVENT_CAP, 0))
         __atomic_and_fetch(ev, ~COEX_SHIM_EVENT_CAP, __ATOMIC_RELAXED);
     if (__builtin_expect(coex_within_depth != 0, 0)) {
@@ -385,6 +393,7 @@ void coex_ffi_invoke(coex_ffi_tramp tramp, void *fn, int64_t *slots, int64_t nsl
         return;
     }
     run_call(tramp, fn, slots);
+    /* Same reasoning as in invoke_under_deadline. */
     if (ev && __builtin_expect(__atomic_load_n(ev, __ATOMIC_RELAXED) & COEX_SHIM_EVENT_CAP, 0))
         cap_hit_during_call();
 }
