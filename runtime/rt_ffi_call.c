@@ -1,11 +1,13 @@
 /* rt_ffi_call.c: one extern call — the callable pointer, argument copies
- * into the instance heap, the foreign call, string results, ResourceExhausted, and abandonment at a `within` deadline.
+ * into the instance heap, the foreign call, string results,
+ * ResourceExhausted, and abandonment at a `within` deadline.
  *
  * Most calls never get here: generated code calls the C function inline
  * through the thread's call table (coex_ffi_thread, docs/ffi.md "The call
  * fast path") and only calls coex_ffi_cap_hit when the library hit a heap
- * cap. The full path below serves the rest; generated code calls, in order: coex_ffi_fn (instance + symbol; remembers
- * the select status pointer), coex_ffi_str_arg per string argument (copies
+ * cap. The full path below serves the rest; generated code calls, in
+ * order: coex_ffi_fn (instance + symbol; remembers the select status
+ * pointer), coex_ffi_str_arg per string argument (copies
  * checked against the heap caps before the call), coex_ffi_invoke,
  * coex_ffi_str_ret, coex_ffi_release_args. Inside `select`, a failure at
  * any of these steps sets *status = 1 and the generated code takes the
