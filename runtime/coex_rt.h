@@ -149,12 +149,9 @@ void coex_task_scope_exit(void);
  *     COEX_FFI_GC_BLOCKING=1, no instance yet). Entry unit_base(u) + sym is
  *     the resolved function pointer of that symbol in the scope's instance of
  *     unit u (unit_base(u) = symbols of the units before u); entry
- *     total_symbols + u points to that instance's shim event word.
- *   in_foreign_code: 1 while the C code of an extern runs on this thread. */
+ *     total_symbols + u points to that instance's shim event word. */
 typedef struct coex_ffi_thread {
-    void *const *fast;       /* offset 0 */
-    int32_t in_foreign_code; /* offset 8 */
-    int32_t reserved;
+    void *const *fast; /* offset 0 */
 } coex_ffi_thread;
 extern __thread coex_ffi_thread coex_ffi_thread_state;
 
@@ -183,8 +180,8 @@ void coex_ffi_release_args(void);
 /* A generated trampoline: loads the C arguments from slots, calls fn, stores
  * the C result in slots[0]. */
 typedef void (*coex_ffi_tramp)(void *fn, int64_t *slots);
-/* Run one foreign call: coex_ffi_enter, tramp(fn, slots), coex_ffi_exit
- * (inside GC_do_blocking only with COEX_FFI_GC_BLOCKING=1; docs/ffi.md).
+/* Run one foreign call: tramp(fn, slots) (inside GC_do_blocking only with
+ * COEX_FFI_GC_BLOCKING=1; docs/ffi.md).
  * nslots = max(1, number of arguments). Nothing happens when the call has
  * already failed.
  * Inside `within`, the call runs on a helper thread; if the deadline passes
@@ -202,10 +199,6 @@ void coex_ffi_cap_hit(int64_t unit, int32_t *status, const coex_loc *loc);
  * full path, which runs them on a helper thread). */
 void coex_ffi_within_enter(int64_t ns);
 void coex_ffi_within_exit(void);
-/* In-foreign-code flag of the calling thread (the GC safe point marker). */
-void coex_ffi_enter(void);
-void coex_ffi_exit(void);
-int32_t coex_ffi_in_foreign_code(void);
 
 /* ---- deadlines (rt_tasks.c) -------------------------------------------- */
 

@@ -1,12 +1,13 @@
 /* rt_ffi_call.c: one extern call — the callable pointer, argument copies
- * into the instance heap, the foreign call between coex_ffi_enter/exit,
- * string results, ResourceExhausted, and abandonment at a `within` deadline.
+ * into the instance heap, the foreign call, string results,
+ * ResourceExhausted, and abandonment at a `within` deadline.
  *
  * Most calls never get here: generated code calls the C function inline
  * through the thread's call table (coex_ffi_thread, docs/ffi.md "The call
  * fast path") and only calls coex_ffi_cap_hit when the library hit a heap
- * cap. The full path below serves the rest; generated code calls, in order: coex_ffi_fn (instance + symbol; remembers
- * the select status pointer), coex_ffi_str_arg per string argument (copies
+ * cap. The full path below serves the rest; generated code calls, in
+ * order: coex_ffi_fn (instance + symbol; remembers the select status
+ * pointer), coex_ffi_str_arg per string argument (copies
  * checked against the heap caps before the call), coex_ffi_invoke,
  * coex_ffi_str_ret, coex_ffi_release_args. Inside `select`, a failure at
  * any of these steps sets *status = 1 and the generated code takes the
@@ -24,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#undef pthread_create /* helper threads are not GC threads, see run_helper_call */
+#undef pthread_create /* helper threads are not GC threads, see timed_call_run */
 #undef pthread_detach
 #undef pthread_join
 
@@ -36,16 +37,10 @@ static __thread const coex_loc *call_loc;
 static __thread int call_failed;
 
 /* The generated fast path: one load of the thread's call table, one load of
- * the function pointer, a test of the instance's event word, plain stores of
- * the in-foreign-code flag around a direct indirect call (no runtime call).
- * The flag is only read on its own thread (coex_ffi_in_foreign_code, or a
- * signal handler interrupting that thread), so plain stores in program
- * order are enough: no fence or atomic read-modify-write is needed, and
- * Boehm's signal-based stop never depends on the flag (the air gap). */
+ * the function pointer, a test of the instance's event word, a direct
+ * indirect call (no runtime call). */
 __thread coex_ffi_thread coex_ffi_thread_state;
 _Static_assert(offsetof(coex_ffi_thread, fast) == 0, "ffi.rs THREAD_FAST");
-_Static_assert(offsetof(coex_ffi_thread, in_foreign_code) == 8, "ffi.rs THREAD_IN_FOREIGN");
-#define in_foreign_code coex_ffi_thread_state.in_foreign_code
 /* String argument copies of the call (in call_instance's heap, or in the
  * process heap when the image has no shim). */
 static __thread char **arg_copies;
@@ -134,7 +129,8 @@ const char *coex_ffi_str_arg(const coex_str *s) {
 
 coex_str *coex_ffi_str_ret(const char *p) {
     coex_str *s = coex_str_from_cstr(p);
-    atomic_thread_fence(memory_order_release); /* publish the copy */
+    /* Release: the copy's bytes are visible before the pointer is shared. */
+    atomic_thread_fence(memory_order_release);
     return s;
 }
 
@@ -143,6 +139,7 @@ void coex_ffi_cap_hit(int64_t unit, int32_t *status, const coex_loc *loc) {
     ffi_instance *inst = s ? s->instances[unit] : NULL;
     if (inst) {
         inst->taint |= COEX_TAINT_CAP;
+        /* The shim sets bits with atomic or; clearing ours must not lose one. */
         if (inst->events) __atomic_and_fetch(inst->events, ~COEX_SHIM_EVENT_CAP, __ATOMIC_RELAXED);
     }
     if (!status) coex_ffi_exhausted(loc, 1);
@@ -159,10 +156,6 @@ void coex_ffi_within_exit(void) {
     coex_ffi_refresh_fast();
 }
 
-void coex_ffi_enter(void) { in_foreign_code = 1; }
-void coex_ffi_exit(void) { in_foreign_code = 0; }
-int32_t coex_ffi_in_foreign_code(void) { return in_foreign_code; }
-
 typedef struct invoke_args {
     coex_ffi_tramp tramp;
     void *fn;
@@ -175,10 +168,10 @@ static void *run_blocking(void *data) {
     return NULL;
 }
 
-/* The call itself, marked in-foreign-code. The thread stays a normal
- * collector thread: a collection stops it with Boehm's suspend signal
- * wherever the C code is (it holds no GC pointers: the air gap), so the
- * collector never waits for the call to finish. GC_do_blocking would keep
+/* The call itself. The thread stays a normal collector thread: a
+ * collection stops it with Boehm's suspend signal wherever the C code is
+ * (it holds no GC pointers: the air gap), so the collector never waits for
+ * the call to finish. GC_do_blocking would keep
  * the collector from even signalling the thread, but costs a syscall per
  * call (getcontext's sigprocmask, ~250 ns); COEX_FFI_GC_BLOCKING=1 turns it
  * on for libraries whose blocking system calls cannot take an EINTR. */
@@ -189,20 +182,8 @@ __attribute__((noinline, cold)) static void run_blocking_call(coex_ffi_tramp tra
 }
 
 static inline void run_call(coex_ffi_tramp tramp, void *fn, int64_t *slots) {
-    coex_ffi_enter();
     if (__builtin_expect(coex_ffi_settings.gc_blocking, 0)) run_blocking_call(tramp, fn, slots);
     else tramp(fn, slots);
-    coex_ffi_exit();
-}
-
-/* A call on a helper thread (under a deadline). The helper is a plain
- * pthread, not registered with the collector (gc.h redirects
- * pthread_create; not here): it touches no GC memory, so a collection never
- * signals or waits for it, even while an abandoned call runs on. */
-static void run_helper_call(coex_ffi_tramp tramp, void *fn, int64_t *slots) {
-    coex_ffi_enter();
-    tramp(fn, slots);
-    coex_ffi_exit();
 }
 
 /* A call running on a helper thread under a deadline. */
@@ -228,8 +209,12 @@ static void timed_call_free(timed_call *c) {
     free(c);
 }
 
+/* The call on a helper thread (under a deadline). The helper is a plain
+ * pthread, not registered with the collector (gc.h redirects
+ * pthread_create; not here): it touches no GC memory, so a collection never
+ * signals or waits for it, even while an abandoned call runs on. */
 static void timed_call_run(timed_call *c) {
-    run_helper_call(c->tramp, c->fn, c->slots);
+    c->tramp(c->fn, c->slots);
     pthread_mutex_lock(&c->lock);
     c->done = 1;
     int abandoned = c->abandoned;
@@ -237,8 +222,9 @@ static void timed_call_run(timed_call *c) {
     pthread_mutex_unlock(&c->lock);
     if (abandoned) {
         /* the caller has left: this thread was the last one inside the image */
-        atomic_fetch_add(&coex_ffi_stats.abandoned_destroyed, 1);
+        atomic_fetch_add(&coex_ffi_stats.abandoned_destroyed, 1); /* a count, read at exit */
         coex_ffi_release(c->inst); /* tainted: destroyed, never pooled */
+        /* Paired with the add in invoke_with_deadline; read by coex_ffi_acquire's limit. */
         atomic_fetch_sub(&coex_ffi_stats.abandoned_running, 1);
         timed_call_free(c);
     }
@@ -369,7 +355,8 @@ static void invoke_with_deadline(coex_ffi_tramp tramp, void *fn, int64_t *slots,
     arg_count = 0;
     coex_ffi_scope_detach(call_unit, c->inst);
     call_instance = NULL;
-    atomic_fetch_add(&coex_ffi_stats.abandoned, 1);
+    atomic_fetch_add(&coex_ffi_stats.abandoned, 1); /* a count, read only at exit */
+    /* Paired with the sub in timed_call_run once the helper destroyed c->inst. */
     atomic_fetch_add(&coex_ffi_stats.abandoned_running, 1);
     pthread_mutex_unlock(&c->lock);
     slots[0] = 0;
@@ -390,6 +377,8 @@ COLD static void invoke_under_deadline(coex_ffi_tramp tramp, void *fn, int64_t *
     } else {
         run_call(tramp, fn, slots);
     }
+    /* Relaxed: a bit the shim set on this thread during the call is seen in
+     * program order; one from a library's own thread may show at a later call. */
     if (ev && (__atomic_load_n(ev, __ATOMIC_RELAXED) & COEX_SHIM_EVENT_CAP)) cap_hit_during_call();
 }
 
@@ -397,6 +386,8 @@ void coex_ffi_invoke(coex_ffi_tramp tramp, void *fn, int64_t *slots, int64_t nsl
     ffi_instance *inst = call_instance;
     if (__builtin_expect(call_failed || !inst, 0)) return;
     uint32_t *ev = inst->events;
+    /* A cap bit left by an earlier call is cleared (atomic and: the shim's
+     * other bits survive) so the test after this call sees only its own. */
     if (ev && __builtin_expect(__atomic_load_n(ev, __ATOMIC_RELAXED) & COEX_SHIM_EVENT_CAP, 0))
         __atomic_and_fetch(ev, ~COEX_SHIM_EVENT_CAP, __ATOMIC_RELAXED);
     if (__builtin_expect(coex_within_depth != 0, 0)) {
@@ -404,6 +395,7 @@ void coex_ffi_invoke(coex_ffi_tramp tramp, void *fn, int64_t *slots, int64_t nsl
         return;
     }
     run_call(tramp, fn, slots);
+    /* Same reasoning as in invoke_under_deadline. */
     if (ev && __builtin_expect(__atomic_load_n(ev, __ATOMIC_RELAXED) & COEX_SHIM_EVENT_CAP, 0))
         cap_hit_during_call();
 }

@@ -35,7 +35,9 @@
 #include <unistd.h>
 
 ffi_stats coex_ffi_stats;
+/* Committed heap bytes of all instances; only ever changed by atomic add/sub. */
 static _Atomic uint64_t total_committed;
+/* Handle tag source: fetch_add gives each shim_connect a distinct value. */
 static _Atomic int64_t next_tag;
 
 /* ---- configuration -------------------------------------------------------- */
@@ -44,17 +46,23 @@ ffi_config coex_ffi_settings;
 #define config coex_ffi_settings
 static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 
+/* A non-negative integer setting; anything else (negative, trailing junk,
+ * or a value that does not fit in int64 once its suffix is applied) is
+ * ignored and the fallback applies. */
 static int64_t env_int(const char *name, int64_t fallback) {
     const char *v = getenv(name);
     if (!v || !*v) return fallback;
     char *end;
+    errno = 0;
     long long n = strtoll(v, &end, 10);
-    if (n < 0) return fallback;
+    if (n < 0 || errno == ERANGE) return fallback;
     /* size suffixes for the heap caps: 64K, 16M, 2G */
-    if (*end == 'K' || *end == 'k') n <<= 10, end++;
-    else if (*end == 'M' || *end == 'm') n <<= 20, end++;
-    else if (*end == 'G' || *end == 'g') n <<= 30, end++;
-    return *end == '\0' ? n : fallback;
+    int shift = 0;
+    if (*end == 'K' || *end == 'k') shift = 10, end++;
+    else if (*end == 'M' || *end == 'm') shift = 20, end++;
+    else if (*end == 'G' || *end == 'g') shift = 30, end++;
+    if (*end != '\0' || n > (INT64_MAX >> shift)) return fallback;
+    return (int64_t)n << shift;
 }
 
 static void stats_at_exit(void);
@@ -164,7 +172,10 @@ static void analyse(ffi_unit_info *ui, const coex_unit_desc *d, const coex_loc *
             tls = 1;
         }
     }
-    /* DF_STATIC_TLS: refuse to load at all */
+    /* DF_STATIC_TLS: refuse to load at all. The FFI build refuses such images
+     * already (src/ffi_build/elf.rs); this check stays for images coex did not
+     * build, which `coex tool link --unit-image` and link::build_executable
+     * embed as they are. */
     if (dyn && IN(dyn->p_offset, dyn->p_filesz, n)) {
         const Elf64_Dyn *dy = (const void *)(img + dyn->p_offset);
         for (uint64_t k = 0; k < dyn->p_filesz / sizeof(Elf64_Dyn) && dy[k].d_tag != DT_NULL; k++) {
@@ -227,10 +238,12 @@ ffi_unit_info *coex_ffi_unit(int64_t u, const coex_loc *loc) {
     pthread_once(&units_once, units_init);
     if (!units) coex_rt_error("out of memory", NULL);
     ffi_unit_info *ui = &units[u];
+    /* Acquire pairs with the release below: analysed set => ui's fields are. */
     if (__atomic_load_n(&ui->analysed, __ATOMIC_ACQUIRE)) return ui;
     pthread_mutex_lock(&ui->lock);
-    if (!ui->analysed) {
+    if (!ui->analysed) { /* under ui->lock: the only writer */
         analyse(ui, &coex_ffi_unit_table[u], loc);
+        /* Publishes ui's fields, written above, to the lock-free read. */
         __atomic_store_n(&ui->analysed, 1, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&ui->lock);
@@ -258,19 +271,21 @@ static void *heap_grow(void *ctx, uint64_t want) {
     uint64_t target = (want + COMMIT_STEP - 1) / COMMIT_STEP * COMMIT_STEP;
     if (target > inst->heap_reserved) target = inst->heap_reserved;
     uint64_t delta = target - inst->heap_committed;
+    /* Reserve first, then check: a concurrent grow may see the sum briefly
+     * over the cap and fail, but the committed total never exceeds it. */
     if (atomic_fetch_add(&total_committed, delta) + delta > c->total_heap_max) {
         atomic_fetch_sub(&total_committed, delta);
         goto cap;
     }
     if (mprotect(inst->heap_base + inst->heap_committed, delta, PROT_READ | PROT_WRITE) != 0) {
-        atomic_fetch_sub(&total_committed, delta);
+        atomic_fetch_sub(&total_committed, delta); /* gives back the reservation above */
         goto cap;
     }
     inst->heap_committed = target;
     return inst->heap_base;
 cap:
     inst->taint |= COEX_TAINT_CAP;
-    atomic_fetch_add(&coex_ffi_stats.cap_hits, 1);
+    atomic_fetch_add(&coex_ffi_stats.cap_hits, 1); /* a count, read only at exit */
     return NULL;
 }
 
@@ -280,7 +295,7 @@ static void *foreign_realloc(void *p, uint64_t n) { return realloc(p, (size_t)n)
 static void heap_release(ffi_instance *inst) {
     if (!inst->heap_base) return;
     munmap(inst->heap_base, inst->heap_reserved);
-    atomic_fetch_sub(&total_committed, inst->heap_committed);
+    atomic_fetch_sub(&total_committed, inst->heap_committed); /* this heap's own share */
     inst->heap_base = NULL;
     inst->heap_reserved = inst->heap_committed = 0;
 }
@@ -308,7 +323,7 @@ void coex_ffi_instance_destroy(ffi_instance *inst) {
     free(inst->syms);
     free(inst->snapshot);
     free(inst);
-    atomic_fetch_add(&coex_ffi_stats.destroyed, 1);
+    atomic_fetch_add(&coex_ffi_stats.destroyed, 1); /* a count, read only at exit */
 }
 
 void coex_ffi_instance_reset(ffi_instance *inst) {
@@ -393,6 +408,6 @@ ffi_instance *coex_ffi_instance_load(int64_t u, ffi_unit_info *ui, const coex_lo
         }
     }
     shim_connect(inst);
-    atomic_fetch_add(&coex_ffi_stats.created, 1);
+    atomic_fetch_add(&coex_ffi_stats.created, 1); /* a count, read only at exit */
     return inst;
 }

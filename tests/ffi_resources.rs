@@ -152,6 +152,17 @@ Handle this with select:
         "got 1\ngot 1\ngot 1\nunhandled next\n1\nnot printed\n"
     );
     assert_eq!(out.status.code(), Some(0));
+
+    // a size that overflows 64 bits with its suffix (2^34 G = 2^64) is
+    // ignored like any invalid value: the default cap applies, not 0
+    let out = run(&built, &[("COEX_FFI_INSTANCE_HEAP_MAX", "17179869184G")]);
+    assert_eq!(
+        stdout(&out),
+        "got 1\ngot 1\ngot 1\nunhandled next\n1\nnot printed\n",
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(out.status.code(), Some(0));
 }
 
 #[test]

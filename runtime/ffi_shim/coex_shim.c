@@ -22,6 +22,9 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#if !defined(__x86_64__) && !defined(__i386__) && !defined(__aarch64__)
+#include <sched.h>
+#endif
 
 #include "coex_ffi.h"
 
@@ -49,18 +52,39 @@ typedef struct free_node {
 
 static coex_shim_host host;
 static int have_host;
+/* COEX_SHIM_EVENT_* bits, read and cleared by the runtime on other threads
+ * (rt_ffi_call.c, rt_ffi_pool.c): every access is an __atomic builtin. */
 static uint32_t events;
+/* heap_base and heap_top are written only under heap_lock, atomically,
+ * because ours() reads them without the lock. */
 static char *heap_base;
 static uint64_t heap_committed, heap_top;
 static free_node *small_free[NCLASSES];
 static free_node *large_free; /* large blocks (> 64 KiB), first fit */
 static volatile int heap_lock;
 
+/* A hint to the CPU that this thread is spinning. */
+#if defined(__x86_64__) || defined(__i386__)
+#define SPIN_HINT() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define SPIN_HINT() __asm__ __volatile__("yield" ::: "memory")
+#else
+#define SPIN_HINT() sched_yield()
+#endif
+
+/* The exchange acquires what the last holder released in unlock; the inner
+ * relaxed load only waits (the exchange is retried before entering). */
 static void lock(void) {
     while (__atomic_exchange_n(&heap_lock, 1, __ATOMIC_ACQUIRE))
-        while (__atomic_load_n(&heap_lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
+        while (__atomic_load_n(&heap_lock, __ATOMIC_RELAXED)) SPIN_HINT();
 }
+/* Releases the heap state written under the lock to the next holder. */
 static void unlock(void) { __atomic_store_n(&heap_lock, 0, __ATOMIC_RELEASE); }
+
+/* Sets an event bit. Relaxed: the word is a set of sticky flags that orders
+ * nothing else; the runtime reads it after the call returns on the caller's
+ * thread, or after the instance is handed back. */
+static void raise_event(uint32_t bit) { __atomic_or_fetch(&events, bit, __ATOMIC_RELAXED); }
 
 static int size_class(uint64_t n) {
     uint64_t c = 16;
@@ -71,7 +95,12 @@ static int size_class(uint64_t n) {
 
 static int ours(const void *p) {
     const char *c = p;
-    return heap_base && c >= heap_base && c < heap_base + heap_top;
+    /* Lock-free: the range only grows (same base each grow, heap_top rises),
+     * and a block handed to this thread was allocated before, so a relaxed
+     * read covers every block this thread can legitimately hold. */
+    char *base = __atomic_load_n(&heap_base, __ATOMIC_RELAXED);
+    uint64_t top = __atomic_load_n(&heap_top, __ATOMIC_RELAXED);
+    return base && c >= base && c < base + top;
 }
 
 /* libc's memcpy/memset: stateless, never allocate (explicit builtins,
@@ -87,14 +116,14 @@ static void *bump(uint64_t usable) {
         uint64_t want = (heap_top + need + GROW_STEP - 1) / GROW_STEP * GROW_STEP;
         char *base = host.grow(host.ctx, want);
         if (!base) {
-            events |= COEX_SHIM_EVENT_CAP;
+            raise_event(COEX_SHIM_EVENT_CAP);
             return NULL;
         }
-        heap_base = base;
+        __atomic_store_n(&heap_base, base, __ATOMIC_RELAXED); /* lock held; see ours() */
         heap_committed = want;
     }
     block_hdr *h = (block_hdr *)(heap_base + heap_top);
-    heap_top += need;
+    __atomic_store_n(&heap_top, heap_top + need, __ATOMIC_RELAXED); /* lock held; see ours() */
     h->size = usable;
     h->magic = MAGIC;
     h->back = 0;
@@ -114,7 +143,7 @@ static void *alloc_locked(uint64_t n) {
     }
     uint64_t usable = (n + ALIGN - 1) / ALIGN * ALIGN;
     if (usable < n) {
-        events |= COEX_SHIM_EVENT_CAP;
+        raise_event(COEX_SHIM_EVENT_CAP);
         return NULL;
     }
     free_node **link = &large_free;
@@ -167,7 +196,7 @@ HIDDEN void *malloc(size_t n) {
 HIDDEN void free(void *p) {
     if (!p) return;
     if (!ours(p)) {
-        __atomic_or_fetch(&events, COEX_SHIM_EVENT_FOREIGN, __ATOMIC_RELAXED);
+        raise_event(COEX_SHIM_EVENT_FOREIGN);
         if (have_host) host.foreign_free(p);
         return;
     }
@@ -189,7 +218,7 @@ HIDDEN void *calloc(size_t n, size_t size) {
 HIDDEN void *realloc(void *p, size_t n) {
     if (!p) return malloc(n);
     if (!ours(p)) {
-        __atomic_or_fetch(&events, COEX_SHIM_EVENT_FOREIGN, __ATOMIC_RELAXED);
+        raise_event(COEX_SHIM_EVENT_FOREIGN);
         return have_host ? host.foreign_realloc(p, n) : NULL;
     }
     if (n == 0) {

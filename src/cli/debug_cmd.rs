@@ -1,6 +1,6 @@
 //! `coex debug …`: hidden developer commands that drive library code
-//! directly (used by tests and scripts/bench-exec.sh before `coex cxz build`
-//! is wired to archives).
+//! directly on a plain directory, without packing a `.cxz` first (used by
+//! tests and scripts/bench-exec.sh; `coex cxz build` is the archive path).
 
 use clap::{Args, Subcommand};
 use std::collections::BTreeMap;

@@ -62,8 +62,8 @@ impl ToolIdentity {
     }
 }
 
-/// argv[0] and identity for an action run by this very `coex` binary (a
-/// later codegen step runs `coex <subcommand>` as an action).
+/// argv[0] and identity for an action run by this very `coex` binary (the
+/// codegen action runs `coex tool codegen …`).
 pub fn coex_self_tool() -> std::io::Result<(String, ToolIdentity)> {
     let exe = std::env::current_exe()?;
     Ok((

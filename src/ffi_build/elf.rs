@@ -5,57 +5,28 @@
 //! static TLS block after a handful of instances. The build refuses such an
 //! image up front instead of letting the program fail at run time.
 
-const PT_DYNAMIC: u32 = 2;
-const DT_NULL: u64 = 0;
-const DT_FLAGS: u64 = 30;
-const DF_STATIC_TLS: u64 = 0x10;
+use object::elf::{FileHeader64, DF_STATIC_TLS, DT_FLAGS, DT_NULL};
+use object::read::elf::{Dyn, FileHeader, ProgramHeader};
+use object::Endianness;
 
-fn u16_at(b: &[u8], off: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(
-        b.get(off..off.checked_add(2)?)?.try_into().ok()?,
-    ))
-}
-fn u32_at(b: &[u8], off: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        b.get(off..off.checked_add(4)?)?.try_into().ok()?,
-    ))
-}
-fn u64_at(b: &[u8], off: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(
-        b.get(off..off.checked_add(8)?)?.try_into().ok()?,
-    ))
-}
-
-/// `Some(true)` when the image is a 64-bit little-endian ELF file whose
-/// dynamic section has `DF_STATIC_TLS` set in `DT_FLAGS`; `None` when the
-/// bytes are not such an ELF file (or are truncated).
+/// `Some(true)` when the image is a 64-bit ELF file whose dynamic segment
+/// has `DF_STATIC_TLS` set in `DT_FLAGS`; `None` when the bytes are not such
+/// an ELF file (or its headers or dynamic segment are truncated).
 pub fn has_static_tls(image: &[u8]) -> Option<bool> {
-    if image.get(0..4)? != b"\x7fELF" || *image.get(4)? != 2 || *image.get(5)? != 1 {
-        return None;
-    }
-    let phoff = usize::try_from(u64_at(image, 0x20)?).ok()?;
-    let phentsize = usize::from(u16_at(image, 0x36)?);
-    let phnum = usize::from(u16_at(image, 0x38)?);
-    if phentsize < 56 {
-        return None;
-    }
-    for i in 0..phnum {
-        let ph = phoff.checked_add(i.checked_mul(phentsize)?)?;
-        if u32_at(image, ph)? != PT_DYNAMIC {
+    let header = FileHeader64::<Endianness>::parse(image).ok()?;
+    let endian = header.endian().ok()?;
+    for ph in header.program_headers(endian, image).ok()? {
+        let Some(entries) = ph.dynamic(endian, image).ok()? else {
             continue;
-        }
-        let off = usize::try_from(u64_at(image, ph.checked_add(8)?)?).ok()?;
-        let size = usize::try_from(u64_at(image, ph.checked_add(32)?)?).ok()?;
-        let mut at = off;
-        while at.checked_add(16)? <= off.checked_add(size)? {
-            let tag = u64_at(image, at)?;
+        };
+        for entry in entries {
+            let tag = entry.d_tag(endian);
             if tag == DT_NULL {
                 break;
             }
-            if tag == DT_FLAGS && u64_at(image, at.checked_add(8)?)? & DF_STATIC_TLS != 0 {
+            if tag == DT_FLAGS && entry.d_val(endian) & u64::from(DF_STATIC_TLS) != 0 {
                 return Some(true);
             }
-            at += 16;
         }
     }
     Some(false)
@@ -64,6 +35,8 @@ pub fn has_static_tls(image: &[u8]) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+    use std::process::Command;
 
     #[test]
     fn not_elf_is_none() {
@@ -79,5 +52,42 @@ mod tests {
         b[0x36] = 56;
         b[0x38] = 1;
         assert_eq!(has_static_tls(&b), None);
+    }
+
+    /// A shared object built by clang from `code`.
+    fn shared_object(dir: &Path, code: &str) -> Vec<u8> {
+        std::fs::write(dir.join("u.c"), code).unwrap();
+        let st = Command::new("clang")
+            .args(["-O2", "-fPIC", "-shared", "-o", "u.so", "u.c"])
+            .current_dir(dir)
+            .status()
+            .expect("clang runs");
+        assert!(st.success());
+        std::fs::read(dir.join("u.so")).unwrap()
+    }
+
+    const TLS_C: &str = "static __thread long n; long tick(void) { return ++n; }\n";
+    const IE_TLS_C: &str = "static __thread long n __attribute__((tls_model(\"initial-exec\")));\n\
+                            long tick(void) { return ++n; }\n";
+
+    #[test]
+    fn real_images_are_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let ie = shared_object(dir.path(), IE_TLS_C);
+        assert_eq!(has_static_tls(&ie), Some(true));
+        let gd = shared_object(dir.path(), TLS_C);
+        assert_eq!(has_static_tls(&gd), Some(false));
+        let plain = shared_object(dir.path(), "long f(long x) { return x + 1; }\n");
+        assert_eq!(has_static_tls(&plain), Some(false));
+    }
+
+    #[test]
+    fn a_cut_off_image_is_none_or_an_answer_never_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let ie = shared_object(dir.path(), IE_TLS_C);
+        for len in [0, 16, 63, 64, 100, ie.len() / 2, ie.len() - 1] {
+            let _ = has_static_tls(&ie[..len]);
+        }
+        assert_eq!(has_static_tls(&ie[..63]), None);
     }
 }

@@ -3,15 +3,14 @@
 //!
 //! Fast path (no string arguments, not lexically under `within`, the
 //! function holds the thread's `coex_ffi_thread*`): the function pointer is
-//! loaded from the current scope's call table and called directly between
-//! two plain stores of the in-foreign-code flag; see `lower_ffi_fast` and
-//! docs/ffi.md. Everything else, and the fast path's fallback, is the full
+//! loaded from the current scope's call table and called directly; see
+//! `lower_ffi_fast` and docs/ffi.md. Everything else, and the fast path's fallback, is the full
 //! path. A full-path call is: arguments evaluated (Coex side);
 //! `coex_ffi_fn(unit, sym, status?, loc)` for the callable pointer in the
 //! current instance; string arguments copied out of the GC heap
 //! (`coex_ffi_str_arg`); the C arguments stored in an 8-byte slot array;
-//! `coex_ffi_invoke(trampoline, fn, slots)` (enter/exit + GC blocking
-//! region); the C result read back from slot 0 and converted
+//! `coex_ffi_invoke(trampoline, fn, slots)` (optionally inside a GC
+//! blocking region, or on a helper thread under `within`); the C result read back from slot 0 and converted
 //! (`coex_ffi_str_ret` for strings); `coex_ffi_release_args`.
 //! The trampoline (one per extern) is the only code that knows the C
 //! signature, so the runtime can later run it elsewhere (e.g. on another
@@ -29,10 +28,9 @@ use crate::codegen::ir::{Expr, Extern, ExternId, FfiRef, LocalId, SrcLoc, Stmt, 
 use crate::codegen::runtime_abi::RtFn;
 use crate::codegen::CodegenError;
 
-/// Offsets in the runtime's `coex_ffi_thread` (runtime/coex_rt.h; static
-/// asserts in rt_ffi_call.c keep them).
+/// Offset of the call table in the runtime's `coex_ffi_thread`
+/// (runtime/coex_rt.h; a static assert in rt_ffi_call.c keeps it).
 const THREAD_FAST: i32 = 0;
-const THREAD_IN_FOREIGN: i32 = 8;
 /// `COEX_SHIM_EVENT_CAP`: the instance's allocator hit a heap cap.
 const SHIM_EVENT_CAP: u32 = 1;
 
@@ -104,8 +102,7 @@ impl<'b> FnLowerer<'_, 'b> {
     /// The inline fast path of an extern call without string arguments:
     /// the function pointer comes from the thread's call table (one load of
     /// the table, one of the entry), the shim's event word is tested before
-    /// and after, the in-foreign-code flag is set by plain stores, and the C
-    /// function is called directly. A NULL entry (no instance yet, `within`
+    /// and after, and the C function is called directly. A NULL entry (no instance yet, `within`
     /// active on the thread, GC-blocking mode) or a pending heap-cap event
     /// takes the full path instead; a heap cap hit during the call reports
     /// ResourceExhausted like the full path.
@@ -164,13 +161,9 @@ impl<'b> FnLowerer<'_, 'b> {
                 _ => *v,
             });
         }
-        let one = self.b.ins().iconst(types::I32, 1);
-        self.b.ins().store(flags, one, thread, THREAD_IN_FOREIGN);
         let sigref = self.b.import_signature(csig);
         let call = self.b.ins().call_indirect(sigref, fnptr, &cargs);
         let r = self.b.inst_results(call).first().copied();
-        let zero = self.b.ins().iconst(types::I32, 0);
-        self.b.ins().store(flags, zero, thread, THREAD_IN_FOREIGN);
         let ev = self.b.ins().load(types::I32, flags, events, 0);
         let cap = self.b.ins().band_imm_u(ev, i64::from(SHIM_EVENT_CAP));
         self.b.ins().brif(cap, cap_b, &[], ok_b, &[]);
