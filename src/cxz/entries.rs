@@ -52,6 +52,10 @@ pub(super) fn read_entries<R: Read + Seek>(
     })
 }
 
+/// Entry names as the central directory lists them: raw bytes, duplicates
+/// kept.
+type RawNames = Vec<Vec<u8>>;
+
 /// Opens the ZIP and refuses it before any entry is read if it is empty,
 /// not a ZIP, or has more entries than the limit (counting the central
 /// directory's raw names, which include duplicates the reader folds).
@@ -60,7 +64,7 @@ fn open_zip<R: Read + Seek>(
     len: u64,
     display: &str,
     limits: Limits,
-) -> Result<(ZipArchive<R>, Option<Vec<Vec<u8>>>), CxzError> {
+) -> Result<(ZipArchive<R>, Option<RawNames>), CxzError> {
     if len == 0 {
         return Err(CxzError::NotZip {
             path: display.to_string(),
@@ -357,7 +361,7 @@ fn file_entry_path(
 /// Raw entry names as listed in the central directory, duplicates included
 /// (the ZIP reader's index keeps one entry per name). `None` if the central
 /// directory cannot be walked (e.g. ZIP64), which only weakens error text.
-pub(super) fn central_directory_names<R: Read + Seek>(r: &mut R, len: u64) -> Option<Vec<Vec<u8>>> {
+pub(super) fn central_directory_names<R: Read + Seek>(r: &mut R, len: u64) -> Option<RawNames> {
     let tail_len = len.min(22 + 65_535);
     r.seek(SeekFrom::Start(len - tail_len)).ok()?;
     let mut tail = Vec::new();

@@ -14,12 +14,12 @@
 //! make a read hang or leave the cache.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::atomic_file::{describe_non_regular, without_temp_path};
+use crate::atomic_file::{describe_non_regular, replace_via_temp, without_temp_path, TempWrite};
 
 use super::action::{ActionKey, ActionResult};
 use super::digest::{is_hex64, Digest};
@@ -27,6 +27,16 @@ use super::store::{FaultKind, Fetch, Put, Store, StoreFault};
 
 /// Prefix of in-flight temporary files (ignored by stats/verify, swept by gc).
 const TMP_PREFIX: &str = ".tmp-";
+
+/// How cache files (entries and memos) are written: a `.tmp-` file in the
+/// same folder (what stats, verify and gc recognise), mode `0600`, not
+/// synced.
+const CACHE_TEMP: TempWrite<'static> = TempWrite {
+    prefix: TMP_PREFIX,
+    suffix: "",
+    mode: None,
+    durable: false,
+};
 
 /// Errors of cache maintenance commands.
 #[derive(Debug, thiserror::Error)]
@@ -288,11 +298,7 @@ pub fn write_cache_file<T: serde::Serialize>(path: &Path, value: &T) {
     if fs::create_dir_all(dir).is_err() {
         return;
     }
-    if let Ok(mut tmp) = tempfile::Builder::new().prefix(TMP_PREFIX).tempfile_in(dir) {
-        if tmp.write_all(&bytes).is_ok() {
-            let _ = tmp.persist(path);
-        }
-    }
+    let _ = replace_via_temp(dir, path, &bytes, &CACHE_TEMP, |_| (), || Ok(()));
 }
 
 /// Reads a small file kept in the cache outside `cas/` and `ac/` (the
@@ -364,20 +370,16 @@ impl LocalStore {
             let _ = remove_any(dir);
         }
         fs::create_dir_all(dir).map_err(io)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(TMP_PREFIX)
-            .tempfile_in(dir)
-            .map_err(io)?;
         // No fsync: every read verifies (a blob against its name, a result
         // against its checksum), so bytes a crash lost read as a corrupt
         // entry, dropped and rebuilt; syncing every entry cost cold builds
         // a disk flush per file.
-        tmp.write_all(bytes).map_err(io)?;
-        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-            let _ = remove_any(&path);
-        }
-        tmp.persist(&path).map_err(|e| io(e.error))?;
-        Ok(())
+        replace_via_temp(dir, &path, bytes, &CACHE_TEMP, io, || {
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                let _ = remove_any(&path);
+            }
+            Ok(())
+        })
     }
 
     /// The bytes of an entry and its open file (for touching it), `None`
