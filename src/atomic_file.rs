@@ -9,6 +9,10 @@
 //! FIFO, a device node, a socket, a symbolic link, a directory — is refused,
 //! and so is a regular file that is one of the command's own inputs (the
 //! program's source, its modules, its libraries), even through a hard link.
+//!
+//! The temporary-file-then-rename itself, [`replace_via_temp`], is also how
+//! the cache writes its entries and memo files (`exec::local`), each caller
+//! keeping its own policy on checks and errors.
 
 use std::fmt;
 use std::fs::Metadata;
@@ -282,28 +286,68 @@ pub fn write_atomically(
 ) -> Result<(), OutputError> {
     check_output(target)?;
     let out = target.path;
-    let io = |e: std::io::Error| OutputError::Io {
-        path: out.to_path_buf(),
-        source: without_temp_path(e),
+    let how = TempWrite {
+        prefix: ".coex-out-",
+        suffix: ".tmp",
+        mode: Some(mode),
+        durable,
     };
+    let io = |source| OutputError::Io {
+        path: out.to_path_buf(),
+        source,
+    };
+    // The path may have changed while the bytes were written.
+    replace_via_temp(&folder_of(out), out, bytes, &how, io, || {
+        check_target(target)
+    })
+}
+
+/// How [`replace_via_temp`] makes and finishes its temporary file.
+pub struct TempWrite<'a> {
+    /// Start of the temporary file's name (what a cleanup recognises).
+    pub prefix: &'a str,
+    /// End of the temporary file's name.
+    pub suffix: &'a str,
+    /// Permissions given before the rename; `None` keeps tempfile's `0600`.
+    pub mode: Option<u32>,
+    /// Whether the bytes are flushed to disk before the rename.
+    pub durable: bool,
+}
+
+/// The one temp-file-then-rename of the crate: writes `bytes` to a fresh
+/// temporary file in `dir` (which must exist), gives it `how.mode`, syncs it
+/// if `how.durable`, runs `before_rename` (a last check or cleanup of the
+/// target; its error stops the write), then renames it onto `target`, so
+/// readers see the old file or the whole new one, never a part. A failure
+/// leaves no temporary file behind. What to check first and what to do
+/// with errors is the caller's policy: I/O errors come through `io`,
+/// already without the temporary file's name ([`without_temp_path`]).
+pub fn replace_via_temp<E>(
+    dir: &Path,
+    target: &Path,
+    bytes: &[u8],
+    how: &TempWrite<'_>,
+    io: impl Fn(std::io::Error) -> E,
+    before_rename: impl FnOnce() -> Result<(), E>,
+) -> Result<(), E> {
+    let io = |e: std::io::Error| io(without_temp_path(e));
     let mut tmp = tempfile::Builder::new()
-        .prefix(".coex-out-")
-        .suffix(".tmp")
-        .tempfile_in(folder_of(out))
+        .prefix(how.prefix)
+        .suffix(how.suffix)
+        .tempfile_in(dir)
         .map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
-    {
+    if let Some(mode) = how.mode {
         use std::os::unix::fs::PermissionsExt;
         tmp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(io)?;
     }
-    if durable {
+    if how.durable {
         tmp.as_file().sync_all().map_err(io)?;
     }
-    // The path may have changed while the bytes were written.
-    check_target(target)?;
-    tmp.persist(out).map_err(|e| io(e.error))?;
+    before_rename()?;
+    tmp.persist(target).map_err(|e| io(e.error))?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 
 pub mod archive;
 pub mod digest;
+mod entries;
 pub mod externs;
 pub mod flags;
 pub mod glob;

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use super::host_paths::scan;
 use super::{FfiBuildError, FfiUnitInput};
 use crate::exec::action::{fixed_env, Discover, SCRATCH};
+use crate::exec::digest::Digest;
 use crate::exec::graph::{ActionGraph, ActionSpec, InputSource};
 use crate::link::SHIM_ABI_HEADER;
-use crate::toolchain::pkg_config::valid_name;
+use crate::toolchain::pkg_config::{valid_name, PkgConfigFlags};
 use crate::toolchain::{check_system_headers, resolve_pkg_config, Clang};
 
 /// The shim linked into every unit image (instance heap, handle table).
@@ -138,7 +139,37 @@ fn bad(u: &FfiUnitInput, detail: String) -> FfiBuildError {
         detail,
     }
 }
+/// What every action of one unit shares: the unit, the compiler and the
+/// flags and inputs worked out once before its actions are planned.
+struct UnitPlan<'a> {
+    u: &'a FfiUnitInput,
+    clang: &'a Clang,
+    pkg: PkgConfigFlags,
+    /// The unit's `ffi/src` tree and the shim header, by scratch path.
+    inputs: BTreeMap<String, InputSource>,
+    /// Digest of `coex_ffi.h`, which the link action reads as well.
+    header: Digest,
+}
 
+impl UnitPlan<'_> {
+    /// An action named `<kind>:<library>/<unit>` that runs clang with the
+    /// fixed environment and nothing else yet.
+    fn action(&self, kind: &str) -> ActionSpec {
+        ActionSpec {
+            id: format!("{kind}:{}/{}", self.u.library, self.u.unit),
+            argv: vec![self.clang.path.to_string_lossy().into_owned()],
+            env: fixed_env(),
+            inputs: BTreeMap::new(),
+            outputs: Vec::new(),
+            tool: self.clang.identity.clone(),
+            discover: None,
+        }
+    }
+}
+
+/// Plans one unit: a compile action per listed source, then one link action
+/// producing `lib<unit>.so`. Checks run first, in a fixed order, so the same
+/// bad unit always reports the same error.
 fn add_unit(
     graph: &mut ActionGraph,
     u: &FfiUnitInput,
@@ -146,6 +177,34 @@ fn add_unit(
 ) -> Result<PlannedUnit, FfiBuildError> {
     let pkg = resolve_pkg_config(&u.library, &u.pkg_config)?;
     check_system_headers(clang, &u.library, &u.system_headers, &pkg.cflags)?;
+    check_unit_lists(u)?;
+    check_host_paths(u)?;
+    let (inputs, header) = unit_inputs(graph, u)?;
+    let plan = UnitPlan {
+        u,
+        clang,
+        pkg,
+        inputs,
+        header,
+    };
+    let objects = add_compile_actions(graph, &plan)?;
+    let compile_actions = objects.iter().map(|(id, _)| id.clone()).collect();
+    let image = format!("lib{}.so", u.unit);
+    let link = link_action(graph, &plan, &image, &objects);
+    let link_action = link.id.clone();
+    graph.add(link).map_err(|e| bad(u, e.to_string()))?;
+    Ok(PlannedUnit {
+        library: u.library.clone(),
+        unit: u.unit.clone(),
+        compile_actions,
+        link_action,
+        image,
+    })
+}
+
+/// Refuses a unit with no sources or a system library name that could be
+/// read as a linker flag.
+fn check_unit_lists(u: &FfiUnitInput) -> Result<(), FfiBuildError> {
     if u.sources.is_empty() {
         return Err(bad(
             u,
@@ -160,7 +219,16 @@ fn add_unit(
             ));
         }
     }
-    check_host_paths(u)?;
+    Ok(())
+}
+
+/// The unit's files (inline and already stored) under `src/`, plus the shim
+/// header under `coex/`; refuses a path that leaves `ffi/src`. Returns the
+/// header's digest too, since the link action reads it.
+fn unit_inputs(
+    graph: &mut ActionGraph,
+    u: &FfiUnitInput,
+) -> Result<(BTreeMap<String, InputSource>, Digest), FfiBuildError> {
     let mut inputs: BTreeMap<String, InputSource> = BTreeMap::new();
     for (path, bytes) in &u.files {
         if !rel_ok(path) {
@@ -181,7 +249,13 @@ fn add_unit(
         format!("{SHIM_DIR}/coex_ffi.h"),
         InputSource::Blob(header.clone()),
     );
-    let mut include_flags = Vec::new();
+    Ok((inputs, header))
+}
+
+/// `-I` flags for the unit's include dirs (relative to `ffi/src`), then the
+/// shim's dir; refuses a dir that leaves `ffi/src`.
+fn include_flags(u: &FfiUnitInput) -> Result<Vec<String>, FfiBuildError> {
+    let mut flags = Vec::new();
     for dir in &u.include_dirs {
         if !rel_ok(dir) {
             return Err(bad(
@@ -190,36 +264,36 @@ fn add_unit(
             ));
         }
         let n = norm(dir);
-        include_flags.push(if n.is_empty() {
+        flags.push(if n.is_empty() {
             "-Isrc".to_string()
         } else {
             format!("-Isrc/{n}")
         });
     }
-    include_flags.push(format!("-I{SHIM_DIR}"));
-    let allowed = allowed_roots(clang, &pkg.cflags);
+    flags.push(format!("-I{SHIM_DIR}"));
+    Ok(flags)
+}
+
+/// Adds one compile action per listed source, in source order, and returns
+/// each one's id and object path (what the link action reads).
+fn add_compile_actions(
+    graph: &mut ActionGraph,
+    plan: &UnitPlan<'_>,
+) -> Result<Vec<(String, String)>, FfiBuildError> {
+    let u = plan.u;
+    let include_flags = include_flags(u)?;
+    let allowed = allowed_roots(plan.clang, &plan.pkg.cflags);
     // Search order: the pkg-config dirs (-I) before the system ones.
-    let search: Vec<PathBuf> = allowed[1 + clang.include_dirs.len()..]
+    let search: Vec<PathBuf> = allowed[1 + plan.clang.include_dirs.len()..]
         .iter()
-        .chain(&clang.include_dirs)
+        .chain(&plan.clang.include_dirs)
         .cloned()
         .collect();
-    let cc = clang.path.to_string_lossy().into_owned();
-    let prefix = |a: &str| ActionSpec {
-        id: format!("{a}:{}/{}", u.library, u.unit),
-        argv: vec![cc.clone()],
-        env: fixed_env(),
-        inputs: BTreeMap::new(),
-        outputs: Vec::new(),
-        tool: clang.identity.clone(),
-        discover: None,
-    };
     let listed: BTreeSet<String> = u
         .sources
         .iter()
         .map(|s| format!("src/{}", norm(s)))
         .collect();
-    let mut compile_actions = Vec::new();
     let mut objects = Vec::new();
     for src in &u.sources {
         let s = norm(src);
@@ -230,7 +304,7 @@ fn add_unit(
             ));
         }
         let obj = format!("obj/{s}.o");
-        let mut a = prefix("compile");
+        let mut a = plan.action("compile");
         a.id = format!("{}/{s}", a.id);
         // (-fPIC already means the global-dynamic TLS model; an explicit
         // initial-exec attribute is caught after the link, see elf.rs)
@@ -239,7 +313,7 @@ fn add_unit(
             .extend(["-c", "-fPIC", "-O2", "-Werror=date-time"].map(String::from));
         a.argv.extend(include_flags.iter().cloned());
         a.argv.extend(u.cflags.iter().cloned());
-        a.argv.extend(pkg.cflags.iter().cloned());
+        a.argv.extend(plan.pkg.cflags.iter().cloned());
         a.argv.push(format!("-ffile-prefix-map={SCRATCH}=."));
         a.argv.push(format!("-fdebug-prefix-map={SCRATCH}=."));
         let depfile = format!("{obj}.d");
@@ -255,18 +329,29 @@ fn add_unit(
         // Every file of the tree except the unit's *other* listed sources:
         // a header (or an #included .c that is not itself a source) change
         // re-runs every compile, while editing one source re-runs only its own.
-        a.inputs = inputs
+        a.inputs = plan
+            .inputs
             .iter()
             .filter(|(p, _)| *p == &format!("src/{s}") || !listed.contains(p.as_str()))
             .map(|(p, v)| (p.clone(), v.clone()))
             .collect();
         a.outputs = vec![obj.clone()];
-        compile_actions.push(a.id.clone());
         objects.push((a.id.clone(), obj));
         graph.add(a).map_err(|e| bad(u, e.to_string()))?;
     }
-    let image = format!("lib{}.so", u.unit);
-    let mut link = prefix("link");
+    Ok(objects)
+}
+
+/// The link action: compiles the shim and links it with the unit's objects,
+/// system libraries and pkg-config libraries into `image`.
+fn link_action(
+    graph: &mut ActionGraph,
+    plan: &UnitPlan<'_>,
+    image: &str,
+    objects: &[(String, String)],
+) -> ActionSpec {
+    let u = plan.u;
+    let mut link = plan.action("link");
     link.argv.extend(
         [
             "-shared",
@@ -278,7 +363,7 @@ fn add_unit(
         ]
         .map(String::from),
     );
-    link.argv.push(image.clone());
+    link.argv.push(image.to_string());
     // The shim is compiled by the link action itself, first on the line:
     // `-O2 -fno-builtin` only affect this one C file (the objects are
     // already compiled), so the unit's own code keeps its builtins and the
@@ -297,7 +382,7 @@ fn add_unit(
     link.discover = Some(Discover {
         depfiles: vec![shim_deps, ld_deps],
         allowed_roots: None,
-        search_dirs: clang.include_dirs.clone(),
+        search_dirs: plan.clang.include_dirs.clone(),
     });
     link.argv.push(format!("-I{SHIM_DIR}"));
     link.argv.push(format!("{SHIM_DIR}/coex_shim.c"));
@@ -306,14 +391,16 @@ fn add_unit(
         format!("{SHIM_DIR}/coex_shim.c"),
         InputSource::Blob(shim_src),
     );
-    link.inputs
-        .insert(format!("{SHIM_DIR}/coex_ffi.h"), InputSource::Blob(header));
+    link.inputs.insert(
+        format!("{SHIM_DIR}/coex_ffi.h"),
+        InputSource::Blob(plan.header.clone()),
+    );
     let abi = graph.add_blob(SHIM_ABI_HEADER.as_bytes().to_vec());
     link.inputs.insert(
         format!("{SHIM_DIR}/coex_shim_abi.h"),
         InputSource::Blob(abi),
     );
-    for (id, obj) in &objects {
+    for (id, obj) in objects {
         link.argv.push(obj.clone());
         link.inputs.insert(
             obj.clone(),
@@ -325,15 +412,7 @@ fn add_unit(
     }
     link.argv
         .extend(u.system_libs.iter().map(|l| format!("-l{l}")));
-    link.argv.extend(pkg.libs.iter().cloned());
-    link.outputs = vec![image.clone()];
-    let link_action = link.id.clone();
-    graph.add(link).map_err(|e| bad(u, e.to_string()))?;
-    Ok(PlannedUnit {
-        library: u.library.clone(),
-        unit: u.unit.clone(),
-        compile_actions,
-        link_action,
-        image,
-    })
+    link.argv.extend(plan.pkg.libs.iter().cloned());
+    link.outputs = vec![image.to_string()];
+    link
 }

@@ -3,12 +3,14 @@
 //! packages exist. Every "not there" ends in an install hint.
 
 pub mod clang;
+pub mod clang_identity;
 pub mod fingerprint;
 pub mod hints;
 pub mod pkg_config;
 pub mod system_headers;
 
-pub use clang::{find_clang, find_clang_in, identify, identify_watched, locate_clang, Clang};
+pub use clang::{find_clang, find_clang_in, locate_clang, Clang};
+pub use clang_identity::{identify, identify_watched};
 pub use pkg_config::{resolve_pkg_config, PkgConfigFlags};
 pub use system_headers::check_system_headers;
 

@@ -5,6 +5,7 @@
 //! mistake is reported once).
 
 mod builtins;
+mod control;
 mod exprs;
 mod kinds;
 mod names;

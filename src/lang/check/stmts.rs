@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 
 use super::{Checker, ConstState, Global};
 use crate::lang::ast::{
-    AssignOp, Block, Expr, ExprKind, FuncKind, Ident, Item, SelectCaseKind, Stmt, StmtKind,
-    TypeExpr,
+    AssignOp, Block, Expr, ExprKind, FuncKind, Ident, Item, Stmt, StmtKind, TypeExpr,
 };
 use crate::lang::diagnostic::Diagnostic;
 use crate::lang::loader::UnitId;
@@ -206,7 +205,7 @@ impl Checker {
         }
     }
 
-    fn block_in(&mut self, cx: &mut FnCx, block: &Block, task_boundary: bool) {
+    pub(super) fn block_in(&mut self, cx: &mut FnCx, block: &Block, task_boundary: bool) {
         cx.scopes.push(Scope {
             vars: BTreeMap::new(),
             task_boundary,
@@ -217,7 +216,7 @@ impl Checker {
         cx.scopes.pop();
     }
 
-    fn declare(&mut self, cx: &mut FnCx, name: &Ident, ty: Ty) -> LocalId {
+    pub(super) fn declare(&mut self, cx: &mut FnCx, name: &Ident, ty: Ty) -> LocalId {
         let id = self.new_local(&name.name, ty, cx.func, false, name.span);
         if let Some(scope) = cx.scopes.last_mut() {
             scope.vars.insert(name.name.clone(), id);
@@ -226,7 +225,7 @@ impl Checker {
     }
 
     /// Binds `name` to a value of type `vty` (declaring or rebinding).
-    fn bind(
+    pub(super) fn bind(
         &mut self,
         cx: &mut FnCx,
         stmt_id: crate::lang::ast::NodeId,
@@ -261,30 +260,7 @@ impl Checker {
                 );
                 return;
             }
-            let lty = self.prog.locals[local.0 as usize].ty.clone();
-            if let Some(st) = &stated_ty {
-                if !st.fits(&lty) {
-                    let (a, b) = (self.show(st), self.show(&lty));
-                    self.error(Diagnostic::error(
-                        name.span,
-                        format!(
-                            "`{}` already has type {b}; it cannot be restated as {a}",
-                            name.name
-                        ),
-                    ));
-                    return;
-                }
-            }
-            if self.expect_fits(&vty, &lty, vspan, &format!("`{}`", name.name)) {
-                self.prog.locals[local.0 as usize].ty = lty.join(&vty);
-            }
-            self.prog.bindings.insert(
-                stmt_id,
-                Binding {
-                    local,
-                    declares: false,
-                },
-            );
+            self.rebind(stmt_id, name, local, stated_ty.as_ref(), &vty, vspan);
             return;
         }
         let ty = match stated_ty {
@@ -310,7 +286,47 @@ impl Checker {
         );
     }
 
-    fn stmt(&mut self, cx: &mut FnCx, s: &Stmt) {
+    /// Binding to a name that is already a visible local of this task:
+    /// refused when restated with another type; otherwise the local's type
+    /// widens to take the value.
+    fn rebind(
+        &mut self,
+        stmt_id: crate::lang::ast::NodeId,
+        name: &Ident,
+        local: LocalId,
+        stated_ty: Option<&Ty>,
+        vty: &Ty,
+        vspan: crate::lang::span::Span,
+    ) {
+        let lty = self.prog.locals[local.0 as usize].ty.clone();
+        if let Some(st) = stated_ty {
+            if !st.fits(&lty) {
+                let (a, b) = (self.show(st), self.show(&lty));
+                self.error(Diagnostic::error(
+                    name.span,
+                    format!(
+                        "`{}` already has type {b}; it cannot be restated as {a}",
+                        name.name
+                    ),
+                ));
+                return;
+            }
+        }
+        if self.expect_fits(vty, &lty, vspan, &format!("`{}`", name.name)) {
+            self.prog.locals[local.0 as usize].ty = lty.join(vty);
+        }
+        self.prog.bindings.insert(
+            stmt_id,
+            Binding {
+                local,
+                declares: false,
+            },
+        );
+    }
+
+    /// Checks one statement; each kind that steers control has its own
+    /// method in `control.rs`.
+    pub(super) fn stmt(&mut self, cx: &mut FnCx, s: &Stmt) {
         match &s.kind {
             StmtKind::Bind { name, ty, value } => {
                 let vty = self.expr(cx, value);
@@ -331,182 +347,30 @@ impl Checker {
                     self.block_in(cx, o, false);
                 }
             }
-            StmtKind::While { cond, body } => {
-                self.formula_forbids(cx, s.span.with_end(cond.span), "'while'");
-                self.condition(cx, cond, "`while`");
-                cx.loops += 1;
-                self.block_in(cx, body, false);
-                cx.loops -= 1;
-            }
-            StmtKind::For { var, iter, body } => {
-                let ety = self.iterable(cx, iter);
-                cx.loops += 1;
-                cx.scopes.push(Scope::default());
-                let l = self.declare(cx, var, ety);
-                self.prog.loop_vars.insert(s.id, l);
-                self.block_in(cx, body, false);
-                cx.scopes.pop();
-                cx.loops -= 1;
-            }
+            StmtKind::While { cond, body } => self.while_stmt(cx, s, cond, body),
+            StmtKind::For { var, iter, body } => self.for_stmt(cx, s, var, iter, body),
             StmtKind::TaskFor {
                 target,
                 var,
                 iter,
                 body,
-            } => {
-                self.formula_forbids(cx, s.span.with_end(iter.span), "'task for'");
-                let ety = self.iterable(cx, iter);
-                cx.tasks.push(TaskFrame {
-                    yield_ty: None,
-                    loops_at_entry: cx.loops,
-                });
-                cx.scopes.push(Scope {
-                    vars: BTreeMap::new(),
-                    task_boundary: true,
-                });
-                let l = self.declare(cx, var, ety);
-                self.prog.loop_vars.insert(s.id, l);
-                self.block_in(cx, body, false);
-                cx.scopes.pop();
-                let frame = cx.tasks.pop();
-                let yielded = frame.and_then(|f| f.yield_ty);
-                let list = match &yielded {
-                    Some(t) => Ty::List(Box::new(t.clone())),
-                    // Reported below when bound; `Unknown` avoids a second error.
-                    None => Ty::Unknown,
-                };
-                self.prog.types.insert(s.id, list.clone());
-                if let Some((name, stated)) = target {
-                    if yielded.is_none() {
-                        self.error(
-                            Diagnostic::error(s.span, format!("`task for` assigned to `{}` never yields a value", name.name))
-                                .with_help("add `yield value` in the body; the result is the list of yields in input order"),
-                        );
-                    }
-                    self.bind(cx, s.id, name, stated, list, s.span);
-                }
-            }
+            } => self.task_for_stmt(cx, s, target.as_ref(), var, iter, body),
             StmtKind::Yield(e) => {
                 let ty = self.expr(cx, e);
                 self.yield_stmt(cx, s.span, ty, e.span);
             }
-            StmtKind::Return(value) => {
-                if !cx.tasks.is_empty() {
-                    self.error(
-                        Diagnostic::error(
-                            s.span,
-                            "`return` cannot be used inside a `task for` body",
-                        )
-                        .with_help("use `yield value` to give the iteration's result"),
-                    );
-                }
-                let ret = cx.ret.clone();
-                match value {
-                    Some(v) => {
-                        let ty = self.expr(cx, v);
-                        if ret == Ty::Void {
-                            self.error(
-                                Diagnostic::error(
-                                    v.span,
-                                    format!("`{}` does not return a value", cx.name),
-                                )
-                                .with_help(format!(
-                                    "remove the value, or declare a return type: `{} {}(…) -> T`",
-                                    cx.kind.keyword(),
-                                    cx.name
-                                )),
-                            );
-                        } else {
-                            self.expect_fits(&ty, &ret, v.span, "the return value");
-                        }
-                    }
-                    None => {
-                        if ret != Ty::Void && ret != Ty::Unknown {
-                            let r = self.show(&ret);
-                            self.error(Diagnostic::error(
-                                s.span,
-                                format!("`return` needs a value of type {r}"),
-                            ));
-                        }
-                    }
-                }
-            }
-            StmtKind::Break | StmtKind::Continue => {
-                let word = if s.kind == StmtKind::Break {
-                    "break"
-                } else {
-                    "continue"
-                };
-                let inside_task_loop = cx.tasks.last().is_none_or(|t| cx.loops > t.loops_at_entry);
-                if cx.loops == 0 || !inside_task_loop {
-                    let msg = if !cx.tasks.is_empty() {
-                        format!("`{word}` cannot leave a `task for` body")
-                    } else {
-                        format!("`{word}` outside of a loop")
-                    };
-                    self.error(
-                        Diagnostic::error(s.span, msg).with_help(
-                            "`break` and `continue` work inside `for` and `while` loops",
-                        ),
-                    );
-                }
-            }
-            StmtKind::Select { cases } => {
-                self.select_shape(s.span, cases);
-                for case in cases {
-                    cx.scopes.push(Scope::default());
-                    if let SelectCaseKind::Call { bind, call } = &case.kind {
-                        let ty = self.expr(cx, call);
-                        if let Some(b) = bind {
-                            if ty == Ty::Void {
-                                self.error(
-                                    Diagnostic::error(
-                                        call.span,
-                                        "this call returns nothing, so there is no result to bind",
-                                    )
-                                    .with_help("write `case f(x):` without `r =`"),
-                                );
-                            }
-                            let l =
-                                self.declare(cx, b, if ty == Ty::Void { Ty::Unknown } else { ty });
-                            self.prog.bindings.insert(
-                                call.id,
-                                Binding {
-                                    local: l,
-                                    declares: true,
-                                },
-                            );
-                        }
-                    }
-                    self.block_in(cx, &case.body, false);
-                    cx.scopes.pop();
-                }
-            }
+            StmtKind::Return(value) => self.return_stmt(cx, s, value.as_ref()),
+            StmtKind::Break | StmtKind::Continue => self.break_continue(cx, s),
+            StmtKind::Select { cases } => self.select_stmt(cx, s, cases),
             StmtKind::Within {
                 deadline,
                 body,
                 otherwise,
-            } => {
-                let ty = self.expr(cx, deadline);
-                if !ty.fits(&Ty::Int) {
-                    let t = self.show(&ty);
-                    self.error(
-                        Diagnostic::error(
-                            deadline.span,
-                            format!("a `within` deadline is an int of nanoseconds, found {t}"),
-                        )
-                        .with_help("write e.g. `within 100 * time.millisecond`"),
-                    );
-                }
-                self.block_in(cx, body, false);
-                if let Some(o) = otherwise {
-                    self.block_in(cx, o, false);
-                }
-            }
+            } => self.within_stmt(cx, deadline, body, otherwise.as_ref()),
         }
     }
 
-    fn condition(&mut self, cx: &mut FnCx, cond: &Expr, what: &str) {
+    pub(super) fn condition(&mut self, cx: &mut FnCx, cond: &Expr, what: &str) {
         let ty = self.expr(cx, cond);
         if !ty.fits(&Ty::Bool) {
             let t = self.show(&ty);
@@ -521,7 +385,7 @@ impl Checker {
     }
 
     /// The element type of what a `for` iterates over.
-    fn iterable(&mut self, cx: &mut FnCx, iter: &Expr) -> Ty {
+    pub(super) fn iterable(&mut self, cx: &mut FnCx, iter: &Expr) -> Ty {
         let ty = self.expr(cx, iter);
         match ty {
             Ty::List(e) => *e,
