@@ -2,9 +2,16 @@
 //!
 //! The binary in `main.rs` only parses arguments; everything it does lives in
 //! these modules so integration tests and benchmarks call the same code.
+//!
+//! The flow of `coex build app.coex`, one room each:
+//! `lang` (parse, check) → `bridge` (checked AST → IR) → `plan` (libraries,
+//! FFI units, the action graph) → `exec` (actions, cache) with `codegen`
+//! (IR → Cranelift object), `ffi_build` (FFI unit compiles and links) and
+//! `link` (runtime, final link) as the actions; `toolchain` finds clang and
+//! says what it is; `cxz` reads and writes archives; `cli` is the edge.
 
 pub mod atomic_file;
-pub mod build;
+pub mod bridge;
 pub mod cli;
 pub mod codegen;
 pub mod cxz;
@@ -13,4 +20,5 @@ pub mod failure;
 pub mod ffi_build;
 pub mod lang;
 pub mod link;
+pub mod plan;
 pub mod toolchain;

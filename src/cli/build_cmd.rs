@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use super::exec_args::ExecArgs;
 use crate::atomic_file::{check_output, write_atomically, Input, OutputTarget};
-use crate::build::program::{LoadedProgram, ProgramError};
-use crate::build::run::{build_program_checked, ProgramBuild, ProgramBuildOptions};
 use crate::failure::{CmdResult, Failure};
+use crate::plan::program::{LoadedProgram, ProgramError};
+use crate::plan::run::{build_program_checked, ProgramBuild, ProgramBuildOptions};
 
 /// Flags shared by `coex build` and `coex run`.
 #[derive(Debug, Args)]
@@ -122,7 +122,7 @@ pub fn build(args: BuildArgs) -> CmdResult {
     if let Some(bytes) = &build.executable {
         write_executable(&OutputTarget::new(&out).with_inputs(&inputs), bytes)?;
         let cache = args.program.exec.options()?.cache_dir;
-        crate::build::output_memo::remember(&cache, &out, &build.executable_digest);
+        crate::plan::output_memo::remember(&cache, &out, &build.executable_digest);
     }
     for line in build.report.action_lines() {
         println!("{line}");

@@ -6,12 +6,12 @@ use std::process::ExitCode;
 
 use super::exec_args::ExecArgs;
 use crate::atomic_file::Input;
-use crate::build::library_check::extern_problems;
-use crate::build::{default_out_dir, select_units, unit_inputs};
 use crate::cxz::search::{parse_import, ImportTarget, LibrarySearch};
 use crate::cxz::{inspect, pack_dir_checked, CxzArchive};
 use crate::failure::{CmdResult, Failure};
 use crate::ffi_build::{build_units, check_image_paths, FfiBuildOptions};
+use crate::plan::library_check::extern_problems;
+use crate::plan::{default_out_dir, select_units, unit_inputs};
 
 #[derive(Debug, Subcommand)]
 pub enum CxzCommand {

@@ -4,10 +4,10 @@ use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::build::unit_inputs;
 use crate::cxz::CxzArchive;
 use crate::failure::{CmdResult, Failure};
 use crate::ffi_build::plan_json;
+use crate::plan::unit_inputs;
 
 /// Arguments of `coex plan`.
 #[derive(Debug, Args)]
@@ -29,7 +29,7 @@ pub struct PlanArgs {
 /// and link actions (nothing runs).
 fn program(args: &PlanArgs) -> CmdResult {
     // Planning writes nothing, not even the tool identity memo.
-    let (_, graph) = crate::build::run::plan(&args.file, &args.lib_dirs, args.cc.as_deref(), None)
+    let (_, graph) = crate::plan::run::plan(&args.file, &args.lib_dirs, args.cc.as_deref(), None)
         .map_err(super::build_cmd::to_failure)?;
     print_json(&graph.graph.plan_json())
 }

@@ -65,7 +65,7 @@ pub struct CxzArchive {
     pub digest: String,
     /// Files held by digest only: their entry in `files` is empty and their
     /// bytes are a blob of the local build cache (an archive reopened from
-    /// `build::archive_memo`; empty for every archive read from its zip).
+    /// `plan::archive_memo`; empty for every archive read from its zip).
     pub stored: BTreeMap<String, crate::exec::Digest>,
 }
 
@@ -134,7 +134,7 @@ impl CxzArchive {
 
     /// An archive whose files were read and validated before (the caller
     /// vouches for them and their content digest, see
-    /// `build::archive_memo`): only the manifest is parsed again.
+    /// `plan::archive_memo`): only the manifest is parsed again.
     pub fn from_validated(
         files: BTreeMap<String, Vec<u8>>,
         stored: BTreeMap<String, crate::exec::Digest>,

@@ -32,7 +32,7 @@ pub struct FfiUnitInput {
     pub files: BTreeMap<String, Vec<u8>>,
     /// Files under `ffi/src` known by digest only: their bytes are a blob of
     /// the local cache, read only if an action must run. They were already
-    /// scanned for host paths (see `build::archive_memo`).
+    /// scanned for host paths (see `plan::archive_memo`).
     pub stored: BTreeMap<String, crate::exec::Digest>,
     /// C sources to compile (glob-expanded, relative to `ffi/src`).
     pub sources: Vec<String>,
@@ -329,7 +329,7 @@ pub fn build_units(
     out_dir: &Path,
 ) -> Result<FfiBuildOutcome, FfiBuildError> {
     // The compiler's identity, remembered in the cache like a program build's.
-    let clang = crate::build::memo::clang(Some(&opts.exec.cache_dir), opts.cc.as_deref())?;
+    let clang = crate::toolchain::memo::clang(Some(&opts.exec.cache_dir), opts.cc.as_deref())?;
     let plan = plan_units(inputs, &clang)?;
     check_image_paths(out_dir, plan.units.iter().map(|u| u.image.as_str()), &[])?;
     let executor = Executor::new(&opts.exec);

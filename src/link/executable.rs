@@ -111,7 +111,7 @@ pub fn build_executable(
     exec: &ExecOptions,
     cc: Option<&Path>,
 ) -> Result<Vec<u8>, LinkError> {
-    let clang = crate::build::memo::clang(Some(&exec.cache_dir), cc)?;
+    let clang = crate::toolchain::memo::clang(Some(&exec.cache_dir), cc)?;
     let object = compile_program(program)?;
     let mut graph = ActionGraph::new();
     add_runtime_actions(&mut graph, &clang)?;

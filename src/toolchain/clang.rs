@@ -18,7 +18,7 @@ use super::hints;
 use super::ToolchainError;
 use crate::exec::action::{fixed_env, ToolIdentity};
 
-/// A usable clang. Serializable so that `build::memo` can remember it.
+/// A usable clang. Serializable so that `toolchain::memo` can remember it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Clang {
     /// Absolute path used as argv[0].

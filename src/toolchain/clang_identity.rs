@@ -19,7 +19,7 @@ pub fn identify(path: &Path) -> Result<Clang, ToolchainError> {
 
 /// [`identify`], also returning every file and directory the identity was
 /// computed from, with its metadata taken before it was read: while none of
-/// them changes, neither does the identity (see `build::memo`).
+/// them changes, neither does the identity (see `toolchain::memo`).
 ///
 /// The fingerprint covers (see docs/cache.md, "Tool identity"): the driver
 /// binary's bytes and those of each shared library `ldd` resolves for it,

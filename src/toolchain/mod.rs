@@ -6,6 +6,7 @@ pub mod clang;
 pub mod clang_identity;
 pub mod fingerprint;
 pub mod hints;
+pub mod memo;
 pub mod pkg_config;
 pub mod system_headers;
 

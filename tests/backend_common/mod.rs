@@ -24,7 +24,7 @@ pub fn exec_options() -> ExecOptions {
     let dir = CACHE.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
         let opts = ExecOptions::new(dir.path());
-        let clang = coex::build::memo::clang(Some(dir.path()), Some(Path::new(CC)))
+        let clang = coex::toolchain::memo::clang(Some(dir.path()), Some(Path::new(CC)))
             .unwrap_or_else(|e| panic!("{e}"));
         build_runtime(&opts, &clang).unwrap_or_else(|e| panic!("runtime: {e}"));
         dir

@@ -4,7 +4,7 @@
 //! Imports resolve only to what the command line names, never to a search
 //! path: `import NAME` to a `--module NAME=FILE`, `import "NAME"` (or
 //! `"NAME.cxz"`, `"dir/NAME.cxz"`) to a `--cxz NAME=FILE`. Codegen is the
-//! build's own (`crate::build::program::codegen_tool`, also the codegen
+//! build's own (`crate::plan::program::codegen_tool`, also the codegen
 //! action of `coex build`), so Bazel and `coex build` make the same object
 //! and number FFI units the same way as `coex tool link`.
 
@@ -17,10 +17,10 @@ use super::{
     ImportArgs,
 };
 use crate::atomic_file::Input;
-use crate::build::program::{codegen_tool, ProgramError};
-use crate::build::resolver::{CxzResolver, Lookup};
 use crate::failure::{CmdResult, Failure};
 use crate::lang;
+use crate::plan::program::{codegen_tool, ProgramError};
+use crate::plan::resolver::{CxzResolver, Lookup};
 
 /// Runs `coex tool codegen`.
 pub fn run(args: CodegenArgs) -> CmdResult {

@@ -1,5 +1,5 @@
 //! `coex tool ffi-unit`: one FFI unit of an archive → its foreign library
-//! image. The unit's inputs come from `crate::build::cxz_units` and its
+//! image. The unit's inputs come from `crate::plan::cxz_units` and its
 //! actions from `crate::ffi_build`, exactly as in `coex cxz build` and
 //! `coex build`, run with a throw-away cache (the build system caches,
 //! not coex).
@@ -10,10 +10,10 @@ use super::{
     absolute, is_identifier, read_input, scratch_dir, scratch_exec, write_output, FfiUnitArgs,
     ToolArgError,
 };
-use crate::build::cxz_units::unit_input_of;
 use crate::cxz::CxzArchive;
 use crate::failure::{CmdResult, Failure};
 use crate::ffi_build::{build_units, FfiBuildOptions};
+use crate::plan::cxz_units::unit_input_of;
 
 /// Runs `coex tool ffi-unit`.
 pub fn run(args: FfiUnitArgs) -> CmdResult {

@@ -10,10 +10,10 @@ use super::{
     read_input, split_spec, write_output_protecting, InterfaceArgs, PackArgs, ToolArgError,
 };
 use crate::atomic_file::Input;
-use crate::build::graph::interface_archive;
 use crate::cxz::pack::{check_output_outside_tree, collect_tree, write_zip, PackError};
 use crate::cxz::{CxzArchive, CxzError, Limits, MANIFEST};
 use crate::failure::{CmdResult, Failure};
+use crate::plan::graph::interface_archive;
 
 /// Runs `coex tool pack`.
 pub fn run(args: PackArgs) -> CmdResult {

@@ -19,11 +19,11 @@ use super::{
     absolute, parse_named_files, parse_unit_image, read_input, scratch_dir, scratch_exec,
     write_executable, write_output, LinkArgs, RuntimeArgs, ToolArgError,
 };
-use crate::build::memo;
-use crate::build::resolver::{layout_of, ResolvedLibrary};
 use crate::cxz::CxzArchive;
 use crate::failure::{CmdResult, Failure};
 use crate::link::{build_runtime, link_executable};
+use crate::plan::resolver::{layout_of, ResolvedLibrary};
+use crate::toolchain::memo;
 use crate::toolchain::Clang;
 
 /// Runs `coex tool runtime`: the runtime actions of a program build (every

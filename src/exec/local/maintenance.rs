@@ -274,7 +274,7 @@ impl LocalStore {
         Ok(())
     }
 
-    /// One folder of `memo/` (the memos of `build::` and `exec::` keep
+    /// One folder of `memo/` (the memos of `plan::`, `toolchain::` and `exec::` keep
     /// sub-folders: `verified/ab/`, `archives/`, `outputs/`, `images-ok/`):
     /// folders are walked, files must be regular and hold JSON (the
     /// markers of `images-ok/` are empty), anything else is removed.

@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use super::graph::{plan_program, PlanError, ProgramGraph, EXECUTABLE};
-use super::memo;
 use super::program::{load_program, LoadedProgram, ProgramError};
 use super::resolver::Lookup;
 use crate::exec::{BuildReport, ExecError, ExecOptions, Executor};
 use crate::ffi_build::explain_failure;
+use crate::toolchain::memo;
 
 /// How to build a program.
 #[derive(Debug, Clone)]

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::lower::{lower_program, FfiLayout};
 use super::resolver::{CxzResolver, Lookup, ResolvedLibrary};
+use crate::bridge::{lower_program, FfiLayout};
 use crate::codegen::ir;
 use crate::lang::loader::UnitOrigin;
 use crate::lang::{self, Diagnostic};

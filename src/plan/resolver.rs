@@ -17,7 +17,7 @@ use crate::cxz::search::{parse_import, ImportTarget, LibrarySearch};
 use crate::cxz::{BoundaryType, CxzArchive, COEX_SRC};
 use crate::lang::{LibraryModules, LibraryResolver, ManifestSymbol};
 
-use super::lower::{FfiLayout, LibraryLayout, UnitLayout};
+use crate::bridge::{FfiLayout, LibraryLayout, UnitLayout};
 
 /// How import strings become archive paths.
 #[derive(Debug, Clone)]

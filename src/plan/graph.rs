@@ -16,7 +16,7 @@
 //! actions from `crate::ffi_build`: the same actions the `coex tool`
 //! subcommands of the Bazel rules run, so both give the same executable.
 //! Units are numbered in the canonical order (docs/bazel.md, the program's
-//! [`crate::build::lower::FfiLayout`]): libraries by import name, units by
+//! [`crate::bridge::FfiLayout`]): libraries by import name, units by
 //! name.
 
 use std::collections::BTreeMap;

@@ -1,20 +1,18 @@
-//! From an input file to an action graph.
+//! Planning: from an input file to an action graph, and running it.
 //!
 //! Each kind of build input gets one file that turns it into executor work:
 //! [`cxz_units`] reads a `.cxz` library's FFI units (`coex cxz build`,
 //! `coex plan FILE.cxz`); [`program`] checks and lowers a whole program
-//! (front end → [`lower`], the bridge to the back end's IR, with libraries
-//! found by [`resolver`]), [`graph`] plans its actions (codegen, FFI units,
-//! runtime, link) and [`run`] executes them. The executor itself
-//! (`crate::exec`) and the C toolchain rules (`crate::ffi_build`) know
-//! nothing about archives or programs.
+//! (front end → `crate::bridge`, with libraries found by [`resolver`] and
+//! reopened quickly by [`archive_memo`]), [`graph`] plans its actions
+//! (codegen, FFI units, runtime, link) and [`run`] executes them. The
+//! executor itself (`crate::exec`) and the C toolchain rules
+//! (`crate::ffi_build`) know nothing about archives or programs.
 
 pub mod archive_memo;
 pub mod cxz_units;
 pub mod graph;
 pub mod library_check;
-pub mod lower;
-pub mod memo;
 pub mod output_memo;
 pub mod program;
 pub mod resolver;
