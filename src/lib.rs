@@ -15,6 +15,7 @@ pub mod bridge;
 pub mod cli;
 pub mod codegen;
 pub mod cxz;
+pub mod embedded_c;
 pub mod exec;
 pub mod failure;
 pub mod ffi_build;

@@ -5,17 +5,13 @@ use std::path::{Path, PathBuf};
 
 use super::host_paths::scan;
 use super::{FfiBuildError, FfiUnitInput};
+use crate::embedded_c::SHIM_ABI_HEADER;
+pub use crate::embedded_c::{SHIM_HEADER, SHIM_SOURCE};
 use crate::exec::action::{fixed_env, Discover, SCRATCH};
 use crate::exec::digest::Digest;
 use crate::exec::graph::{ActionGraph, ActionSpec, InputSource};
-use crate::link::SHIM_ABI_HEADER;
 use crate::toolchain::pkg_config::{valid_name, PkgConfigFlags};
 use crate::toolchain::{check_system_headers, resolve_pkg_config, Clang};
-
-/// The shim linked into every unit image (instance heap, handle table).
-pub const SHIM_SOURCE: &str = include_str!("../../runtime/ffi_shim/coex_shim.c");
-/// The header library C code includes for handles (`coex_ffi.h`).
-pub const SHIM_HEADER: &str = include_str!("../../runtime/coex_ffi.h");
 
 /// Where the shim and its header sit in a unit's scratch directory.
 const SHIM_DIR: &str = "coex";

@@ -1,37 +1,10 @@
-//! The runtime's embedded sources and the pure argv builders of the three
+//! The pure argv builders of the three
 //! kinds of program actions: compiling one runtime C file, combining the
 //! runtime objects into one, and the final link. No I/O here; every path
 //! is relative to the action's scratch directory, so no absolute path
 //! reaches an output.
 
-/// The runtime's headers, embedded so the `coex` binary alone can build
-/// programs; each runtime compile sees them all beside its C file.
-pub const RUNTIME_HEADERS: &[(&str, &str)] = &[
-    ("coex_rt.h", include_str!("../../runtime/coex_rt.h")),
-    ("coex_shim_abi.h", SHIM_ABI_HEADER),
-];
-
-/// The runtime ↔ FFI shim interface, shared by the runtime and the shim
-/// compiled into every unit image.
-pub const SHIM_ABI_HEADER: &str = include_str!("../../runtime/coex_shim_abi.h");
-
-/// The runtime's C files (one compile action each), in a fixed order.
-pub const RUNTIME_SOURCES: &[(&str, &str)] = &[
-    ("rt_alloc.c", include_str!("../../runtime/rt_alloc.c")),
-    ("rt_errors.c", include_str!("../../runtime/rt_errors.c")),
-    ("rt_ffi_call.c", include_str!("../../runtime/rt_ffi_call.c")),
-    ("rt_ffi_load.c", include_str!("../../runtime/rt_ffi_load.c")),
-    ("rt_ffi_pool.c", include_str!("../../runtime/rt_ffi_pool.c")),
-    (
-        "rt_ffi_scope.c",
-        include_str!("../../runtime/rt_ffi_scope.c"),
-    ),
-    ("rt_lists.c", include_str!("../../runtime/rt_lists.c")),
-    ("rt_main.c", include_str!("../../runtime/rt_main.c")),
-    ("rt_print.c", include_str!("../../runtime/rt_print.c")),
-    ("rt_strings.c", include_str!("../../runtime/rt_strings.c")),
-    ("rt_tasks.c", include_str!("../../runtime/rt_tasks.c")),
-];
+pub use crate::embedded_c::{RUNTIME_HEADERS, RUNTIME_SOURCES, SHIM_ABI_HEADER};
 
 /// System libraries every Coex executable links (Boehm GC, dlopen, threads, libm).
 pub const RUNTIME_LIBS: &[&str] = &["-lgc", "-ldl", "-lpthread", "-lm"];
