@@ -305,19 +305,8 @@ impl Checker {
     /// The task rule: no handle of the parent func inside a `task for`
     /// body, none passed to a task function.
     pub(crate) fn check_task_handles(&mut self) {
-        let mut tainted = BTreeSet::new();
         let ids: Vec<FuncId> = (0..self.prog.functions.len() as u32).map(FuncId).collect();
-        loop {
-            let mut changed = false;
-            for &id in &ids {
-                if self.func(id).kind != FuncKind::Formula {
-                    changed |= self.taint_function(id, &mut tainted);
-                }
-            }
-            if !changed {
-                break;
-            }
-        }
+        let tainted = self.handle_locals(&ids);
         if tainted.is_empty() {
             return;
         }
@@ -335,80 +324,10 @@ impl Checker {
             let mut errors: Vec<(Span, String)> = Vec::new();
             walk_block(&decl.body, &mut |s| {
                 if let StmtKind::TaskFor { body, .. } = &s.kind {
-                    // Locals that belong to this task-for (its own).
-                    let mut inner: BTreeSet<LocalId> = BTreeSet::new();
-                    if let Some(l) = self.prog.loop_vars.get(&s.id) {
-                        inner.insert(*l);
-                    }
-                    walk_block(body, &mut |t| {
-                        if let Some(b) = self.prog.bindings.get(&t.id) {
-                            inner.insert(b.local);
-                        }
-                        if let Some(l) = self.prog.loop_vars.get(&t.id) {
-                            inner.insert(*l);
-                        }
-                        if let StmtKind::Select { cases } = &t.kind {
-                            for c in cases {
-                                if let SelectCaseKind::Call { call, .. } = &c.kind {
-                                    if let Some(b) = self.prog.bindings.get(&call.id) {
-                                        inner.insert(b.local);
-                                    }
-                                }
-                            }
-                        }
-                    });
-                    let mut named: BTreeSet<LocalId> = BTreeSet::new();
-                    walk_block(body, &mut |t| {
-                        for e in stmt_exprs(t) {
-                            walk_expr(e, &mut |x| {
-                                if let Some(NameRef::Local(l)) = self.prog.names.get(&x.id) {
-                                    if tainted.contains(l) && !inner.contains(l) && named.insert(*l)
-                                    {
-                                        errors.push((
-                                            x.span,
-                                            self.prog.locals[l.0 as usize].name.clone(),
-                                        ));
-                                    }
-                                }
-                            });
-                        }
-                    });
+                    self.handles_read_in_task_for(s, body, &tainted, &mut errors);
                 }
                 if kind == FuncKind::Func {
-                    for e in stmt_exprs(s) {
-                        walk_expr(e, &mut |x| {
-                            let ExprKind::Call { callee, args } = &x.kind else {
-                                return;
-                            };
-                            let target = match self.prog.calls.get(&x.id) {
-                                Some(
-                                    CallTarget::Function(f)
-                                    | CallTarget::StaticMethod(f)
-                                    | CallTarget::InstanceMethod(f),
-                                ) => *f,
-                                _ => return,
-                            };
-                            if self.func(target).kind != FuncKind::Task {
-                                return;
-                            }
-                            let mut operands: Vec<&Expr> = args.iter().map(|a| &a.value).collect();
-                            if let ExprKind::Field { object, .. } = &callee.kind {
-                                operands.push(object);
-                            }
-                            for op in operands {
-                                walk_expr(op, &mut |y| {
-                                    if let Some(NameRef::Local(l)) = self.prog.names.get(&y.id) {
-                                        if tainted.contains(l) {
-                                            errors.push((
-                                                y.span,
-                                                self.prog.locals[l.0 as usize].name.clone(),
-                                            ));
-                                        }
-                                    }
-                                });
-                            }
-                        });
-                    }
+                    self.handles_passed_to_tasks(s, &tainted, &mut errors);
                 }
             });
             for (span, var) in errors {
@@ -417,6 +336,114 @@ impl Checker {
                         .with_body(handle_body(&var)),
                 );
             }
+        }
+    }
+
+    /// Every local that holds an FFI handle, to a fixed point across functions.
+    fn handle_locals(&mut self, ids: &[FuncId]) -> BTreeSet<LocalId> {
+        let mut tainted = BTreeSet::new();
+        loop {
+            let mut changed = false;
+            for &id in ids {
+                if self.func(id).kind != FuncKind::Formula {
+                    changed |= self.taint_function(id, &mut tainted);
+                }
+            }
+            if !changed {
+                return tainted;
+            }
+        }
+    }
+
+    /// The locals a `task for` owns: its loop variable and everything bound
+    /// inside its body.
+    fn task_for_locals(&self, s: &Stmt, body: &Block) -> BTreeSet<LocalId> {
+        let mut inner: BTreeSet<LocalId> = BTreeSet::new();
+        if let Some(l) = self.prog.loop_vars.get(&s.id) {
+            inner.insert(*l);
+        }
+        walk_block(body, &mut |t| {
+            if let Some(b) = self.prog.bindings.get(&t.id) {
+                inner.insert(b.local);
+            }
+            if let Some(l) = self.prog.loop_vars.get(&t.id) {
+                inner.insert(*l);
+            }
+            if let StmtKind::Select { cases } = &t.kind {
+                for c in cases {
+                    if let SelectCaseKind::Call { call, .. } = &c.kind {
+                        if let Some(b) = self.prog.bindings.get(&call.id) {
+                            inner.insert(b.local);
+                        }
+                    }
+                }
+            }
+        });
+        inner
+    }
+
+    /// First reads, inside a `task for` body, of each handle-holding local
+    /// of the enclosing function.
+    fn handles_read_in_task_for(
+        &self,
+        s: &Stmt,
+        body: &Block,
+        tainted: &BTreeSet<LocalId>,
+        errors: &mut Vec<(Span, String)>,
+    ) {
+        let inner = self.task_for_locals(s, body);
+        let mut named: BTreeSet<LocalId> = BTreeSet::new();
+        walk_block(body, &mut |t| {
+            for e in stmt_exprs(t) {
+                walk_expr(e, &mut |x| {
+                    if let Some(NameRef::Local(l)) = self.prog.names.get(&x.id) {
+                        if tainted.contains(l) && !inner.contains(l) && named.insert(*l) {
+                            errors.push((x.span, self.prog.locals[l.0 as usize].name.clone()));
+                        }
+                    }
+                });
+            }
+        });
+    }
+
+    /// Handle-holding locals among the arguments (or receiver) of calls to
+    /// `task` functions in statement `s`.
+    fn handles_passed_to_tasks(
+        &self,
+        s: &Stmt,
+        tainted: &BTreeSet<LocalId>,
+        errors: &mut Vec<(Span, String)>,
+    ) {
+        for e in stmt_exprs(s) {
+            walk_expr(e, &mut |x| {
+                let ExprKind::Call { callee, args } = &x.kind else {
+                    return;
+                };
+                let target = match self.prog.calls.get(&x.id) {
+                    Some(
+                        CallTarget::Function(f)
+                        | CallTarget::StaticMethod(f)
+                        | CallTarget::InstanceMethod(f),
+                    ) => *f,
+                    _ => return,
+                };
+                if self.func(target).kind != FuncKind::Task {
+                    return;
+                }
+                let mut operands: Vec<&Expr> = args.iter().map(|a| &a.value).collect();
+                if let ExprKind::Field { object, .. } = &callee.kind {
+                    operands.push(object);
+                }
+                for op in operands {
+                    walk_expr(op, &mut |y| {
+                        if let Some(NameRef::Local(l)) = self.prog.names.get(&y.id) {
+                            if tainted.contains(l) {
+                                errors.push((y.span, self.prog.locals[l.0 as usize].name.clone()));
+                            }
+                        }
+                    });
+                }
+            });
         }
     }
 
