@@ -32,7 +32,7 @@ pub struct FunctionInfo {
     /// value (`v.m()`), which is passed as `self`.
     pub uses_self: bool,
     /// The function returns a value derived from an FFI handle (see
-    /// `check::tasks`).
+    /// `check::handles`).
     pub returns_handle: bool,
     pub span: Span,
 }

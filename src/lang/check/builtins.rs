@@ -10,6 +10,7 @@ use crate::lang::span::Span;
 use crate::lang::types::Ty;
 
 impl Checker {
+    /// A built-in called as a free function: `print(v)`, `len(xs)`, ….
     pub(crate) fn builtin_free(&mut self, cx: &mut FnCx, e: &Expr, n: &str, args: &[Arg]) -> Ty {
         let b = match n {
             "print" => Builtin::Print,
@@ -54,26 +55,7 @@ impl Checker {
             Builtin::Range | Builtin::Get | Builtin::Append => 2,
         };
         if tys.len() != want {
-            let usage = match b {
-                Builtin::Print => "`print(value)`",
-                Builtin::Range => "`range(start, end)`",
-                Builtin::Len => "`xs.len()` or `len(xs)`",
-                Builtin::Get => "`xs.get(i)` or `get(xs, i)`",
-                Builtin::Append => "`xs.append(v)` or `append(xs, v)`",
-                Builtin::ToString => "`v.to_string()` or `to_string(v)`",
-            };
-            self.error(
-                Diagnostic::error(span, {
-                    let shift = usize::from(method_form);
-                    let expected = want - shift;
-                    format!(
-                        "`{n}` takes {expected} argument{}, found {}",
-                        if expected == 1 { "" } else { "s" },
-                        tys.len() - shift
-                    )
-                })
-                .with_help(format!("write {usage}")),
-            );
+            self.builtin_arity_error(b, n, want, tys.len(), span, method_form);
             return match b {
                 Builtin::Print => Ty::Void,
                 Builtin::Range => Ty::List(Box::new(Ty::Int)),
@@ -83,20 +65,9 @@ impl Checker {
             };
         }
         let at = |i: usize| spans.get(i).copied().unwrap_or(span);
-        let printable =
-            |t: &Ty| matches!(t, Ty::Int | Ty::Float | Ty::Bool | Ty::String | Ty::Unknown);
         match b {
             Builtin::Print | Builtin::ToString => {
-                if !printable(&tys[0]) {
-                    let s = self.show(&tys[0]);
-                    self.error(
-                        Diagnostic::error(
-                            at(0),
-                            format!("`{n}` takes an int, float, bool or string, found {s}"),
-                        )
-                        .with_help("print the fields or elements one by one"),
-                    );
-                }
+                self.expect_printable(n, &tys[0], at(0));
                 if b == Builtin::Print {
                     Ty::Void
                 } else {
@@ -125,45 +96,99 @@ impl Checker {
                 }
                 Ty::Int
             }
-            Builtin::Get => {
-                if !tys[1].fits(&Ty::Int) {
-                    let s = self.show(&tys[1]);
-                    self.error(Diagnostic::error(
-                        at(1),
-                        format!("a list index must be an int, found {s}"),
-                    ));
-                }
-                match &tys[0] {
-                    Ty::List(el) => (**el).clone(),
-                    Ty::Unknown => Ty::Unknown,
-                    other => {
-                        let s = self.show(other);
-                        self.error(Diagnostic::error(
-                            at(0),
-                            format!("`get` needs a list, found {s}"),
-                        ));
-                        Ty::Unknown
-                    }
+            Builtin::Get => self.get_type(&tys[0], &tys[1], at(0), at(1)),
+            Builtin::Append => self.append_type(&tys[0], &tys[1], at(0), at(1)),
+        }
+    }
+
+    /// Reports a built-in called with the wrong number of operands, with its usage.
+    fn builtin_arity_error(
+        &mut self,
+        b: Builtin,
+        n: &str,
+        want: usize,
+        found: usize,
+        span: Span,
+        method_form: bool,
+    ) {
+        let usage = match b {
+            Builtin::Print => "`print(value)`",
+            Builtin::Range => "`range(start, end)`",
+            Builtin::Len => "`xs.len()` or `len(xs)`",
+            Builtin::Get => "`xs.get(i)` or `get(xs, i)`",
+            Builtin::Append => "`xs.append(v)` or `append(xs, v)`",
+            Builtin::ToString => "`v.to_string()` or `to_string(v)`",
+        };
+        self.error(
+            Diagnostic::error(span, {
+                let shift = usize::from(method_form);
+                let expected = want - shift;
+                format!(
+                    "`{n}` takes {expected} argument{}, found {}",
+                    if expected == 1 { "" } else { "s" },
+                    found - shift
+                )
+            })
+            .with_help(format!("write {usage}")),
+        );
+    }
+
+    /// `print` and `to_string` take a scalar: int, float, bool or string.
+    fn expect_printable(&mut self, n: &str, t: &Ty, at: Span) {
+        if !matches!(t, Ty::Int | Ty::Float | Ty::Bool | Ty::String | Ty::Unknown) {
+            let s = self.show(t);
+            self.error(
+                Diagnostic::error(
+                    at,
+                    format!("`{n}` takes an int, float, bool or string, found {s}"),
+                )
+                .with_help("print the fields or elements one by one"),
+            );
+        }
+    }
+
+    /// `get(xs, i)`: the element type of a list, with an int index.
+    fn get_type(&mut self, list: &Ty, index: &Ty, list_at: Span, index_at: Span) -> Ty {
+        if !index.fits(&Ty::Int) {
+            let s = self.show(index);
+            self.error(Diagnostic::error(
+                index_at,
+                format!("a list index must be an int, found {s}"),
+            ));
+        }
+        match list {
+            Ty::List(el) => (**el).clone(),
+            Ty::Unknown => Ty::Unknown,
+            other => {
+                let s = self.show(other);
+                self.error(Diagnostic::error(
+                    list_at,
+                    format!("`get` needs a list, found {s}"),
+                ));
+                Ty::Unknown
+            }
+        }
+    }
+
+    /// `append(xs, v)`: the list type joined with the element's, when it fits.
+    fn append_type(&mut self, list: &Ty, value: &Ty, list_at: Span, value_at: Span) -> Ty {
+        match list {
+            Ty::List(el) => {
+                if self.expect_fits(value, el, value_at, "the appended element") {
+                    Ty::List(Box::new(el.join(value)))
+                } else {
+                    list.clone()
                 }
             }
-            Builtin::Append => match &tys[0] {
-                Ty::List(el) => {
-                    if self.expect_fits(&tys[1], el, at(1), "the appended element") {
-                        Ty::List(Box::new(el.join(&tys[1])))
-                    } else {
-                        tys[0].clone()
-                    }
-                }
-                Ty::Unknown => Ty::Unknown,
-                other => {
-                    let s = self.show(other);
-                    self.error(Diagnostic::error(
-                        at(0),
-                        format!("`append` needs a list, found {s}"),
-                    ));
-                    Ty::Unknown
-                }
-            },
+            Ty::Unknown => Ty::Unknown,
+            other => {
+                let s = self.show(other);
+                self.error(Diagnostic::error(
+                    list_at,
+                    format!("`append` needs a list, found {s}"),
+                ));
+                Ty::Unknown
+            }
         }
     }
 }

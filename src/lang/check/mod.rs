@@ -7,6 +7,7 @@
 mod builtins;
 mod control;
 mod exprs;
+mod handles;
 mod kinds;
 mod names;
 mod returns;

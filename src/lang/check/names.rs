@@ -401,8 +401,16 @@ impl Checker {
 
     /// Pass 3: field types, methods, parameter and return types.
     fn resolve_signatures(&mut self) {
+        self.resolve_record_members();
+        self.check_record_cycles();
+        self.resolve_function_signatures();
+        self.resolve_extern_signatures();
+    }
+
+    /// Each record's field types and methods; a name declared twice is
+    /// reported at its second declaration.
+    fn resolve_record_members(&mut self) {
         let ast = std::sync::Arc::clone(&self.ast);
-        // Records: fields and methods.
         for r in 0..self.prog.records.len() {
             let (m, i) = (self.prog.records[r].module, self.prog.records[r].item);
             let unit = ast[m].unit;
@@ -446,8 +454,12 @@ impl Checker {
                 self.prog.records[r].methods.insert(name, id);
             }
         }
-        self.check_record_cycles();
-        // Function and method signatures.
+    }
+
+    /// Parameter and return types of every function and method (methods were
+    /// added by [`Self::resolve_record_members`]).
+    fn resolve_function_signatures(&mut self) {
+        let ast = std::sync::Arc::clone(&self.ast);
         for fid in 0..self.prog.functions.len() {
             let id = FuncId(fid as u32);
             let Some(decl) = crate::lang::program::func_decl_in(&ast, &self.prog.functions[fid])
@@ -480,7 +492,11 @@ impl Checker {
             f.param_types = tys;
             f.ret = ret;
         }
-        // Extern signatures (boundary types only).
+    }
+
+    /// Extern signatures: only types that can cross the FFI boundary.
+    fn resolve_extern_signatures(&mut self) {
+        let ast = std::sync::Arc::clone(&self.ast);
         for e in 0..self.prog.externs.len() {
             let (m, i) = (self.prog.externs[e].module, self.prog.externs[e].item);
             let unit = ast[m].unit;

@@ -1,5 +1,5 @@
 //! Function bodies: scopes, bindings, statements, loops, `task for`,
-//! `select`, `within`, `return`. Expressions are in `exprs.rs`.
+//! `select`, `within`, `return`. Expressions are in `exprs/`.
 
 use std::collections::BTreeMap;
 

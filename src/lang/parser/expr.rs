@@ -235,6 +235,8 @@ impl Parser<'_> {
         Ok(args)
     }
 
+    /// A literal, a name, `self`, `( … )` or `[ … ]`; other openers are
+    /// reported as unsupported constructs.
     fn primary(&mut self) -> PResult<Expr> {
         let t = self.tok().clone();
         let span = t.span;
@@ -275,36 +277,8 @@ impl Parser<'_> {
                 self.bump();
                 Ok(self.mk(ExprKind::Name(name), span))
             }
-            TokenKind::LParen => {
-                self.bump();
-                self.skip_newlines();
-                if self.at(&TokenKind::RParen) {
-                    let span = span.to(self.span());
-                    return Err(self.unsupported(span, "tuples"));
-                }
-                let inner = self.expr()?;
-                if self.at(&TokenKind::Comma) {
-                    let span = span.to(self.span());
-                    return Err(self.unsupported(span, "tuples"));
-                }
-                let end = self.expect(&TokenKind::RParen, "to close `(`")?;
-                Ok(Expr {
-                    span: span.to(end.span),
-                    ..inner
-                })
-            }
-            TokenKind::LBracket => {
-                self.bump();
-                let mut items = Vec::new();
-                while !self.at(&TokenKind::RBracket) {
-                    items.push(self.expr()?);
-                    if !self.eat(&TokenKind::Comma) {
-                        break;
-                    }
-                }
-                let end = self.expect(&TokenKind::RBracket, "to close the list")?;
-                Ok(self.mk(ExprKind::List(items), span.to(end.span)))
-            }
+            TokenKind::LParen => self.parenthesized(span),
+            TokenKind::LBracket => self.list_literal(span),
             TokenKind::LBrace => Err(self.unsupported(span, "maps and sets")),
             TokenKind::Func | TokenKind::Formula | TokenKind::Task => {
                 Err(self.unsupported(span, "lambdas"))
@@ -317,6 +291,40 @@ impl Parser<'_> {
                 Err(self.error(span, msg))
             }
         }
+    }
+
+    /// `( expr )`; an empty or comma-separated group would be a tuple.
+    fn parenthesized(&mut self, span: Span) -> PResult<Expr> {
+        self.bump();
+        self.skip_newlines();
+        if self.at(&TokenKind::RParen) {
+            let span = span.to(self.span());
+            return Err(self.unsupported(span, "tuples"));
+        }
+        let inner = self.expr()?;
+        if self.at(&TokenKind::Comma) {
+            let span = span.to(self.span());
+            return Err(self.unsupported(span, "tuples"));
+        }
+        let end = self.expect(&TokenKind::RParen, "to close `(`")?;
+        Ok(Expr {
+            span: span.to(end.span),
+            ..inner
+        })
+    }
+
+    /// `[a, b, …]`, a trailing comma allowed.
+    fn list_literal(&mut self, span: Span) -> PResult<Expr> {
+        self.bump();
+        let mut items = Vec::new();
+        while !self.at(&TokenKind::RBracket) {
+            items.push(self.expr()?);
+            if !self.eat(&TokenKind::Comma) {
+                break;
+            }
+        }
+        let end = self.expect(&TokenKind::RBracket, "to close the list")?;
+        Ok(self.mk(ExprKind::List(items), span.to(end.span)))
     }
 
     /// A written type: `int`, `Name`, `[T]`, `List<T>`.

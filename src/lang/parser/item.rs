@@ -3,9 +3,10 @@
 
 use super::{PResult, Parser, Reported};
 use crate::lang::ast::{
-    ConstDecl, ExternDecl, Field, FuncDecl, FuncKind, Import, ImportTarget, Item, Module, Param,
-    TypeDecl, TypeExpr,
+    ConstDecl, ExternDecl, Field, FuncDecl, FuncKind, Ident, Import, ImportTarget, Item, Module,
+    Param, TypeDecl, TypeExpr,
 };
+use crate::lang::span::Span;
 use crate::lang::token::TokenKind;
 
 impl Parser<'_> {
@@ -69,86 +70,14 @@ impl Parser<'_> {
         Ok(None)
     }
 
+    /// One top-level declaration, dispatched on its keyword (`None`: skipped).
     fn item(&mut self) -> PResult<Option<Item>> {
         self.just_skipped = false;
         let start = self.span();
         match self.kind().clone() {
-            TokenKind::Import => {
-                self.bump();
-                let target = match self.kind().clone() {
-                    TokenKind::Str(s) => {
-                        self.bump();
-                        ImportTarget::Library(s)
-                    }
-                    TokenKind::Ident(n) => {
-                        self.bump();
-                        if self.at(&TokenKind::Dot) {
-                            let span = self.span();
-                            return Err(self.error_help(
-                                span,
-                                "dotted module paths are not supported",
-                                "import a module by its file name: `import math` loads math.coex",
-                            ));
-                        }
-                        ImportTarget::Module(n)
-                    }
-                    other => {
-                        let span = self.span();
-                        let found = other.describe();
-                        return Err(self.error_help(
-                            span,
-                            format!("expected a module name or a library string after `import`, found {found}"),
-                            "write `import math` for math.coex or `import \"regex.cxz\"` for a library",
-                        ));
-                    }
-                };
-                let span = start.to(self.prev_span());
-                self.end_of_statement()?;
-                Ok(Some(Item::Import(Import { target, span })))
-            }
-            TokenKind::Const => {
-                self.bump();
-                let name = self.expect_ident("for the constant")?;
-                let ty = if self.eat(&TokenKind::Colon) {
-                    Some(self.type_expr()?)
-                } else {
-                    None
-                };
-                self.expect(&TokenKind::Assign, "in the const declaration")?;
-                let value = self.expr()?;
-                let span = start.to(value.span);
-                self.end_of_statement()?;
-                Ok(Some(Item::Const(ConstDecl {
-                    name,
-                    ty,
-                    value,
-                    span,
-                })))
-            }
-            TokenKind::Extern => {
-                self.bump();
-                let name = self.expect_ident("for the extern function")?;
-                let (params, _, ret) = self.signature("after the extern name", false)?;
-                let span = start.to(self.prev_span());
-                // The closing `~` is written on the same or the next line;
-                // it may be omitted.
-                self.eat(&TokenKind::Colon);
-                let mut ahead = 0;
-                while *self.peek_kind(ahead) == TokenKind::Newline {
-                    ahead += 1;
-                }
-                if matches!(self.peek_kind(ahead), TokenKind::Tilde | TokenKind::End) {
-                    self.skip_newlines();
-                    self.bump();
-                }
-                self.end_of_statement()?;
-                Ok(Some(Item::Extern(ExternDecl {
-                    name,
-                    params,
-                    ret,
-                    span,
-                })))
-            }
+            TokenKind::Import => self.import_item(start),
+            TokenKind::Const => self.const_item(start),
+            TokenKind::Extern => self.extern_item(start),
             TokenKind::Func | TokenKind::Formula | TokenKind::Task => match self.func(false)? {
                 Some(f) => Ok(Some(Item::Func(f))),
                 None => Ok(None),
@@ -183,6 +112,90 @@ impl Parser<'_> {
                 ))
             }
         }
+    }
+
+    /// `import name` (a module file) or `import "lib.cxz"` (a library).
+    fn import_item(&mut self, start: Span) -> PResult<Option<Item>> {
+        self.bump();
+        let target = match self.kind().clone() {
+            TokenKind::Str(s) => {
+                self.bump();
+                ImportTarget::Library(s)
+            }
+            TokenKind::Ident(n) => {
+                self.bump();
+                if self.at(&TokenKind::Dot) {
+                    let span = self.span();
+                    return Err(self.error_help(
+                        span,
+                        "dotted module paths are not supported",
+                        "import a module by its file name: `import math` loads math.coex",
+                    ));
+                }
+                ImportTarget::Module(n)
+            }
+            other => {
+                let span = self.span();
+                let found = other.describe();
+                return Err(self.error_help(
+                    span,
+                    format!(
+                        "expected a module name or a library string after `import`, found {found}"
+                    ),
+                    "write `import math` for math.coex or `import \"regex.cxz\"` for a library",
+                ));
+            }
+        };
+        let span = start.to(self.prev_span());
+        self.end_of_statement()?;
+        Ok(Some(Item::Import(Import { target, span })))
+    }
+
+    /// `const name [: type] = value`.
+    fn const_item(&mut self, start: Span) -> PResult<Option<Item>> {
+        self.bump();
+        let name = self.expect_ident("for the constant")?;
+        let ty = if self.eat(&TokenKind::Colon) {
+            Some(self.type_expr()?)
+        } else {
+            None
+        };
+        self.expect(&TokenKind::Assign, "in the const declaration")?;
+        let value = self.expr()?;
+        let span = start.to(value.span);
+        self.end_of_statement()?;
+        Ok(Some(Item::Const(ConstDecl {
+            name,
+            ty,
+            value,
+            span,
+        })))
+    }
+
+    /// `extern name(params) [-> ret]`, with an optional closing `~`.
+    fn extern_item(&mut self, start: Span) -> PResult<Option<Item>> {
+        self.bump();
+        let name = self.expect_ident("for the extern function")?;
+        let (params, _, ret) = self.signature("after the extern name", false)?;
+        let span = start.to(self.prev_span());
+        // The closing `~` is written on the same or the next line;
+        // it may be omitted.
+        self.eat(&TokenKind::Colon);
+        let mut ahead = 0;
+        while *self.peek_kind(ahead) == TokenKind::Newline {
+            ahead += 1;
+        }
+        if matches!(self.peek_kind(ahead), TokenKind::Tilde | TokenKind::End) {
+            self.skip_newlines();
+            self.bump();
+        }
+        self.end_of_statement()?;
+        Ok(Some(Item::Extern(ExternDecl {
+            name,
+            params,
+            ret,
+            span,
+        })))
     }
 
     /// Parameters up to (not including) `)`. In methods a leading untyped
@@ -281,6 +294,7 @@ impl Parser<'_> {
         }))
     }
 
+    /// `type Name:` … `~`; generics, aliases and sum types are reported as unsupported.
     fn type_decl(&mut self) -> PResult<Option<Item>> {
         let start = self.bump().span; // type
         let name = self.expect_ident("for the type")?;
@@ -307,6 +321,12 @@ impl Parser<'_> {
                 ),
             ));
         }
+        self.type_body(start, name)
+    }
+
+    /// Fields and methods up to the closing `~`; a line that fails to parse
+    /// is skipped so the rest of the type is still read.
+    fn type_body(&mut self, start: Span, name: Ident) -> PResult<Option<Item>> {
         let mut fields = Vec::new();
         let mut methods = Vec::new();
         loop {
@@ -323,17 +343,7 @@ impl Parser<'_> {
                     })));
                 }
                 TokenKind::Eof => {
-                    let span = self.span();
-                    self.diags.push(
-                        crate::lang::diagnostic::Diagnostic::error(
-                            span,
-                            format!(
-                                "expected `~` to close type `{}`, found end of file",
-                                name.name
-                            ),
-                        )
-                        .with_label(start, "this type is not closed"),
-                    );
+                    self.unclosed_type(start, &name);
                     return Ok(Some(Item::Type(TypeDecl {
                         name,
                         fields,
@@ -345,28 +355,11 @@ impl Parser<'_> {
                     self.skip_unsupported(start, "sum types");
                     return Ok(None);
                 }
-                TokenKind::Func | TokenKind::Formula | TokenKind::Task => match self.func(true) {
-                    Ok(Some(m)) => methods.push(m),
-                    Ok(None) => {}
-                    Err(Reported) => {
-                        if self.too_deep_reported {
-                            return Err(Reported);
-                        }
-                        self.sync_line();
-                    }
-                },
+                TokenKind::Func | TokenKind::Formula | TokenKind::Task => {
+                    self.type_method(&mut methods)?
+                }
                 TokenKind::Ident(_) if *self.peek_kind(1) == TokenKind::Colon => {
-                    let fname = self.expect_ident("for the field")?;
-                    self.bump();
-                    match self.type_expr() {
-                        Ok(ty) => {
-                            fields.push(Field { name: fname, ty });
-                            if self.end_of_statement().is_err() {
-                                self.sync_line();
-                            }
-                        }
-                        Err(_) => self.sync_line(),
-                    }
+                    self.type_field(&mut fields)?
                 }
                 other => {
                     let found = other.describe();
@@ -383,5 +376,52 @@ impl Parser<'_> {
                 }
             }
         }
+    }
+
+    /// Reports a type left open at the end of the file.
+    fn unclosed_type(&mut self, start: Span, name: &Ident) {
+        let span = self.span();
+        self.diags.push(
+            crate::lang::diagnostic::Diagnostic::error(
+                span,
+                format!(
+                    "expected `~` to close type `{}`, found end of file",
+                    name.name
+                ),
+            )
+            .with_label(start, "this type is not closed"),
+        );
+    }
+
+    /// A method inside a type; a failed one is skipped to the next line
+    /// unless the nesting was too deep to go on.
+    fn type_method(&mut self, methods: &mut Vec<FuncDecl>) -> PResult<()> {
+        match self.func(true) {
+            Ok(Some(m)) => methods.push(m),
+            Ok(None) => {}
+            Err(Reported) => {
+                if self.too_deep_reported {
+                    return Err(Reported);
+                }
+                self.sync_line();
+            }
+        }
+        Ok(())
+    }
+
+    /// A field `name: T` inside a type; a bad type skips the line.
+    fn type_field(&mut self, fields: &mut Vec<Field>) -> PResult<()> {
+        let fname = self.expect_ident("for the field")?;
+        self.bump();
+        match self.type_expr() {
+            Ok(ty) => {
+                fields.push(Field { name: fname, ty });
+                if self.end_of_statement().is_err() {
+                    self.sync_line();
+                }
+            }
+            Err(_) => self.sync_line(),
+        }
+        Ok(())
     }
 }

@@ -146,19 +146,13 @@ impl Parser<'_> {
         Stmt { id, kind, span }
     }
 
+    /// One statement, dispatched on its first token, up to the end of its line.
     pub(crate) fn stmt(&mut self) -> PResult<Stmt> {
         self.just_skipped = false;
         let start = self.span();
         let s = match self.kind().clone() {
             TokenKind::If => self.if_stmt()?,
-            TokenKind::While => {
-                self.bump();
-                let cond = self.expr()?;
-                self.header_end("while")?;
-                let body = self.block()?;
-                let end = self.close(start, "while loop")?;
-                self.stmt_node(StmtKind::While { cond, body }, start.to(end))
-            }
+            TokenKind::While => self.while_stmt(start)?,
             TokenKind::For => {
                 self.bump();
                 let (var, iter, body, end) = self.for_rest(start, "for loop")?;
@@ -168,40 +162,8 @@ impl Parser<'_> {
                 self.task_for(start, None)?
             }
             TokenKind::Select => self.select_stmt()?,
-            TokenKind::Within => {
-                self.bump();
-                let deadline = self.expr()?;
-                self.header_end("within")?;
-                let body = self.block()?;
-                let otherwise = if self.eat(&TokenKind::Else) {
-                    self.header_end("else")?;
-                    Some(self.block()?)
-                } else {
-                    None
-                };
-                let end = self.close(start, "within block")?;
-                self.stmt_node(
-                    StmtKind::Within {
-                        deadline,
-                        body,
-                        otherwise,
-                    },
-                    start.to(end),
-                )
-            }
-            TokenKind::Return => {
-                self.bump();
-                let value = if matches!(
-                    self.kind(),
-                    TokenKind::Newline | TokenKind::Eof | TokenKind::Tilde | TokenKind::End
-                ) {
-                    None
-                } else {
-                    Some(self.expr()?)
-                };
-                let span = value.as_ref().map_or(start, |v| start.to(v.span));
-                self.stmt_node(StmtKind::Return(value), span)
-            }
+            TokenKind::Within => self.within_stmt(start)?,
+            TokenKind::Return => self.return_stmt(start)?,
             TokenKind::Yield => {
                 self.bump();
                 let value = self.expr()?;
@@ -234,50 +196,103 @@ impl Parser<'_> {
             {
                 self.bind_stmt(w)?
             }
-            k if k.starts_item() => {
-                let span = self.span();
-                let what = self.kind().text();
-                let opens_block = matches!(
-                    self.kind(),
-                    TokenKind::Func | TokenKind::Formula | TokenKind::Task | TokenKind::Type
-                );
-                self.error_help(
-                    span,
-                    format!("`{what}` declarations are only allowed at the top level"),
-                    "move this declaration out of the enclosing block",
-                );
-                if opens_block {
-                    // Skip the nested declaration with its body and `~`.
-                    self.skip_construct(span);
-                    self.just_skipped = true;
-                }
-                return Err(super::Reported);
-            }
-            _ => {
-                let target = self.expr()?;
-                if let Some(op) = assign_op(self.kind()) {
-                    self.bump();
-                    let value = self.expr()?;
-                    if !matches!(
-                        target.kind,
-                        ExprKind::Name(_) | ExprKind::Field { .. } | ExprKind::Index { .. }
-                    ) {
-                        return Err(self.error_help(
-                            target.span,
-                            "cannot assign to this expression",
-                            "assign to a variable, a field (`p.x = …`) or a list element (`xs[i] = …`)",
-                        ));
-                    }
-                    let span = start.to(value.span);
-                    self.stmt_node(StmtKind::Assign { target, op, value }, span)
-                } else {
-                    let span = target.span;
-                    self.stmt_node(StmtKind::Expr(target), span)
-                }
-            }
+            k if k.starts_item() => return Err(self.nested_item()),
+            _ => self.expr_or_assign_stmt(start)?,
         };
         self.end_of_statement()?;
         Ok(s)
+    }
+
+    /// `while cond` … `~`.
+    fn while_stmt(&mut self, start: Span) -> PResult<Stmt> {
+        self.bump();
+        let cond = self.expr()?;
+        self.header_end("while")?;
+        let body = self.block()?;
+        let end = self.close(start, "while loop")?;
+        Ok(self.stmt_node(StmtKind::While { cond, body }, start.to(end)))
+    }
+
+    /// `within deadline` … [`else` …] `~`.
+    fn within_stmt(&mut self, start: Span) -> PResult<Stmt> {
+        self.bump();
+        let deadline = self.expr()?;
+        self.header_end("within")?;
+        let body = self.block()?;
+        let otherwise = if self.eat(&TokenKind::Else) {
+            self.header_end("else")?;
+            Some(self.block()?)
+        } else {
+            None
+        };
+        let end = self.close(start, "within block")?;
+        Ok(self.stmt_node(
+            StmtKind::Within {
+                deadline,
+                body,
+                otherwise,
+            },
+            start.to(end),
+        ))
+    }
+
+    /// `return` with an optional value (none when the line or block ends).
+    fn return_stmt(&mut self, start: Span) -> PResult<Stmt> {
+        self.bump();
+        let value = if matches!(
+            self.kind(),
+            TokenKind::Newline | TokenKind::Eof | TokenKind::Tilde | TokenKind::End
+        ) {
+            None
+        } else {
+            Some(self.expr()?)
+        };
+        let span = value.as_ref().map_or(start, |v| start.to(v.span));
+        Ok(self.stmt_node(StmtKind::Return(value), span))
+    }
+
+    /// Reports a declaration inside a block and skips it, body and all.
+    fn nested_item(&mut self) -> super::Reported {
+        let span = self.span();
+        let what = self.kind().text();
+        let opens_block = matches!(
+            self.kind(),
+            TokenKind::Func | TokenKind::Formula | TokenKind::Task | TokenKind::Type
+        );
+        self.error_help(
+            span,
+            format!("`{what}` declarations are only allowed at the top level"),
+            "move this declaration out of the enclosing block",
+        );
+        if opens_block {
+            // Skip the nested declaration with its body and `~`.
+            self.skip_construct(span);
+            self.just_skipped = true;
+        }
+        super::Reported
+    }
+
+    /// An expression statement, or an assignment when an assignment operator follows.
+    fn expr_or_assign_stmt(&mut self, start: Span) -> PResult<Stmt> {
+        let target = self.expr()?;
+        let Some(op) = assign_op(self.kind()) else {
+            let span = target.span;
+            return Ok(self.stmt_node(StmtKind::Expr(target), span));
+        };
+        self.bump();
+        let value = self.expr()?;
+        if !matches!(
+            target.kind,
+            ExprKind::Name(_) | ExprKind::Field { .. } | ExprKind::Index { .. }
+        ) {
+            return Err(self.error_help(
+                target.span,
+                "cannot assign to this expression",
+                "assign to a variable, a field (`p.x = …`) or a list element (`xs[i] = …`)",
+            ));
+        }
+        let span = start.to(value.span);
+        Ok(self.stmt_node(StmtKind::Assign { target, op, value }, span))
     }
 
     fn bind_stmt(&mut self, name: String) -> PResult<Stmt> {
