@@ -40,31 +40,8 @@ impl Bridge<'_> {
             ExprKind::Float(v) => self.mk(K::Lit(Literal::Float(*v)), Type::Float, e.span),
             ExprKind::Str(s) => self.mk(K::Lit(Literal::Str(s.clone())), Type::Str, e.span),
             ExprKind::Bool(b) => self.mk(K::Lit(Literal::Bool(*b)), Type::Bool, e.span),
-            ExprKind::Name(n) => match self.prog.names.get(&e.id) {
-                Some(NameRef::Local(l)) => {
-                    let l = self.local(*l);
-                    let ty = self.fn_locals[l.0 as usize].ty.clone();
-                    self.mk(K::Local(l), ty, e.span)
-                }
-                Some(NameRef::Const(c)) => {
-                    let ty = self.ty(&self.prog.consts[c.0 as usize].ty);
-                    self.mk(K::Const(ir::ConstId(c.0)), ty, e.span)
-                }
-                None => {
-                    self.unsupported(e.span, &format!("the name `{n}` used as a value"), "");
-                    self.dummy(e.span)
-                }
-            },
-            ExprKind::SelfRef => match self.self_local {
-                Some(l) => {
-                    let ty = self.fn_locals[l.0 as usize].ty.clone();
-                    self.mk(K::Local(l), ty, e.span)
-                }
-                None => {
-                    self.unsupported(e.span, "`self` here", "");
-                    self.dummy(e.span)
-                }
-            },
+            ExprKind::Name(n) => self.name_value(e, n),
+            ExprKind::SelfRef => self.self_value(e.span),
             ExprKind::List(items) => {
                 let items = items.iter().map(|i| self.expr(i)).collect();
                 self.mk(K::List(items), ty, e.span)
@@ -90,42 +67,85 @@ impl Bridge<'_> {
                 let (a, b) = (self.expr(a), self.expr(b));
                 self.binary(*op, a, b, ty, e.span)
             }
-            ExprKind::Ternary(c, a, b) => {
-                let c = self.expr(c);
-                let (mut a, mut b) = (self.expr(a), self.expr(b));
-                self.fill_unknown(&mut a, &ty);
-                self.fill_unknown(&mut b, &ty);
-                self.mk(
-                    K::Ternary(Box::new(c), Box::new(a), Box::new(b)),
-                    ty,
-                    e.span,
-                )
-            }
+            ExprKind::Ternary(c, a, b) => self.ternary(c, a, b, ty, e.span),
             ExprKind::Call { callee, args } => self.call(e, callee, args, ty),
-            ExprKind::Field { object, name } => {
-                if let Some(ns) = self.prog.time_units.get(&e.id) {
-                    return self.mk(K::Lit(Literal::Int(*ns)), Type::Int, e.span);
-                }
-                let obj = self.expr(object);
-                let Type::Record(r) = obj.ty else {
-                    self.unsupported(e.span, &format!("the field `{}` here", name.name), "");
-                    return self.dummy(e.span);
-                };
-                let idx = self.prog.records[r.0 as usize]
-                    .fields
-                    .iter()
-                    .position(|(f, _)| f == &name.name);
-                match idx {
-                    Some(i) => self.mk(K::Field(Box::new(obj), i as u32), ty, e.span),
-                    None => {
-                        self.unsupported(e.span, &format!("the field `{}` here", name.name), "");
-                        self.dummy(e.span)
-                    }
-                }
-            }
+            ExprKind::Field { object, name } => self.field(e, object, &name.name, ty),
             ExprKind::Index { object, index } => {
                 let (o, i) = (self.expr(object), self.expr(index));
                 self.mk(K::Index(Box::new(o), Box::new(i)), ty, e.span)
+            }
+        }
+    }
+
+    /// A name used as a value: a local variable or a constant.
+    fn name_value(&mut self, e: &ast::Expr, n: &str) -> ir::Expr {
+        match self.prog.names.get(&e.id) {
+            Some(NameRef::Local(l)) => {
+                let l = self.local(*l);
+                let ty = self.fn_locals[l.0 as usize].ty.clone();
+                self.mk(K::Local(l), ty, e.span)
+            }
+            Some(NameRef::Const(c)) => {
+                let ty = self.ty(&self.prog.consts[c.0 as usize].ty);
+                self.mk(K::Const(ir::ConstId(c.0)), ty, e.span)
+            }
+            None => {
+                self.unsupported(e.span, &format!("the name `{n}` used as a value"), "");
+                self.dummy(e.span)
+            }
+        }
+    }
+
+    /// `self`, which only a method body has.
+    fn self_value(&mut self, span: Span) -> ir::Expr {
+        match self.self_local {
+            Some(l) => {
+                let ty = self.fn_locals[l.0 as usize].ty.clone();
+                self.mk(K::Local(l), ty, span)
+            }
+            None => {
+                self.unsupported(span, "`self` here", "");
+                self.dummy(span)
+            }
+        }
+    }
+
+    /// `c ? a : b`; an empty list branch takes the type of the whole.
+    fn ternary(
+        &mut self,
+        c: &ast::Expr,
+        a: &ast::Expr,
+        b: &ast::Expr,
+        ty: Type,
+        span: Span,
+    ) -> ir::Expr {
+        let c = self.expr(c);
+        let (mut a, mut b) = (self.expr(a), self.expr(b));
+        self.fill_unknown(&mut a, &ty);
+        self.fill_unknown(&mut b, &ty);
+        self.mk(K::Ternary(Box::new(c), Box::new(a), Box::new(b)), ty, span)
+    }
+
+    /// `object.name`: a time unit (`time.second`) folded to nanoseconds, or a
+    /// record field by position.
+    fn field(&mut self, e: &ast::Expr, object: &ast::Expr, name: &str, ty: Type) -> ir::Expr {
+        if let Some(ns) = self.prog.time_units.get(&e.id) {
+            return self.mk(K::Lit(Literal::Int(*ns)), Type::Int, e.span);
+        }
+        let obj = self.expr(object);
+        let Type::Record(r) = obj.ty else {
+            self.unsupported(e.span, &format!("the field `{name}` here"), "");
+            return self.dummy(e.span);
+        };
+        let idx = self.prog.records[r.0 as usize]
+            .fields
+            .iter()
+            .position(|(f, _)| f == name);
+        match idx {
+            Some(i) => self.mk(K::Field(Box::new(obj), i as u32), ty, e.span),
+            None => {
+                self.unsupported(e.span, &format!("the field `{name}` here"), "");
+                self.dummy(e.span)
             }
         }
     }

@@ -30,16 +30,7 @@ impl Bridge<'_> {
 
     fn stmt(&mut self, s: &ast::Stmt) -> Option<ir::Stmt> {
         Some(match &s.kind {
-            StmtKind::Bind { value, .. } => {
-                let Some(local) = self.bound_local(s.id) else {
-                    self.unsupported(s.span, "this binding", "");
-                    return None;
-                };
-                let mut v = self.expr(value);
-                let want = self.fn_locals[local.0 as usize].ty.clone();
-                self.fill_unknown(&mut v, &want);
-                S::Assign { local, value: v }
-            }
+            StmtKind::Bind { value, .. } => return self.bind(s, value),
             StmtKind::Assign { target, op, value } => return self.assign(s, target, *op, value),
             StmtKind::Expr(e) => S::Expr(self.expr(e)),
             StmtKind::If {
@@ -58,45 +49,8 @@ impl Bridge<'_> {
                 cond: self.expr(cond),
                 body: self.block(&body.stmts),
             },
-            StmtKind::For { iter, body, .. } => {
-                let Some(var) = self.prog.loop_vars.get(&s.id).copied() else {
-                    self.unsupported(s.span, "this loop", "");
-                    return None;
-                };
-                let var = self.local(var);
-                if let Some((a, b)) = self.range_bounds(iter) {
-                    let start = self.expr(a);
-                    let end = self.expr(b);
-                    S::ForRange {
-                        var,
-                        start,
-                        end,
-                        body: self.block(&body.stmts),
-                    }
-                } else {
-                    let list = self.expr(iter);
-                    S::ForList {
-                        var,
-                        list,
-                        body: self.block(&body.stmts),
-                    }
-                }
-            }
-            StmtKind::TaskFor { iter, body, .. } => {
-                let Some(var) = self.prog.loop_vars.get(&s.id).copied() else {
-                    self.unsupported(s.span, "this `task for`", "");
-                    return None;
-                };
-                let var = self.local(var);
-                let items = self.expr(iter);
-                let result = self.bound_local(s.id);
-                S::TaskFor {
-                    var,
-                    items,
-                    body: self.block(&body.stmts),
-                    result,
-                }
-            }
+            StmtKind::For { iter, body, .. } => return self.for_loop(s, iter, body),
+            StmtKind::TaskFor { iter, body, .. } => return self.task_for(s, iter, body),
             StmtKind::Yield(e) => S::Yield(self.expr(e)),
             StmtKind::Return(v) => {
                 let v = v.as_ref().map(|v| self.expr(v));
@@ -117,6 +71,61 @@ impl Bridge<'_> {
                     .map(|b| self.block(&b.stmts))
                     .unwrap_or_default(),
             },
+        })
+    }
+
+    /// `name := value`: an assignment to the local the checker bound.
+    fn bind(&mut self, s: &ast::Stmt, value: &ast::Expr) -> Option<ir::Stmt> {
+        let Some(local) = self.bound_local(s.id) else {
+            self.unsupported(s.span, "this binding", "");
+            return None;
+        };
+        let mut v = self.expr(value);
+        let want = self.fn_locals[local.0 as usize].ty.clone();
+        self.fill_unknown(&mut v, &want);
+        Some(S::Assign { local, value: v })
+    }
+
+    /// `for`: a counted loop over a range header, otherwise a loop over a list.
+    fn for_loop(&mut self, s: &ast::Stmt, iter: &ast::Expr, body: &ast::Block) -> Option<ir::Stmt> {
+        let Some(var) = self.prog.loop_vars.get(&s.id).copied() else {
+            self.unsupported(s.span, "this loop", "");
+            return None;
+        };
+        let var = self.local(var);
+        Some(if let Some((a, b)) = self.range_bounds(iter) {
+            let start = self.expr(a);
+            let end = self.expr(b);
+            S::ForRange {
+                var,
+                start,
+                end,
+                body: self.block(&body.stmts),
+            }
+        } else {
+            let list = self.expr(iter);
+            S::ForList {
+                var,
+                list,
+                body: self.block(&body.stmts),
+            }
+        })
+    }
+
+    /// `[result =] task for`: the body runs per item as a task; `result` gets the yields.
+    fn task_for(&mut self, s: &ast::Stmt, iter: &ast::Expr, body: &ast::Block) -> Option<ir::Stmt> {
+        let Some(var) = self.prog.loop_vars.get(&s.id).copied() else {
+            self.unsupported(s.span, "this `task for`", "");
+            return None;
+        };
+        let var = self.local(var);
+        let items = self.expr(iter);
+        let result = self.bound_local(s.id);
+        Some(S::TaskFor {
+            var,
+            items,
+            body: self.block(&body.stmts),
+            result,
         })
     }
 
@@ -269,70 +278,91 @@ impl Bridge<'_> {
             ty,
             loc: loc.clone(),
         };
-        let i = self.temp("index", Type::Int);
-        let val = self.temp("value", (*elem).clone());
-        let out = self.temp("list", list.ty.clone());
-        let k = self.temp("k", Type::Int);
+        let t = ElementStore {
+            index: self.temp("index", Type::Int),
+            value: self.temp("value", (*elem).clone()),
+            out: self.temp("list", list.ty.clone()),
+            k: self.temp("k", Type::Int),
+        };
         let idx = self.expr(index);
         let mut v = v;
         self.fill_unknown(&mut v, &elem);
-        let (li, lval, lout, lk) = (
-            self.local_expr(i, &loc),
-            self.local_expr(val, &loc),
-            self.local_expr(out, &loc),
-            self.local_expr(k, &loc),
-        );
         let mut stmts = vec![
             S::Assign {
-                local: i,
+                local: t.index,
                 value: idx,
             },
             S::Assign {
-                local: val,
+                local: t.value,
                 value: v,
             },
             // Bounds check: reading the element fails exactly as `xs[i]` does.
             S::Expr(mk(
-                K::Index(Box::new(list.clone()), Box::new(li.clone())),
+                K::Index(
+                    Box::new(list.clone()),
+                    Box::new(self.local_expr(t.index, &loc)),
+                ),
                 (*elem).clone(),
             )),
             S::Assign {
-                local: out,
+                local: t.out,
                 value: mk(K::List(Vec::new()), list.ty.clone()),
             },
         ];
+        stmts.push(self.copy_replacing(&list, &elem, &t, &loc));
+        stmts.push(self.store(object, self.local_expr(t.out, &loc))?);
+        Some(S::If {
+            cond: mk(K::Lit(ir::Literal::Bool(true)), Type::Bool),
+            then_body: stmts,
+            else_body: Vec::new(),
+        })
+    }
+
+    /// The loop of an element store: appends each element of `list` to
+    /// `t.out`, taking `t.value` instead at position `t.index`.
+    fn copy_replacing(
+        &self,
+        list: &ir::Expr,
+        elem: &Type,
+        t: &ElementStore,
+        loc: &ir::SrcLoc,
+    ) -> ir::Stmt {
+        let mk = |kind: K, ty: Type| ir::Expr {
+            kind,
+            ty,
+            loc: loc.clone(),
+        };
+        let lk = self.local_expr(t.k, loc);
         let pick = mk(
             K::Ternary(
                 Box::new(mk(
-                    K::Binary(ir::BinOp::Eq, Box::new(lk.clone()), Box::new(li)),
+                    K::Binary(
+                        ir::BinOp::Eq,
+                        Box::new(lk.clone()),
+                        Box::new(self.local_expr(t.index, loc)),
+                    ),
                     Type::Bool,
                 )),
-                Box::new(lval),
+                Box::new(self.local_expr(t.value, loc)),
                 Box::new(mk(
                     K::Index(Box::new(list.clone()), Box::new(lk)),
-                    (*elem).clone(),
+                    elem.clone(),
                 )),
             ),
-            (*elem).clone(),
+            elem.clone(),
         );
-        stmts.push(S::ForRange {
-            var: k,
+        S::ForRange {
+            var: t.k,
             start: mk(K::Lit(ir::Literal::Int(0)), Type::Int),
             end: mk(
                 K::Builtin(ir::Builtin::Len(Box::new(list.clone()))),
                 Type::Int,
             ),
             body: vec![S::Expr(mk(
-                K::Builtin(ir::Builtin::Append(out, Box::new(pick))),
+                K::Builtin(ir::Builtin::Append(t.out, Box::new(pick))),
                 list.ty.clone(),
             ))],
-        });
-        stmts.push(self.store(object, lout)?);
-        Some(S::If {
-            cond: mk(K::Lit(ir::Literal::Bool(true)), Type::Bool),
-            then_body: stmts,
-            else_body: Vec::new(),
-        })
+        }
     }
 
     /// `select` with one call arm (an extern) and an optional
@@ -396,4 +426,13 @@ impl Bridge<'_> {
             exhausted,
         })
     }
+}
+
+/// The temporaries of `xs[i] = v`: the index and value (each evaluated
+/// once), the rebuilt list and the copy loop's counter.
+struct ElementStore {
+    index: ir::LocalId,
+    value: ir::LocalId,
+    out: ir::LocalId,
+    k: ir::LocalId,
 }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::SystemTime;
 
 use super::action::{Action, ActionKey, ActionResult, Discover, SCRATCH};
@@ -221,36 +221,78 @@ pub fn execute(
     action: &Action,
 ) -> Result<ActionOutcome, ExecError> {
     let key = action.key();
-    let hit = match &action.discover {
-        None => stack.lookup(&key, &action.outputs),
-        Some(_) => lookup_discovered(stack, files, &key, &action.outputs),
-    };
-    if let Some((satisfied, result)) = hit {
+    if let Some((satisfied, result)) = cache_hit(stack, files, action, &key) {
         return Ok(ActionOutcome {
             key,
             satisfied,
             result,
         });
     }
-    let scratch_err = |e| ExecError::Scratch {
-        id: action.id.clone(),
-        source: e,
-    };
-    let scratch = super::scratch::tempdir(super::scratch::SCRATCH).map_err(scratch_err)?;
+    let scratch =
+        super::scratch::tempdir(super::scratch::SCRATCH).map_err(|e| scratch_error(action, e))?;
     let root: PathBuf = scratch.path().to_path_buf();
+    materialise_inputs(stack, graph, action, &root)?;
+    let (out, started) = run_tool(action, &root)?;
+    let collected = collect_outputs(action, &root, out)?;
+    record(stack, files, action, &key, &root, started, &collected)?;
+    drop(scratch);
+    Ok(ActionOutcome {
+        key,
+        satisfied: Satisfied::Ran,
+        result: collected.result,
+    })
+}
+
+/// The cached result, looked up under the one-level key or, for actions
+/// with discovered inputs, the two-level one.
+fn cache_hit(
+    stack: &CacheStack,
+    files: &FileDigests,
+    action: &Action,
+    key: &ActionKey,
+) -> Option<(Satisfied, ActionResult)> {
+    match &action.discover {
+        None => stack.lookup(key, &action.outputs),
+        Some(_) => lookup_discovered(stack, files, key, &action.outputs),
+    }
+}
+
+/// Scratch-directory I/O trouble, attributed to `action`.
+fn scratch_error(action: &Action, source: std::io::Error) -> ExecError {
+    ExecError::Scratch {
+        id: action.id.clone(),
+        source,
+    }
+}
+
+/// Writes every input into the scratch dir `root` and creates the parent
+/// directories of the declared outputs, so the tool finds both in place.
+fn materialise_inputs(
+    stack: &CacheStack,
+    graph: &ActionGraph,
+    action: &Action,
+    root: &Path,
+) -> Result<(), ExecError> {
     for (path, d) in &action.inputs {
         let bytes = input_bytes(stack, graph, d).ok_or_else(|| ExecError::MissingInput {
             id: action.id.clone(),
             path: path.clone(),
             digest: d.clone(),
         })?;
-        write_file(&root, path, &bytes).map_err(scratch_err)?;
+        write_file(root, path, &bytes).map_err(|e| scratch_error(action, e))?;
     }
     for out in &action.outputs {
         if let Some(parent) = root.join(out).parent() {
-            fs::create_dir_all(parent).map_err(scratch_err)?;
+            fs::create_dir_all(parent).map_err(|e| scratch_error(action, e))?;
         }
     }
+    Ok(())
+}
+
+/// Runs the tool in `root` with only the action's environment; returns its
+/// output and the time it started (discovered inputs changed later are not
+/// trusted), or the failure if it exited non-zero.
+fn run_tool(action: &Action, root: &Path) -> Result<(Output, SystemTime), ExecError> {
     let root_str = root.to_string_lossy().into_owned();
     let Some((argv0, rest)) = action.argv.split_first() else {
         return Err(ExecError::Graph(super::graph::GraphError::EmptyArgv(
@@ -269,7 +311,7 @@ pub fn execute(
                 .iter()
                 .map(|(k, v)| (k, substitute(v, &root_str))),
         )
-        .current_dir(&root)
+        .current_dir(root)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| ExecError::Spawn {
@@ -285,6 +327,18 @@ pub fn execute(
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         });
     }
+    Ok((out, started))
+}
+
+/// A successful run: its result and the blobs (outputs, stdout, stderr) it names.
+struct Collected {
+    result: ActionResult,
+    blobs: BTreeMap<Digest, Vec<u8>>,
+}
+
+/// Reads the declared outputs from `root`, each required to exist, and
+/// digests them with the tool's stdout and stderr.
+fn collect_outputs(action: &Action, root: &Path, out: Output) -> Result<Collected, ExecError> {
     let mut blobs: BTreeMap<Digest, Vec<u8>> = BTreeMap::new();
     let mut outputs = BTreeMap::new();
     for path in &action.outputs {
@@ -306,32 +360,59 @@ pub fn execute(
         stdout,
         stderr,
     };
-    let cache_err = |f: super::store::StoreFault| ExecError::Cache(f.detail);
+    Ok(Collected { result, blobs })
+}
+
+/// Stores the result: under `key` for a plain action; for one with
+/// discovered inputs, under the two-level key of the files it read.
+fn record(
+    stack: &CacheStack,
+    files: &FileDigests,
+    action: &Action,
+    key: &ActionKey,
+    root: &Path,
+    started: SystemTime,
+    collected: &Collected,
+) -> Result<(), ExecError> {
     match &action.discover {
-        None => stack.record(&key, &result, &blobs).map_err(cache_err)?,
+        None => stack
+            .record(key, &collected.result, &collected.blobs)
+            .map_err(cache_error),
         Some(discover) => {
-            let list = discovered_list(action, discover, &root)?;
-            match stable_digests(&list, files, started) {
-                Some(digests) => {
-                    // The result first: a reader never follows a list to nothing.
-                    stack
-                        .record(&second_key(&key, &digests), &result, &blobs)
-                        .map_err(cache_err)?;
-                    let (stage1, list_blobs) = list_result(&list);
-                    stack
-                        .record(&key, &stage1, &list_blobs)
-                        .map_err(cache_err)?;
-                }
-                // A discovered file changed while the command ran: its output
-                // may match neither version, so it is used but not cached.
-                None => stack.record_blobs(&blobs).map_err(cache_err)?,
-            }
+            let list = discovered_list(action, discover, root)?;
+            let digests = stable_digests(&list, files, started);
+            record_discovered(stack, key, &list, digests, collected)
         }
     }
-    drop(scratch);
-    Ok(ActionOutcome {
-        key,
-        satisfied: Satisfied::Ran,
-        result,
-    })
+}
+
+/// The two-level write: the result under `key` + the `digests` of the
+/// discovered files, then the `list` of those files under `key`.
+/// Without `digests` (a discovered file changed while the command ran) the
+/// output may match neither version, so it is used but not cached.
+fn record_discovered(
+    stack: &CacheStack,
+    key: &ActionKey,
+    list: &DiscoveredList,
+    digests: Option<Vec<(String, Digest)>>,
+    collected: &Collected,
+) -> Result<(), ExecError> {
+    let Some(digests) = digests else {
+        return stack.record_blobs(&collected.blobs).map_err(cache_error);
+    };
+    // The result first: a reader never follows a list to nothing.
+    stack
+        .record(
+            &second_key(key, &digests),
+            &collected.result,
+            &collected.blobs,
+        )
+        .map_err(cache_error)?;
+    let (stage1, list_blobs) = list_result(list);
+    stack.record(key, &stage1, &list_blobs).map_err(cache_error)
+}
+
+/// A local-cache write failure, as the build reports it.
+fn cache_error(f: super::store::StoreFault) -> ExecError {
+    ExecError::Cache(f.detail)
 }

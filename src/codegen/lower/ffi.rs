@@ -115,20 +115,10 @@ impl<'b> FnLowerer<'_, 'b> {
         loc: &SrcLoc,
         exhausted: Option<Block>,
     ) -> Result<Option<Value>, CodegenError> {
-        let program = self.shared.program;
         let (ext, ffi) = self.ffi_extern(x)?;
         let csig = c_signature(self.m.call_conv, &ext.params, &ext.ret)
             .ok_or_else(|| CodegenError::Unsupported(format!("a type in extern '{}'", ext.name)))?;
-        let units = &program.ffi_units;
-        let base: usize = units[..ffi.unit as usize]
-            .iter()
-            .map(|u| u.symbols.len())
-            .sum();
-        let total: usize = units.iter().map(|u| u.symbols.len()).sum();
-        let entry_off = i32::try_from((base + ffi.symbol as usize) * 8)
-            .map_err(|_| self.bad("FFI call table too large"))?;
-        let events_off = i32::try_from((total + ffi.unit as usize) * 8)
-            .map_err(|_| self.bad("FFI call table too large"))?;
+        let (entry_off, events_off) = self.call_table_offsets(ffi)?;
         let flags = MemFlagsData::trusted();
 
         let check_b = self.b.create_block();
@@ -154,6 +144,52 @@ impl<'b> FnLowerer<'_, 'b> {
         self.b.ins().brif(cap, full_b, &[], call_b, &[]);
 
         self.b.switch_to_block(call_b);
+        let r = self.call_c_direct(csig, fnptr, &vals, args);
+        let ev = self.b.ins().load(types::I32, flags, events, 0);
+        let cap = self.b.ins().band_imm_u(ev, i64::from(SHIM_EVENT_CAP));
+        self.b.ins().brif(cap, cap_b, &[], ok_b, &[]);
+
+        self.b.switch_to_block(ok_b);
+        let v = self.direct_result(&ext.ret, r)?;
+        self.jump_with(merge, v);
+
+        // The library hit a heap cap during the call: ResourceExhausted.
+        self.b.switch_to_block(cap_b);
+        self.report_cap_hit(ext, ffi, loc, exhausted, merge)?;
+
+        self.b.switch_to_block(full_b);
+        let v = self.lower_ffi_full(x, vals, args, loc, exhausted)?;
+        self.jump_with(merge, v);
+
+        self.b.switch_to_block(merge);
+        Ok(ret_cl.map(|_| self.b.block_params(merge)[0]))
+    }
+
+    /// Byte offsets, in the thread's call table, of the extern's function
+    /// pointer and of its unit's shim event word (which follow all entries).
+    fn call_table_offsets(&self, ffi: FfiRef) -> Result<(i32, i32), CodegenError> {
+        let units = &self.shared.program.ffi_units;
+        let base: usize = units[..ffi.unit as usize]
+            .iter()
+            .map(|u| u.symbols.len())
+            .sum();
+        let total: usize = units.iter().map(|u| u.symbols.len()).sum();
+        let entry_off = i32::try_from((base + ffi.symbol as usize) * 8)
+            .map_err(|_| self.bad("FFI call table too large"))?;
+        let events_off = i32::try_from((total + ffi.unit as usize) * 8)
+            .map_err(|_| self.bad("FFI call table too large"))?;
+        Ok((entry_off, events_off))
+    }
+
+    /// Calls the C function at `fnptr` with the Coex values as C arguments
+    /// (bools widened to `int`); its raw C result, if any.
+    fn call_c_direct(
+        &mut self,
+        csig: Signature,
+        fnptr: Value,
+        vals: &[Value],
+        args: &[Expr],
+    ) -> Option<Value> {
         let mut cargs = Vec::with_capacity(vals.len());
         for (v, a) in vals.iter().zip(args) {
             cargs.push(match a.ty {
@@ -163,23 +199,34 @@ impl<'b> FnLowerer<'_, 'b> {
         }
         let sigref = self.b.import_signature(csig);
         let call = self.b.ins().call_indirect(sigref, fnptr, &cargs);
-        let r = self.b.inst_results(call).first().copied();
-        let ev = self.b.ins().load(types::I32, flags, events, 0);
-        let cap = self.b.ins().band_imm_u(ev, i64::from(SHIM_EVENT_CAP));
-        self.b.ins().brif(cap, cap_b, &[], ok_b, &[]);
+        self.b.inst_results(call).first().copied()
+    }
 
-        self.b.switch_to_block(ok_b);
-        let v = match (&ext.ret, r) {
+    /// The raw C result `r` of a direct call as the Coex value of type `ret`.
+    fn direct_result(
+        &mut self,
+        ret: &Type,
+        r: Option<Value>,
+    ) -> Result<Option<Value>, CodegenError> {
+        Ok(match (ret, r) {
             (Type::Void, _) => None,
             (Type::Str, Some(p)) => Some(self.rt_val(RtFn::FfiStrRet, &[p])?),
             (Type::Bool, Some(p)) => Some(self.i32_to_bool(p)),
             (_, Some(p)) => Some(p),
             (t, None) => return Err(self.bad(format!("extern returning {t:?} has no result"))),
-        };
-        self.jump_with(merge, v);
+        })
+    }
 
-        // The library hit a heap cap during the call: ResourceExhausted.
-        self.b.switch_to_block(cap_b);
+    /// A heap cap hit during a direct call: inside `select`, on to the
+    /// ResourceExhausted arm; otherwise the runtime stops the program at `loc`.
+    fn report_cap_hit(
+        &mut self,
+        ext: &Extern,
+        ffi: FfiRef,
+        loc: &SrcLoc,
+        exhausted: Option<Block>,
+        merge: Block,
+    ) -> Result<(), CodegenError> {
         let unit_v = self.b.ins().iconst(types::I64, i64::from(ffi.unit));
         let loc_v = self.loc_addr(loc)?;
         match exhausted {
@@ -193,19 +240,14 @@ impl<'b> FnLowerer<'_, 'b> {
                 // Does not return (the program stops at loc).
                 let null = self.b.ins().iconst(types::I64, 0);
                 self.rt(RtFn::FfiCapHit, &[unit_v, null, loc_v])?;
-                let z = ret_cl.map(|_| self.zero(&ext.ret));
+                let z = super::cl_type(&ext.ret).map(|_| self.zero(&ext.ret));
                 self.jump_with(merge, z);
             }
         }
-
-        self.b.switch_to_block(full_b);
-        let v = self.lower_ffi_full(x, vals, args, loc, exhausted)?;
-        self.jump_with(merge, v);
-
-        self.b.switch_to_block(merge);
-        Ok(ret_cl.map(|_| self.b.block_params(merge)[0]))
+        Ok(())
     }
 
+    /// Jumps to `target`, passing `v` as its block parameter if there is one.
     fn jump_with(&mut self, target: Block, v: Option<Value>) {
         match v {
             Some(v) => self.b.ins().jump(target, &[v.into()]),
