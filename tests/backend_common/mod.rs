@@ -55,12 +55,24 @@ pub fn build(program: &Program, unit_images: &[Vec<u8>]) -> Built {
 }
 
 pub fn run(built: &Built, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(&built.exe);
-    cmd.current_dir(built.dir.path());
-    for (k, v) in env {
-        cmd.env(k, v);
+    // A process another test thread forks while this executable was being
+    // written can hold it open for a moment (ETXTBSY): try again briefly.
+    let mut attempt = 0;
+    loop {
+        let mut cmd = Command::new(&built.exe);
+        cmd.current_dir(built.dir.path());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        match cmd.output() {
+            Ok(o) => return o,
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempt < 100 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("cannot run {}: {e}", built.exe.display()),
+        }
     }
-    cmd.output().unwrap()
 }
 
 pub fn stdout(o: &Output) -> String {
