@@ -90,7 +90,7 @@ impl Bridge<'_> {
             ExprKind::Binary(op, a, b) => {
                 let x = self.eval(a, depth)?;
                 let y = self.eval(b, depth)?;
-                match binary(*op, x, y) {
+                match binary(*op, &x, &y) {
                     Ok(Some(v)) => v,
                     Ok(None) => return other(e),
                     Err(msg) => {
@@ -125,7 +125,7 @@ fn int_div(op: BinOp, a: i64, b: i64) -> Result<i64, &'static str> {
 
 /// A binary operation on two literals; `Ok(None)` when it is not one of
 /// the foldable forms.
-fn binary(op: BinOp, x: Literal, y: Literal) -> Result<Option<Literal>, &'static str> {
+fn binary(op: BinOp, x: &Literal, y: &Literal) -> Result<Option<Literal>, &'static str> {
     use BinOp::*;
     use Literal as L;
     let f = |v: &L| match v {
@@ -133,7 +133,7 @@ fn binary(op: BinOp, x: Literal, y: Literal) -> Result<Option<Literal>, &'static
         L::Float(f) => Some(*f),
         _ => None,
     };
-    Ok(Some(match (op, &x, &y) {
+    Ok(Some(match (op, x, y) {
         (Add, L::Int(a), L::Int(b)) => L::Int(a.wrapping_add(*b)),
         (Sub, L::Int(a), L::Int(b)) => L::Int(a.wrapping_sub(*b)),
         (Mul, L::Int(a), L::Int(b)) => L::Int(a.wrapping_mul(*b)),
@@ -158,7 +158,7 @@ fn binary(op: BinOp, x: Literal, y: Literal) -> Result<Option<Literal>, &'static
             _ => a >= b,
         }),
         _ => {
-            let (Some(a), Some(b)) = (f(&x), f(&y)) else {
+            let (Some(a), Some(b)) = (f(x), f(y)) else {
                 return Ok(None);
             };
             match op {
@@ -185,12 +185,12 @@ mod tests {
 
     #[test]
     fn folding_follows_runtime_semantics() {
-        assert_eq!(binary(BinOp::Div, L(-7), L(2)), Ok(Some(L(-3))));
-        assert_eq!(binary(BinOp::Rem, L(-7), L(2)), Ok(Some(L(-1))));
-        assert_eq!(binary(BinOp::Rem, L(i64::MIN), L(-1)), Ok(Some(L(0))));
-        assert!(binary(BinOp::Div, L(1), L(0)).is_err());
+        assert_eq!(binary(BinOp::Div, &L(-7), &L(2)), Ok(Some(L(-3))));
+        assert_eq!(binary(BinOp::Rem, &L(-7), &L(2)), Ok(Some(L(-1))));
+        assert_eq!(binary(BinOp::Rem, &L(i64::MIN), &L(-1)), Ok(Some(L(0))));
+        assert!(binary(BinOp::Div, &L(1), &L(0)).is_err());
         assert_eq!(
-            binary(BinOp::Add, L(1), Literal::Float(0.5)),
+            binary(BinOp::Add, &L(1), &Literal::Float(0.5)),
             Ok(Some(Literal::Float(1.5)))
         );
     }

@@ -134,7 +134,7 @@ pub fn build(args: BuildArgs) -> CmdResult {
 
 /// `coex run`: builds quietly (stdout belongs to the program), runs the
 /// executable with the arguments after `--`, passes its exit status on.
-pub fn run(args: RunArgs) -> CmdResult {
+pub fn run(args: &RunArgs) -> CmdResult {
     let build = build_it(&args.program, !args.verbose, None, |_| Ok(()))?;
     if args.verbose {
         for line in build.report.action_lines() {

@@ -24,7 +24,7 @@ pub struct CheckArgs {
 }
 
 /// Checks the file; prints all diagnostics; exit 1 if any is an error.
-pub fn run(args: CheckArgs) -> CmdResult {
+pub fn run(args: &CheckArgs) -> CmdResult {
     let resolver = crate::plan::resolver::CheckResolver::new(args.lib_dirs.clone());
     let (program, diags) = lang::check_file(&args.file, &resolver).map_err(Failure::worded)?;
     if args.json {

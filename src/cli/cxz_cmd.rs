@@ -1,7 +1,7 @@
 //! `coex cxz …`: pack, inspect, verify, find and build `.cxz` library archives.
 
 use clap::Subcommand;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::exec_args::ExecArgs;
@@ -66,7 +66,7 @@ pub struct CxzBuildArgs {
 /// Runs one `coex cxz` subcommand.
 pub fn run(cmd: CxzCommand) -> CmdResult {
     match cmd {
-        CxzCommand::Pack { dir, output } => pack(dir, output),
+        CxzCommand::Pack { dir, output } => pack(&dir, output),
         CxzCommand::Inspect { file, json } => {
             let archive = CxzArchive::open(&file).map_err(Failure::new)?;
             if json {
@@ -126,13 +126,13 @@ fn build(args: CxzBuildArgs) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
-fn pack(dir: PathBuf, output: Option<PathBuf>) -> CmdResult {
+fn pack(dir: &Path, output: Option<PathBuf>) -> CmdResult {
     let out = match output {
         Some(o) => o,
         None => {
             // Name the archive after the library (validating it once more
             // costs little and keeps the error text the same as with -o).
-            let name = crate::cxz::pack::validate_tree(&dir, None)
+            let name = crate::cxz::pack::validate_tree(dir, None)
                 .map_err(Failure::new)?
                 .manifest
                 .library
@@ -140,7 +140,7 @@ fn pack(dir: PathBuf, output: Option<PathBuf>) -> CmdResult {
             PathBuf::from(format!("{name}.cxz"))
         }
     };
-    let archive = pack_dir_checked(&dir, &out, extern_problems).map_err(Failure::new)?;
+    let archive = pack_dir_checked(dir, &out, extern_problems).map_err(Failure::new)?;
     println!(
         "packed {} {} -> {} ({} files), digest {}",
         archive.manifest.library.name,

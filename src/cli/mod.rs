@@ -60,9 +60,9 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     let result: CmdResult = match cli.command {
         Command::Build(args) => build_cmd::build(args),
-        Command::Run(args) => build_cmd::run(args),
-        Command::Check(args) => check_cmd::run(args),
-        Command::Plan(args) => plan_cmd::run(args),
+        Command::Run(args) => build_cmd::run(&args),
+        Command::Check(args) => check_cmd::run(&args),
+        Command::Plan(args) => plan_cmd::run(&args),
         Command::Cxz(cmd) => cxz_cmd::run(cmd),
         Command::Cache(cmd) => cache_cmd::run(cmd),
         Command::Debug(cmd) => debug_cmd::run(cmd),

@@ -43,9 +43,9 @@ fn print_json(plan: &serde_json::Value) -> CmdResult {
 
 /// Prints the plan of a library's FFI units (schema `coex-plan-v1`,
 /// docs/cache.md). Object keys are sorted, so equal inputs print equal bytes.
-pub fn run(args: PlanArgs) -> CmdResult {
+pub fn run(args: &PlanArgs) -> CmdResult {
     if args.file.extension().is_some_and(|e| e == "coex") {
-        return program(&args);
+        return program(args);
     }
     let archive = CxzArchive::open(&args.file).map_err(Failure::new)?;
     let plan = plan_json(&unit_inputs(&archive), args.cc.as_deref()).map_err(Failure::new)?;

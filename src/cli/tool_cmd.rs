@@ -179,11 +179,11 @@ pub fn run(cmd: ToolCommand) -> CmdResult {
     match cmd {
         ToolCommand::Pack(args) => pack::run(args),
         ToolCommand::FfiUnit(args) => ffi_unit::run(args),
-        ToolCommand::Interface(args) => pack::interface(args),
-        ToolCommand::Runtime(args) => program::runtime(args),
-        ToolCommand::Codegen(args) => codegen::run(args),
-        ToolCommand::Check(args) => codegen::check(args),
-        ToolCommand::Link(args) => program::link(args),
+        ToolCommand::Interface(args) => pack::interface(&args),
+        ToolCommand::Runtime(args) => program::runtime(&args),
+        ToolCommand::Codegen(args) => codegen::run(&args),
+        ToolCommand::Check(args) => codegen::check(&args),
+        ToolCommand::Link(args) => program::link(&args),
     }
 }
 

@@ -73,10 +73,10 @@ impl RemoteStore {
         self.names.lock().ok()?.get(blake3).cloned()
     }
 
-    fn fault(&self, e: ureq::Error, url: &str) -> StoreFault {
+    fn fault(&self, e: &ureq::Error, url: &str) -> StoreFault {
         match e {
             ureq::Error::StatusCode(c) => {
-                StoreFault::new(FaultKind::BadStatus(c), format!("{url}: {e}"))
+                StoreFault::new(FaultKind::BadStatus(*c), format!("{url}: {e}"))
             }
             // More bytes than the digest's size: wrong content, not a network problem.
             ureq::Error::BodyExceedsLimit(_) => StoreFault::new(
@@ -102,10 +102,10 @@ impl RemoteStore {
                 }
                 match resp.body_mut().with_config().limit(limit).read_to_vec() {
                     Ok(b) => Fetch::Hit(b),
-                    Err(e) => Fetch::Fault(self.fault(e, url)),
+                    Err(e) => Fetch::Fault(self.fault(&e, url)),
                 }
             }
-            Err(e) => Fetch::Fault(self.fault(e, url)),
+            Err(e) => Fetch::Fault(self.fault(&e, url)),
         }
     }
 
@@ -122,7 +122,7 @@ impl RemoteStore {
                     ))
                 }
             }
-            Err(e) => Err(self.fault(e, url)),
+            Err(e) => Err(self.fault(&e, url)),
         }
     }
 }

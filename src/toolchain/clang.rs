@@ -9,7 +9,7 @@
 //! target gives different keys, while an identical copy at another path
 //! does not: contents are hashed, not paths.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -53,7 +53,7 @@ pub fn find_clang(cc_flag: Option<&Path>) -> Result<Clang, ToolchainError> {
     find_clang_in(
         cc_flag,
         std::env::var_os("COEX_CC"),
-        std::env::var_os("PATH"),
+        std::env::var_os("PATH").as_deref(),
     )
 }
 
@@ -61,7 +61,7 @@ pub fn find_clang(cc_flag: Option<&Path>) -> Result<Clang, ToolchainError> {
 pub fn find_clang_in(
     cc_flag: Option<&Path>,
     coex_cc: Option<OsString>,
-    path_var: Option<OsString>,
+    path_var: Option<&OsStr>,
 ) -> Result<Clang, ToolchainError> {
     identify(&locate_clang_in(cc_flag, coex_cc, path_var)?)
 }
@@ -72,14 +72,14 @@ pub fn locate_clang(cc_flag: Option<&Path>) -> Result<PathBuf, ToolchainError> {
     locate_clang_in(
         cc_flag,
         std::env::var_os("COEX_CC"),
-        std::env::var_os("PATH"),
+        std::env::var_os("PATH").as_deref(),
     )
 }
 
 fn locate_clang_in(
     cc_flag: Option<&Path>,
     coex_cc: Option<OsString>,
-    path_var: Option<OsString>,
+    path_var: Option<&OsStr>,
 ) -> Result<PathBuf, ToolchainError> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let lookup = |name: &Path, origin: &str| -> Result<PathBuf, ToolchainError> {
@@ -100,7 +100,7 @@ fn locate_clang_in(
                 Err(not_found(shown))
             }
         } else {
-            which::which_in(name, path_var.clone(), &cwd).map_err(|_| not_found(shown))
+            which::which_in(name, path_var, &cwd).map_err(|_| not_found(shown))
         }
     };
     match (cc_flag, coex_cc.filter(|s| !s.is_empty())) {
@@ -143,7 +143,7 @@ mod tests {
     #[test]
     fn missing_clang_is_one_worded_error() {
         let dir = tempfile::tempdir().unwrap();
-        let e = find_clang_in(None, None, Some(dir.path().as_os_str().to_owned())).unwrap_err();
+        let e = find_clang_in(None, None, Some(dir.path().as_os_str())).unwrap_err();
         let text = e.to_string();
         assert!(
             text.starts_with("C compiler not found: clang is not on PATH"),

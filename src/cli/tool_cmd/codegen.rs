@@ -23,7 +23,7 @@ use crate::plan::program::{codegen_tool, ProgramError};
 use crate::plan::resolver::{CxzResolver, Lookup};
 
 /// Runs `coex tool codegen`.
-pub fn run(args: CodegenArgs) -> CmdResult {
+pub fn run(args: &CodegenArgs) -> CmdResult {
     let (modules, cxz) = args.imports.parse()?;
     let object = codegen_tool(&args.main, &modules, &cxz).map_err(|e| match e {
         ProgramError::Diagnostics(text) => Failure::worded(text),
@@ -37,7 +37,7 @@ pub fn run(args: CodegenArgs) -> CmdResult {
 
 /// Runs `coex tool check`: every `--src` checked as an entry file; the
 /// stamp lists them (an action needs an output for Bazel to cache it).
-pub fn check(args: CheckArgs) -> CmdResult {
+pub fn check(args: &CheckArgs) -> CmdResult {
     let output = super::absolute(&args.output)?;
     // Absolute: the check runs in a scratch directory.
     let mut inputs = Vec::new();

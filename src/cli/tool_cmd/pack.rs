@@ -60,7 +60,7 @@ pub fn run(args: PackArgs) -> CmdResult {
 /// contents. Code generation depends on this instead of the archive, so
 /// editing a C file re-runs the library's FFI unit and the link, never
 /// Cranelift (the interface's bytes do not change, and Bazel prunes).
-pub fn interface(args: InterfaceArgs) -> CmdResult {
+pub fn interface(args: &InterfaceArgs) -> CmdResult {
     let archive = CxzArchive::open(&args.cxz).map_err(Failure::new)?;
     let bytes = interface_archive(&archive).map_err(Failure::new)?;
     let inputs = [Input::new(&args.cxz, "--cxz")];

@@ -29,7 +29,7 @@ use crate::toolchain::Clang;
 /// Runs `coex tool runtime`: the runtime actions of a program build (every
 /// runtime C file compiled, then combined into one relocatable object), so
 /// the action has one output.
-pub fn runtime(args: RuntimeArgs) -> CmdResult {
+pub fn runtime(args: &RuntimeArgs) -> CmdResult {
     let clang = clang(&args.cc)?;
     let scratch = scratch_dir()?;
     let bytes = build_runtime(&scratch_exec(scratch.path()), &clang)
@@ -39,7 +39,7 @@ pub fn runtime(args: RuntimeArgs) -> CmdResult {
 }
 
 /// Runs `coex tool link`.
-pub fn link(args: LinkArgs) -> CmdResult {
+pub fn link(args: &LinkArgs) -> CmdResult {
     let libraries = parse_named_files("--cxz", &args.cxz).map_err(ToolArgError::into_failure)?;
     let mut images = BTreeMap::new();
     for value in &args.unit_image {

@@ -118,7 +118,7 @@ impl<'p> ProgramLowering<'p> {
             self.lower_function(i)?;
             while !self.pending_tasks.is_empty() {
                 let task = self.pending_tasks.remove(0);
-                self.lower_task_body(task)?;
+                self.lower_task_body(&task)?;
             }
         }
         Ok(())

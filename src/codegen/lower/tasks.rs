@@ -96,7 +96,7 @@ impl FnLowerer<'_, '_> {
 
 impl ProgramLowering<'_> {
     /// Define an outlined task-for body.
-    pub(crate) fn lower_task_body(&mut self, task: PendingTask) -> Result<(), CodegenError> {
+    pub(crate) fn lower_task_body(&mut self, task: &PendingTask) -> Result<(), CodegenError> {
         let sig = task_body_signature(self.m.call_conv);
         self.build_function(task.id, sig, |m, shared, b| {
             let mut l = FnLowerer::new(m, shared, b, task.parent, ScopeKind::None)?;
