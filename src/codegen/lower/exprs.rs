@@ -8,7 +8,7 @@
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 
-use super::{cl_type, FnLowerer};
+use super::{cl_type, slot_offset, FnLowerer};
 use crate::codegen::ir::{BinOp, Builtin, Expr, ExprKind, Literal, Type, UnOp};
 use crate::codegen::runtime_abi::RtFn;
 use crate::codegen::CodegenError;
@@ -259,7 +259,7 @@ impl FnLowerer<'_, '_> {
         for (i, s) in slots.into_iter().enumerate() {
             self.b
                 .ins()
-                .store(MemFlagsData::trusted(), s, rec, (i * 8) as i32);
+                .store(MemFlagsData::trusted(), s, rec, slot_offset(i)?);
         }
         Ok(rec)
     }

@@ -23,7 +23,7 @@ use cranelift_codegen::ir::{
 use cranelift_module::{FuncId, Linkage, Module};
 
 use super::calls::c_signature;
-use super::{FnLowerer, ProgramLowering};
+use super::{slot_offset, slots_size, to_u32, FnLowerer, ProgramLowering};
 use crate::codegen::ir::{Expr, Extern, ExternId, FfiRef, LocalId, SrcLoc, Stmt, Type};
 use crate::codegen::runtime_abi::RtFn;
 use crate::codegen::CodegenError;
@@ -277,10 +277,11 @@ impl<'b> FnLowerer<'_, 'b> {
         let loc_v = self.loc_addr(loc)?;
         let fnptr = self.rt_val(RtFn::FfiFn, &[unit_v, sym_v, status_ptr, loc_v])?;
 
-        let n = args.len().max(1) as u32;
+        let n = to_u32(args.len().max(1), "FFI call arguments")?;
+        let size = slots_size(args.len())?;
         let slots = self.b.create_sized_stack_slot(StackSlotData::new(
             StackSlotKind::ExplicitSlot,
-            8 * n,
+            size,
             3,
         ));
         for (i, (v, a)) in vals.into_iter().zip(args).enumerate() {
@@ -290,7 +291,7 @@ impl<'b> FnLowerer<'_, 'b> {
             };
             self.b
                 .ins()
-                .stack_store(types::I64, s, slots, (i * 8) as i32);
+                .stack_store(types::I64, s, slots, slot_offset(i)?);
         }
         // The instance, then the string copies into its heap (checked
         // against the heap caps), can each fail: the runtime sets *status.
@@ -444,7 +445,7 @@ impl ProgramLowering<'_> {
                         p.value_type,
                         MemFlagsData::trusted(),
                         slots,
-                        (i * 8) as i32,
+                        slot_offset(i)?,
                     ));
                 }
                 let sigref = b.import_signature(csig.clone());

@@ -81,6 +81,33 @@ pub(crate) fn cl_type(ty: &Type) -> Option<ir::Type> {
     }
 }
 
+/// Byte offset of 8-byte slot `i` (a record field, a frame or argument
+/// slot) as a Cranelift immediate: checked, so a record or frame too large
+/// for a 32-bit offset is an error instead of a wrapped offset.
+pub(crate) fn slot_offset(i: usize) -> Result<i32, CodegenError> {
+    i.checked_mul(8)
+        .and_then(|o| i32::try_from(o).ok())
+        .ok_or_else(|| too_many("8-byte slots in one record or frame", i))
+}
+
+/// Byte size of `n` 8-byte slots (at least one) as a Cranelift stack-slot
+/// size: checked like [`slot_offset`].
+pub(crate) fn slots_size(n: usize) -> Result<u32, CodegenError> {
+    n.max(1)
+        .checked_mul(8)
+        .and_then(|s| u32::try_from(s).ok())
+        .ok_or_else(|| too_many("8-byte slots in one frame", n))
+}
+
+/// `n` as a `u32` (a table offset or a symbol number), checked.
+pub(crate) fn to_u32(n: usize, what: &str) -> Result<u32, CodegenError> {
+    u32::try_from(n).map_err(|_| too_many(what, n))
+}
+
+fn too_many(what: &str, n: usize) -> CodegenError {
+    CodegenError::Unsupported(format!("{n} {what}: more than a 32-bit offset can address"))
+}
+
 fn sanitize(name: &str) -> String {
     name.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -242,21 +269,17 @@ impl<'p> ProgramLowering<'p> {
         desc.define(bytes.into_boxed_slice());
         desc.set_align(8);
         for (i, unit) in units.iter().enumerate() {
-            let base = (i * 40) as u32;
+            let base = to_u32(i * 40, "bytes of FFI unit table")?;
+            let index = to_u32(i, "FFI units")?;
             let image = self
                 .m
                 .module
-                .declare_data(
-                    &embed::image_symbol(i as u32),
-                    Linkage::Import,
-                    false,
-                    false,
-                )
+                .declare_data(&embed::image_symbol(index), Linkage::Import, false, false)
                 .map_err(err)?;
             let len = self
                 .m
                 .module
-                .declare_data(&embed::len_symbol(i as u32), Linkage::Import, false, false)
+                .declare_data(&embed::len_symbol(index), Linkage::Import, false, false)
                 .map_err(err)?;
             let name = self
                 .m

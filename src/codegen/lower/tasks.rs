@@ -13,7 +13,7 @@ use cranelift_codegen::ir::{
 };
 use cranelift_module::{Linkage, Module};
 
-use super::{cl_type, FnLowerer, PendingTask, ProgramLowering, ScopeKind};
+use super::{cl_type, slot_offset, slots_size, FnLowerer, PendingTask, ProgramLowering, ScopeKind};
 use crate::codegen::ir::{Expr, LocalId, Stmt, Type};
 use crate::codegen::runtime_abi::RtFn;
 use crate::codegen::CodegenError;
@@ -43,7 +43,7 @@ impl FnLowerer<'_, '_> {
         let locals = &self.func().locals;
         let env = self.b.create_sized_stack_slot(StackSlotData::new(
             StackSlotKind::ExplicitSlot,
-            8 * locals.len().max(1) as u32,
+            slots_size(locals.len())?,
             3,
         ));
         for (i, local) in locals.iter().enumerate() {
@@ -53,7 +53,9 @@ impl FnLowerer<'_, '_> {
             let v = self.b.use_var(self.vars[i]);
             let v = self.share_if_list(v, &local.ty)?;
             let s = self.slot_of(v, &local.ty);
-            self.b.ins().stack_store(types::I64, s, env, (i * 8) as i32);
+            self.b
+                .ins()
+                .stack_store(types::I64, s, env, slot_offset(i)?);
         }
         let n = *self.shared.task_count;
         *self.shared.task_count += 1;
@@ -110,7 +112,7 @@ impl ProgramLowering<'_> {
                 let v = if cl_type(&local.ty).is_some() {
                     let s =
                         l.b.ins()
-                            .load(types::I64, MemFlagsData::trusted(), env, (i * 8) as i32);
+                            .load(types::I64, MemFlagsData::trusted(), env, slot_offset(i)?);
                     l.value_of_slot(s, &local.ty)
                 } else {
                     l.zero(&Type::Void)
