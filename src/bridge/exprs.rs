@@ -9,6 +9,7 @@
 use crate::codegen::ir::{self, Builtin as IrBuiltin, ExprKind as K, Literal, Type};
 use crate::lang::ast::{self, BinOp, ExprKind, UnOp};
 use crate::lang::program::{Builtin, CallTarget, NameRef};
+use crate::lang::span::index_u32;
 use crate::lang::span::Span;
 
 use super::Bridge;
@@ -142,7 +143,7 @@ impl Bridge<'_> {
             .iter()
             .position(|(f, _)| f == name);
         match idx {
-            Some(i) => self.mk(K::Field(Box::new(obj), i as u32), ty, e.span),
+            Some(i) => self.mk(K::Field(Box::new(obj), index_u32(i)), ty, e.span),
             None => {
                 self.unsupported(e.span, &format!("the field `{name}` here"), "");
                 self.dummy(e.span)
@@ -259,7 +260,7 @@ impl Bridge<'_> {
                     "rename or remove that extern",
                 );
             }
-            let id = ir::ExternId(i as u32);
+            let id = ir::ExternId(index_u32(i));
             self.helpers.insert(name, id);
             return id;
         }
@@ -269,7 +270,7 @@ impl Bridge<'_> {
             ret,
             ffi: None,
         });
-        let id = ir::ExternId((self.externs.len() - 1) as u32);
+        let id = ir::ExternId(index_u32(self.externs.len() - 1));
         self.helpers.insert(name, id);
         id
     }

@@ -20,6 +20,7 @@ mod consts;
 mod exprs;
 mod stmts;
 
+use crate::lang::span::index_u32;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -76,7 +77,7 @@ impl FfiLayout {
         let mut out = Vec::new();
         for lib in &self.libraries {
             for u in &lib.units {
-                out.push((out.len() as u32, lib, u));
+                out.push((index_u32(out.len()), lib, u));
             }
         }
         out
@@ -180,7 +181,7 @@ impl<'p> Bridge<'p> {
         };
         ir::SrcLoc {
             file,
-            line: line as u32,
+            line: index_u32(line),
             text,
         }
     }
@@ -207,7 +208,7 @@ impl<'p> Bridge<'p> {
             return *l;
         }
         let info = &self.prog.locals[id.0 as usize];
-        let l = ir::LocalId(self.fn_locals.len() as u32);
+        let l = ir::LocalId(index_u32(self.fn_locals.len()));
         self.fn_locals.push(ir::Local {
             name: info.name.clone(),
             ty: self.ty(&info.ty),
@@ -305,7 +306,7 @@ impl<'p> Bridge<'p> {
                             });
                             Some(ir::FfiRef {
                                 unit: *i,
-                                symbol: sym as u32,
+                                symbol: index_u32(sym),
                             })
                         }
                         None => {
@@ -354,7 +355,10 @@ impl<'p> Bridge<'p> {
             self.local(*p);
             params += 1;
         }
-        let body = match self.prog.func_decl(crate::lang::types::FuncId(id as u32)) {
+        let body = match self
+            .prog
+            .func_decl(crate::lang::types::FuncId(index_u32(id)))
+        {
             Some(decl) => self.block(&decl.body.stmts),
             None => Vec::new(),
         };

@@ -8,6 +8,7 @@
 use crate::codegen::ir::{self, ExprKind as K, Stmt as S, Type};
 use crate::lang::ast::{self, AssignOp, BinOp, ExprKind, SelectCaseKind, StmtKind};
 use crate::lang::program::{Builtin, CallTarget, NameRef};
+use crate::lang::span::index_u32;
 
 use super::Bridge;
 
@@ -217,7 +218,7 @@ impl Bridge<'_> {
                         parts.push(v);
                     } else {
                         parts.push(ir::Expr {
-                            kind: K::Field(Box::new(obj.clone()), i as u32),
+                            kind: K::Field(Box::new(obj.clone()), index_u32(i)),
                             ty: self.ty(fty),
                             loc: obj.loc.clone(),
                         });
@@ -244,7 +245,7 @@ impl Bridge<'_> {
             name: format!("<{name}>"),
             ty,
         });
-        ir::LocalId((self.fn_locals.len() - 1) as u32)
+        ir::LocalId(index_u32(self.fn_locals.len() - 1))
     }
 
     fn local_expr(&self, l: ir::LocalId, loc: &ir::SrcLoc) -> ir::Expr {

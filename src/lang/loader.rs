@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use super::ast::{ImportTarget, Item, Module};
 use super::diagnostic::Diagnostic;
 use super::parser;
-use super::span::{FileId, Span};
+use super::span::{index_u32, FileId, Span, MAX_SOURCE_BYTES, MAX_SOURCE_FILES};
 
 /// One loaded source file.
 #[derive(Debug, Clone)]
@@ -30,8 +30,22 @@ pub struct SourceMap {
 }
 
 impl SourceMap {
-    /// Adds a file and returns its id.
-    pub fn add(&mut self, name: String, text: String) -> FileId {
+    /// Adds a file and returns its id. A file that would take the map past
+    /// [`MAX_SOURCE_BYTES`] or [`MAX_SOURCE_FILES`] is refused with a worded
+    /// error.
+    pub fn add(&mut self, name: String, text: String) -> Result<FileId, String> {
+        let total: usize = self.files.iter().map(|f| f.text.len()).sum();
+        if self.files.len() >= MAX_SOURCE_FILES {
+            return Err(format!(
+                "{name}: too many source files (coex reads at most {MAX_SOURCE_FILES} per program)"
+            ));
+        }
+        if total.saturating_add(text.len()) > MAX_SOURCE_BYTES {
+            return Err(format!(
+                "{name}: too much source text (coex reads at most {} MiB per program)",
+                MAX_SOURCE_BYTES >> 20
+            ));
+        }
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
@@ -40,7 +54,7 @@ impl SourceMap {
             text,
             line_starts,
         });
-        FileId((self.files.len() - 1) as u32)
+        Ok(FileId(index_u32(self.files.len() - 1)))
     }
 
     /// All files in id order.
@@ -309,6 +323,13 @@ fn read_source(path: &Path) -> Result<String, String> {
         };
         format!("error: cannot read {}: {reason}", path.display())
     })?;
+    if bytes.len() > MAX_SOURCE_BYTES {
+        return Err(format!(
+            "error: {} is too large: coex reads at most {} MiB of source per program",
+            path.display(),
+            MAX_SOURCE_BYTES >> 20
+        ));
+    }
     String::from_utf8(bytes).map_err(|e| {
         format!(
             "error: {} is not valid UTF-8 (first bad byte at offset {})\n\nCoex source files must be UTF-8 text.",
@@ -331,7 +352,17 @@ struct Loader<'r> {
 
 impl Loader<'_> {
     fn parse_into(&mut self, unit: UnitId, name: String, text: String) {
-        let file = self.prog.sources.add(name, text);
+        let file = match self.prog.sources.add(name, text) {
+            Ok(file) => file,
+            Err(msg) => {
+                // The entry file (id 0, its size checked by `read_source`)
+                // is always in the map: point at its start.
+                self.prog
+                    .diagnostics
+                    .push(Diagnostic::error(Span::default(), msg));
+                return;
+            }
+        };
         let src = self
             .prog
             .sources
@@ -350,7 +381,7 @@ impl Loader<'_> {
     }
 
     fn add_program_module(&mut self, path: &Path, text: String) -> UnitId {
-        let unit = UnitId(self.prog.units.len() as u32);
+        let unit = UnitId(index_u32(self.prog.units.len()));
         let display = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -504,7 +535,7 @@ impl Loader<'_> {
         if let Some(&u) = self.by_library.get(&lib.name) {
             return Some((u, false));
         }
-        let unit = UnitId(self.prog.units.len() as u32);
+        let unit = UnitId(index_u32(self.prog.units.len()));
         self.prog.units.push(Unit {
             display: format!("{}.cxz", lib.name),
             origin: UnitOrigin::Library {
@@ -529,7 +560,7 @@ mod tests {
     #[test]
     fn locations_are_one_based_and_count_characters() {
         let mut map = SourceMap::default();
-        let id = map.add("f.coex".into(), "ab\né x\n\nz".into());
+        let id = map.add("f.coex".into(), "ab\né x\n\nz".into()).unwrap();
         assert_eq!(map.location(id, 0), ("f.coex".into(), 1, 1));
         assert_eq!(map.location(id, 2), ("f.coex".into(), 1, 3));
         assert_eq!(map.location(id, 3), ("f.coex".into(), 2, 1));

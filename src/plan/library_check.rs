@@ -27,7 +27,16 @@ pub fn extern_problems(archive: &CxzArchive) -> Vec<Problem> {
             });
             continue;
         };
-        let file = sources.add(path.clone(), text.to_string());
+        let file = match sources.add(path.clone(), text.to_string()) {
+            Ok(file) => file,
+            Err(message) => {
+                problems.push(Problem {
+                    location: path.clone(),
+                    message,
+                });
+                continue;
+            }
+        };
         let out = parser::parse(file, text, &mut next_id);
         for item in &out.module.items {
             let Item::Extern(e) = item else { continue };

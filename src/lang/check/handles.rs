@@ -15,6 +15,7 @@
 //! Parameters never hold handles (their values belong to the caller). A
 //! `task for` body may not read a local of the enclosing function that
 //! holds a handle; a func may not pass one to a `task` function.
+use crate::lang::span::index_u32;
 use std::collections::BTreeSet;
 
 use super::Checker;
@@ -230,7 +231,9 @@ impl Checker {
     /// The task rule: no handle of the parent func inside a `task for`
     /// body, none passed to a task function.
     pub(crate) fn check_task_handles(&mut self) {
-        let ids: Vec<FuncId> = (0..self.prog.functions.len() as u32).map(FuncId).collect();
+        let ids: Vec<FuncId> = (0..index_u32(self.prog.functions.len()))
+            .map(FuncId)
+            .collect();
         let tainted = self.handle_locals(&ids);
         if tainted.is_empty() {
             return;

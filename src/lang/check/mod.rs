@@ -23,6 +23,7 @@ fn messages(src: &str) -> Vec<String> {
     diags.into_iter().map(|d| d.message).collect()
 }
 
+use crate::lang::span::index_u32;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -153,7 +154,7 @@ impl Checker {
             is_param,
             span,
         });
-        LocalId((self.prog.locals.len() - 1) as u32)
+        LocalId(index_u32(self.prog.locals.len() - 1))
     }
 
     pub(crate) fn func(&self, id: FuncId) -> &FunctionInfo {

@@ -3,6 +3,7 @@
 //! of its direct imports (unqualified); duplicates and clashes between
 //! imports are errors naming both; written types are resolved.
 
+use crate::lang::span::index_u32;
 use std::collections::BTreeMap;
 
 use super::{Checker, ConstState, Global};
@@ -142,7 +143,7 @@ impl Checker {
                             span: c.name.span,
                         });
                         self.const_state.push(ConstState::Pending);
-                        let id = ConstId((self.prog.consts.len() - 1) as u32);
+                        let id = ConstId(index_u32(self.prog.consts.len() - 1));
                         (c.name.name.clone(), c.name.span, Global::Const(id))
                     }
                     Item::Extern(e) => {
@@ -155,7 +156,7 @@ impl Checker {
                             item: i,
                             span: e.name.span,
                         });
-                        let id = ExternId((self.prog.externs.len() - 1) as u32);
+                        let id = ExternId(index_u32(self.prog.externs.len() - 1));
                         (e.name.name.clone(), e.name.span, Global::Extern(id))
                     }
                     Item::Type(t) => {
@@ -176,7 +177,7 @@ impl Checker {
                             item: i,
                             span: t.name.span,
                         });
-                        let id = RecordId((self.prog.records.len() - 1) as u32);
+                        let id = RecordId(index_u32(self.prog.records.len() - 1));
                         (t.name.name.clone(), t.name.span, Global::Record(id))
                     }
                     Item::Func(f) => {
@@ -225,7 +226,7 @@ impl Checker {
             returns_handle: false,
             span: f.name.span,
         });
-        FuncId((self.prog.functions.len() - 1) as u32)
+        FuncId(index_u32(self.prog.functions.len() - 1))
     }
 
     /// Pass 2: each unit sees its names and its direct imports' names.
@@ -437,7 +438,8 @@ impl Checker {
             }
             self.prog.records[r].fields = fields;
             for (mi, method) in t.methods.iter().enumerate() {
-                let id = self.push_function(method, unit, m, i, Some(mi), Some(RecordId(r as u32)));
+                let id =
+                    self.push_function(method, unit, m, i, Some(mi), Some(RecordId(index_u32(r))));
                 let name = method.name.name.clone();
                 if let Some(first) = seen.get(&name) {
                     let first = *first;
@@ -461,7 +463,7 @@ impl Checker {
     fn resolve_function_signatures(&mut self) {
         let ast = std::sync::Arc::clone(&self.ast);
         for fid in 0..self.prog.functions.len() {
-            let id = FuncId(fid as u32);
+            let id = FuncId(index_u32(fid));
             let Some(decl) = crate::lang::program::func_decl_in(&ast, &self.prog.functions[fid])
             else {
                 continue;

@@ -1,6 +1,7 @@
 //! Function bodies: scopes, bindings, statements, loops, `task for`,
 //! `select`, `within`, `return`. Expressions are in `exprs/`.
 
+use crate::lang::span::index_u32;
 use std::collections::BTreeMap;
 
 use super::{Checker, ConstState, Global};
@@ -73,7 +74,7 @@ impl Checker {
     /// Types every const (on demand, so order does not matter).
     pub(crate) fn check_consts(&mut self) {
         for c in 0..self.prog.consts.len() {
-            self.const_type(ConstId(c as u32));
+            self.const_type(ConstId(index_u32(c)));
         }
     }
 
@@ -161,7 +162,7 @@ impl Checker {
     pub(crate) fn check_bodies(&mut self) {
         let ast = std::sync::Arc::clone(&self.ast);
         for fid in 0..self.prog.functions.len() {
-            let id = FuncId(fid as u32);
+            let id = FuncId(index_u32(fid));
             let Some(decl) = crate::lang::program::func_decl_in(&ast, &self.prog.functions[fid])
             else {
                 continue;
