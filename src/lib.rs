@@ -11,8 +11,10 @@
 //! says what it is; `cxz` reads and writes archives; `cli` is the edge.
 
 // Functions stay short enough to read at once (80 lines, clippy.toml);
-// `./dev test` denies warnings, so this is enforced.
+// no argument is passed by value only to be read, and no cast silently
+// truncates. `./dev test` denies warnings, so this is enforced.
 #![warn(clippy::too_many_lines)]
+#![warn(clippy::needless_pass_by_value, clippy::cast_possible_truncation)]
 
 pub mod atomic_file;
 pub mod bridge;
