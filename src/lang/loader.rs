@@ -355,8 +355,8 @@ impl Loader<'_> {
         let file = match self.prog.sources.add(name, text) {
             Ok(file) => file,
             Err(msg) => {
-                // The entry file (id 0, its size checked by `read_source`)
-                // is always in the map: point at its start.
+                // The entry file (id 0) is added first, when the map is
+                // empty and its size checked by `read_source`: point at it.
                 self.prog
                     .diagnostics
                     .push(Diagnostic::error(Span::default(), msg));
