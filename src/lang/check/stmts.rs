@@ -160,12 +160,7 @@ impl Checker {
     /// Checks every function and method body.
     pub(crate) fn check_bodies(&mut self) {
         let ast = std::sync::Arc::clone(&self.ast);
-        for fid in 0..self.prog.functions.len() {
-            let id = FuncId(fid as u32);
-            let Some(decl) = crate::lang::program::func_decl_in(&ast, &self.prog.functions[fid])
-            else {
-                continue;
-            };
+        for (id, decl) in self.declared_functions(&ast) {
             let info = self.func(id).clone();
             let mut scope = Scope::default();
             for (p, local) in decl.params.iter().zip(&info.params) {
