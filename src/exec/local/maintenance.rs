@@ -58,6 +58,18 @@ fn entry_of(section: Section, path: &Path, meta: &fs::Metadata, problem: Option<
     }
 }
 
+/// The entry for a section or shard folder found as something else (a file,
+/// a FIFO, a bad link): both levels of the walk report it the same way.
+fn not_a_directory(section: Section, path: &Path, meta: &fs::Metadata) -> Entry {
+    let what = describe_non_regular(path, meta).unwrap_or_else(|| "a regular file".into());
+    entry_of(
+        section,
+        path,
+        meta,
+        Some(format!("{what} instead of a directory")),
+    )
+}
+
 /// What `verify` found.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyReport {
@@ -116,14 +128,7 @@ impl LocalStore {
                 Err(e) => {
                     // `cas` or `ac` itself is a file, a FIFO, a bad link.
                     if let (Ok(m), false) = (fs::symlink_metadata(&sdir), sdir.is_dir()) {
-                        let what = describe_non_regular(&sdir, &m)
-                            .unwrap_or_else(|| "a regular file".into());
-                        out.push(entry_of(
-                            section,
-                            &sdir,
-                            &m,
-                            Some(format!("{what} instead of a directory")),
-                        ));
+                        out.push(not_a_directory(section, &sdir, &m));
                         continue;
                     }
                     return Err(CacheError::Io {
@@ -144,14 +149,7 @@ impl LocalStore {
                     Ok(m) if m.is_dir() => {}
                     _ => {
                         if let Ok(m) = fs::symlink_metadata(&spath) {
-                            let what = describe_non_regular(&spath, &m)
-                                .unwrap_or_else(|| "a regular file".into());
-                            out.push(entry_of(
-                                section,
-                                &spath,
-                                &m,
-                                Some(format!("{what} instead of a directory")),
-                            ));
+                            out.push(not_a_directory(section, &spath, &m));
                         }
                         continue;
                     }
