@@ -139,32 +139,26 @@ fn read_include_dirs(
 
 /// Reports each cflag that is not on the allow-list.
 fn check_cflags(w: &mut Walker, at: &str, cflags: &[String]) {
-    for f in cflags {
-        if let Err(why) = check_cflag(f) {
-            w.report(
-                at,
-                format!(
-                    "cflags: flag '{}' is not allowed: {why} ({ALLOWED_SUMMARY})",
-                    f.escape_debug()
-                ),
-            );
-        }
-    }
+    w.report_each(at, cflags, |f| {
+        check_cflag(f).err().map(|why| {
+            format!(
+                "cflags: flag '{}' is not allowed: {why} ({ALLOWED_SUMMARY})",
+                f.escape_debug()
+            )
+        })
+    });
 }
 
 /// Reports each library or pkg-config name that could pass for a flag.
 fn check_dep_names(w: &mut Walker, at: &str, key: &str, names: &[String]) {
-    for n in names {
-        if !is_dep_name(n) {
-            w.report(
-                at,
-                format!(
-                    "{key}: '{}' is not a valid name (use [A-Za-z0-9_.+-]+, not starting with '-')",
-                    n.escape_debug()
-                ),
-            );
-        }
-    }
+    w.report_each(at, names, |n| {
+        (!is_dep_name(n)).then(|| {
+            format!(
+                "{key}: '{}' is not a valid name (use [A-Za-z0-9_.+-]+, not starting with '-')",
+                n.escape_debug()
+            )
+        })
+    });
 }
 
 /// Reports each system header that is not a plain relative path.
