@@ -147,6 +147,16 @@ impl Checker {
         }
     }
 
+    /// Reports `found` where built-in `name` (`get`, `append`) needs a list.
+    fn needs_a_list(&mut self, name: &str, found: &Ty, at: Span) -> Ty {
+        let s = self.show(found);
+        self.error(Diagnostic::error(
+            at,
+            format!("`{name}` needs a list, found {s}"),
+        ));
+        Ty::Unknown
+    }
+
     /// `get(xs, i)`: the element type of a list, with an int index.
     fn get_type(&mut self, list: &Ty, index: &Ty, list_at: Span, index_at: Span) -> Ty {
         if !index.fits(&Ty::Int) {
@@ -159,14 +169,7 @@ impl Checker {
         match list {
             Ty::List(el) => (**el).clone(),
             Ty::Unknown => Ty::Unknown,
-            other => {
-                let s = self.show(other);
-                self.error(Diagnostic::error(
-                    list_at,
-                    format!("`get` needs a list, found {s}"),
-                ));
-                Ty::Unknown
-            }
+            other => self.needs_a_list("get", other, list_at),
         }
     }
 
@@ -181,14 +184,7 @@ impl Checker {
                 }
             }
             Ty::Unknown => Ty::Unknown,
-            other => {
-                let s = self.show(other);
-                self.error(Diagnostic::error(
-                    list_at,
-                    format!("`append` needs a list, found {s}"),
-                ));
-                Ty::Unknown
-            }
+            other => self.needs_a_list("append", other, list_at),
         }
     }
 }
