@@ -76,13 +76,9 @@ impl Checker {
             }
             Builtin::Range => {
                 for (i, t) in tys.iter().enumerate() {
-                    if !t.fits(&Ty::Int) {
-                        let s = self.show(t);
-                        self.error(Diagnostic::error(
-                            at(i),
-                            format!("`range` takes ints, found {s}"),
-                        ));
-                    }
+                    self.require_type(t, &Ty::Int, |s| {
+                        Diagnostic::error(at(i), format!("`range` takes ints, found {s}"))
+                    });
                 }
                 Ty::List(Box::new(Ty::Int))
             }
@@ -159,13 +155,7 @@ impl Checker {
 
     /// `get(xs, i)`: the element type of a list, with an int index.
     fn get_type(&mut self, list: &Ty, index: &Ty, list_at: Span, index_at: Span) -> Ty {
-        if !index.fits(&Ty::Int) {
-            let s = self.show(index);
-            self.error(Diagnostic::error(
-                index_at,
-                format!("a list index must be an int, found {s}"),
-            ));
-        }
+        self.require_index(index, index_at);
         match list {
             Ty::List(el) => (**el).clone(),
             Ty::Unknown => Ty::Unknown,
