@@ -188,7 +188,7 @@ impl CacheStack {
     /// What the local cache missed, asked of the remote (if still on): a hit
     /// is copied into the local cache by `keep`, a fault warns once (and
     /// turns the remote off) and counts as a miss. Blobs and results alike.
-    fn from_remote<T>(
+    fn fetch_remote<T>(
         &self,
         fetch: impl FnOnce(&dyn Store) -> Fetch<T>,
         keep: impl FnOnce(&T),
@@ -416,7 +416,7 @@ impl Store for CacheStack {
         if let Some(bytes) = self.local_blob(digest) {
             return Fetch::Hit(bytes);
         }
-        self.from_remote(
+        self.fetch_remote(
             |remote| remote.get_blob(digest),
             |bytes| self.store_blob(digest, bytes),
         )
@@ -438,7 +438,7 @@ impl Store for CacheStack {
             Fetch::Miss => {}
             Fetch::Fault(f) => self.local_fault(&f),
         }
-        self.from_remote(
+        self.fetch_remote(
             |remote| remote.get_result(key),
             |r| self.store_result(key, r),
         )
