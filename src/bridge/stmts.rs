@@ -29,6 +29,11 @@ impl Bridge<'_> {
         Some(self.local(b.local))
     }
 
+    /// The `else` body of `if` and `within`: empty when there is none.
+    fn else_block(&mut self, otherwise: Option<&ast::Block>) -> Vec<ir::Stmt> {
+        otherwise.map(|b| self.block(&b.stmts)).unwrap_or_default()
+    }
+
     fn stmt(&mut self, s: &ast::Stmt) -> Option<ir::Stmt> {
         Some(match &s.kind {
             StmtKind::Bind { value, .. } => return self.bind(s, value),
@@ -41,10 +46,7 @@ impl Bridge<'_> {
             } => S::If {
                 cond: self.expr(cond),
                 then_body: self.block(&then.stmts),
-                else_body: otherwise
-                    .as_ref()
-                    .map(|b| self.block(&b.stmts))
-                    .unwrap_or_default(),
+                else_body: self.else_block(otherwise.as_ref()),
             },
             StmtKind::While { cond, body } => S::While {
                 cond: self.expr(cond),
@@ -67,10 +69,7 @@ impl Bridge<'_> {
             } => S::Within {
                 deadline: self.expr(deadline),
                 body: self.block(&body.stmts),
-                else_body: otherwise
-                    .as_ref()
-                    .map(|b| self.block(&b.stmts))
-                    .unwrap_or_default(),
+                else_body: self.else_block(otherwise.as_ref()),
             },
         })
     }

@@ -185,6 +185,30 @@ impl CacheStack {
         self.remote.as_deref()
     }
 
+    /// What the local cache missed, asked of the remote (if still on): a hit
+    /// is copied into the local cache by `keep`, a fault warns once (and
+    /// turns the remote off) and counts as a miss. Blobs and results alike.
+    fn fetch_remote<T>(
+        &self,
+        fetch: impl FnOnce(&dyn Store) -> Fetch<T>,
+        keep: impl FnOnce(&T),
+    ) -> Fetch<T> {
+        let Some(remote) = self.remote() else {
+            return Fetch::Miss;
+        };
+        match fetch(remote) {
+            Fetch::Hit(v) => {
+                keep(&v);
+                Fetch::Hit(v)
+            }
+            Fetch::Miss => Fetch::Miss,
+            Fetch::Fault(f) => {
+                self.remote_fault(&f);
+                Fetch::Miss
+            }
+        }
+    }
+
     fn remote_fault(&self, f: &StoreFault) {
         if !self.remote_off.swap(true, Ordering::SeqCst) {
             let loc = self
@@ -392,20 +416,10 @@ impl Store for CacheStack {
         if let Some(bytes) = self.local_blob(digest) {
             return Fetch::Hit(bytes);
         }
-        let Some(remote) = self.remote() else {
-            return Fetch::Miss;
-        };
-        match remote.get_blob(digest) {
-            Fetch::Hit(bytes) => {
-                self.store_blob(digest, &bytes);
-                Fetch::Hit(bytes)
-            }
-            Fetch::Miss => Fetch::Miss,
-            Fetch::Fault(f) => {
-                self.remote_fault(&f);
-                Fetch::Miss
-            }
-        }
+        self.fetch_remote(
+            |remote| remote.get_blob(digest),
+            |bytes| self.store_blob(digest, bytes),
+        )
     }
 
     fn put_blob(&self, digest: &Digest, bytes: &[u8]) -> Result<Put, StoreFault> {
@@ -424,20 +438,10 @@ impl Store for CacheStack {
             Fetch::Miss => {}
             Fetch::Fault(f) => self.local_fault(&f),
         }
-        let Some(remote) = self.remote() else {
-            return Fetch::Miss;
-        };
-        match remote.get_result(key) {
-            Fetch::Hit(r) => {
-                self.store_result(key, &r);
-                Fetch::Hit(r)
-            }
-            Fetch::Miss => Fetch::Miss,
-            Fetch::Fault(f) => {
-                self.remote_fault(&f);
-                Fetch::Miss
-            }
-        }
+        self.fetch_remote(
+            |remote| remote.get_result(key),
+            |r| self.store_result(key, r),
+        )
     }
 
     fn put_result(&self, key: &ActionKey, result: &ActionResult) -> Result<Put, StoreFault> {

@@ -380,15 +380,9 @@ impl<'b> FnLowerer<'_, 'b> {
             let var = self.var(t)?;
             self.b.def_var(var, v);
         }
-        self.lower_block(body)?;
-        if !self.is_filled() {
-            self.b.ins().jump(merge, &[]);
-        }
+        self.lower_block_then_jump(body, merge)?;
         self.b.switch_to_block(exhausted_b);
-        self.lower_block(exhausted)?;
-        if !self.is_filled() {
-            self.b.ins().jump(merge, &[]);
-        }
+        self.lower_block_then_jump(exhausted, merge)?;
         self.b.switch_to_block(merge);
         Ok(())
     }

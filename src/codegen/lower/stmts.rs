@@ -1,7 +1,7 @@
 //! Statements: bindings, control flow, loops, return, `within`.
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{types, InstBuilder};
+use cranelift_codegen::ir::{types, Block, InstBuilder};
 
 use super::{FnLowerer, LoopTargets};
 use crate::codegen::ir::{Builtin, Expr, ExprKind, LocalId, Stmt};
@@ -16,6 +16,20 @@ impl FnLowerer<'_, '_> {
                 self.start_dead_block();
             }
             self.lower_stmt(s)?;
+        }
+        Ok(())
+    }
+
+    /// Lowers `body` and, unless it already ended (return, break), jumps to
+    /// `merge`: every arm of `if`, `within` and `select` ends this way.
+    pub(crate) fn lower_block_then_jump(
+        &mut self,
+        body: &[Stmt],
+        merge: Block,
+    ) -> Result<(), CodegenError> {
+        self.lower_block(body)?;
+        if !self.is_filled() {
+            self.b.ins().jump(merge, &[]);
         }
         Ok(())
     }
@@ -92,15 +106,9 @@ impl FnLowerer<'_, '_> {
         let merge = self.b.create_block();
         self.b.ins().brif(c, then_b, &[], else_b, &[]);
         self.b.switch_to_block(then_b);
-        self.lower_block(then_body)?;
-        if !self.is_filled() {
-            self.b.ins().jump(merge, &[]);
-        }
+        self.lower_block_then_jump(then_body, merge)?;
         self.b.switch_to_block(else_b);
-        self.lower_block(else_body)?;
-        if !self.is_filled() {
-            self.b.ins().jump(merge, &[]);
-        }
+        self.lower_block_then_jump(else_body, merge)?;
         self.b.switch_to_block(merge);
         Ok(())
     }
@@ -314,10 +322,7 @@ impl FnLowerer<'_, '_> {
         }
         self.b.switch_to_block(else_b);
         self.rt(RtFn::WithinExit, &[])?;
-        self.lower_block(else_body)?;
-        if !self.is_filled() {
-            self.b.ins().jump(merge, &[]);
-        }
+        self.lower_block_then_jump(else_body, merge)?;
         self.b.switch_to_block(merge);
         Ok(())
     }

@@ -29,6 +29,21 @@ impl Walker {
         self.problems.push(Problem::manifest(table, message));
     }
 
+    /// Reports each of `values` for which `problem` returns a message: the
+    /// per-item checks of a list (cflags, library names) share this loop.
+    pub fn report_each(
+        &mut self,
+        table: &str,
+        values: &[String],
+        problem: impl Fn(&str) -> Option<String>,
+    ) {
+        for v in values {
+            if let Some(message) = problem(v) {
+                self.report(table, message);
+            }
+        }
+    }
+
     /// Reports every key of `table` that is not in `known` (sorted list shown).
     pub fn check_keys(&mut self, table: &Table, at: &str, known: &[&str]) {
         for key in table.keys() {

@@ -58,6 +58,26 @@ fn entry_of(section: Section, path: &Path, meta: &fs::Metadata, problem: Option<
     }
 }
 
+/// A failed read of cache folder `path` during a walk, as [`CacheError::Io`].
+fn walk_error(path: &Path, source: std::io::Error) -> CacheError {
+    CacheError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The entry for a section or shard folder found as something else (a file,
+/// a FIFO, a bad link): both levels of the walk report it the same way.
+fn not_a_directory(section: Section, path: &Path, meta: &fs::Metadata) -> Entry {
+    let what = describe_non_regular(path, meta).unwrap_or_else(|| "a regular file".into());
+    entry_of(
+        section,
+        path,
+        meta,
+        Some(format!("{what} instead of a directory")),
+    )
+}
+
 /// What `verify` found.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyReport {
@@ -116,27 +136,14 @@ impl LocalStore {
                 Err(e) => {
                     // `cas` or `ac` itself is a file, a FIFO, a bad link.
                     if let (Ok(m), false) = (fs::symlink_metadata(&sdir), sdir.is_dir()) {
-                        let what = describe_non_regular(&sdir, &m)
-                            .unwrap_or_else(|| "a regular file".into());
-                        out.push(entry_of(
-                            section,
-                            &sdir,
-                            &m,
-                            Some(format!("{what} instead of a directory")),
-                        ));
+                        out.push(not_a_directory(section, &sdir, &m));
                         continue;
                     }
-                    return Err(CacheError::Io {
-                        path: sdir,
-                        source: e,
-                    });
+                    return Err(walk_error(&sdir, e));
                 }
             };
             for shard in shards {
-                let shard = shard.map_err(|e| CacheError::Io {
-                    path: sdir.clone(),
-                    source: e,
-                })?;
+                let shard = shard.map_err(|e| walk_error(&sdir, e))?;
                 let spath = shard.path();
                 // A link to a directory is followed (the cache's folders may
                 // be links); anything else is a shard gone bad.
@@ -144,27 +151,14 @@ impl LocalStore {
                     Ok(m) if m.is_dir() => {}
                     _ => {
                         if let Ok(m) = fs::symlink_metadata(&spath) {
-                            let what = describe_non_regular(&spath, &m)
-                                .unwrap_or_else(|| "a regular file".into());
-                            out.push(entry_of(
-                                section,
-                                &spath,
-                                &m,
-                                Some(format!("{what} instead of a directory")),
-                            ));
+                            out.push(not_a_directory(section, &spath, &m));
                         }
                         continue;
                     }
                 }
-                let files = fs::read_dir(&spath).map_err(|e| CacheError::Io {
-                    path: spath.clone(),
-                    source: e,
-                })?;
+                let files = fs::read_dir(&spath).map_err(|e| walk_error(&spath, e))?;
                 for f in files {
-                    let f = f.map_err(|e| CacheError::Io {
-                        path: spath.clone(),
-                        source: e,
-                    })?;
+                    let f = f.map_err(|e| walk_error(&spath, e))?;
                     let path = f.path();
                     // Never following a link: its own metadata.
                     let Ok(meta) = fs::symlink_metadata(&path) else {
@@ -263,10 +257,7 @@ impl LocalStore {
                         return Ok(());
                     }
                 }
-                return Err(CacheError::Io {
-                    path: dir,
-                    source: e,
-                });
+                return Err(walk_error(&dir, e));
             }
         };
         drop(list);

@@ -76,13 +76,9 @@ impl Checker {
             }
             Builtin::Range => {
                 for (i, t) in tys.iter().enumerate() {
-                    if !t.fits(&Ty::Int) {
-                        let s = self.show(t);
-                        self.error(Diagnostic::error(
-                            at(i),
-                            format!("`range` takes ints, found {s}"),
-                        ));
-                    }
+                    self.require_type(t, &Ty::Int, |s| {
+                        Diagnostic::error(at(i), format!("`range` takes ints, found {s}"))
+                    });
                 }
                 Ty::List(Box::new(Ty::Int))
             }
@@ -147,26 +143,23 @@ impl Checker {
         }
     }
 
+    /// Reports `found` where built-in `name` (`get`, `append`) needs a list.
+    fn needs_a_list(&mut self, name: &str, found: &Ty, at: Span) -> Ty {
+        let s = self.show(found);
+        self.error(Diagnostic::error(
+            at,
+            format!("`{name}` needs a list, found {s}"),
+        ));
+        Ty::Unknown
+    }
+
     /// `get(xs, i)`: the element type of a list, with an int index.
     fn get_type(&mut self, list: &Ty, index: &Ty, list_at: Span, index_at: Span) -> Ty {
-        if !index.fits(&Ty::Int) {
-            let s = self.show(index);
-            self.error(Diagnostic::error(
-                index_at,
-                format!("a list index must be an int, found {s}"),
-            ));
-        }
+        self.require_index(index, index_at);
         match list {
             Ty::List(el) => (**el).clone(),
             Ty::Unknown => Ty::Unknown,
-            other => {
-                let s = self.show(other);
-                self.error(Diagnostic::error(
-                    list_at,
-                    format!("`get` needs a list, found {s}"),
-                ));
-                Ty::Unknown
-            }
+            other => self.needs_a_list("get", other, list_at),
         }
     }
 
@@ -181,14 +174,7 @@ impl Checker {
                 }
             }
             Ty::Unknown => Ty::Unknown,
-            other => {
-                let s = self.show(other);
-                self.error(Diagnostic::error(
-                    list_at,
-                    format!("`append` needs a list, found {s}"),
-                ));
-                Ty::Unknown
-            }
+            other => self.needs_a_list("append", other, list_at),
         }
     }
 }

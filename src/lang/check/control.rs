@@ -189,16 +189,13 @@ impl Checker {
         otherwise: Option<&Block>,
     ) {
         let ty = self.expr(cx, deadline);
-        if !ty.fits(&Ty::Int) {
-            let t = self.show(&ty);
-            self.error(
-                Diagnostic::error(
-                    deadline.span,
-                    format!("a `within` deadline is an int of nanoseconds, found {t}"),
-                )
-                .with_help("write e.g. `within 100 * time.millisecond`"),
-            );
-        }
+        self.require_type(&ty, &Ty::Int, |t| {
+            Diagnostic::error(
+                deadline.span,
+                format!("a `within` deadline is an int of nanoseconds, found {t}"),
+            )
+            .with_help("write e.g. `within 100 * time.millisecond`")
+        });
         self.block_in(cx, body, false);
         if let Some(o) = otherwise {
             self.block_in(cx, o, false);

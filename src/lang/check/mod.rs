@@ -157,6 +157,20 @@ impl Checker {
         LocalId(index_u32(self.prog.locals.len() - 1))
     }
 
+    /// Each function with its declaration in `ast` (those without one are
+    /// skipped): the signature and body passes walk the same list.
+    pub(crate) fn declared_functions<'a>(
+        &self,
+        ast: &'a [LoadedModule],
+    ) -> Vec<(FuncId, &'a super::ast::FuncDecl)> {
+        (0..self.prog.functions.len())
+            .filter_map(|fid| {
+                super::program::func_decl_in(ast, &self.prog.functions[fid])
+                    .map(|decl| (FuncId(crate::lang::span::index_u32(fid)), decl))
+            })
+            .collect()
+    }
+
     pub(crate) fn func(&self, id: FuncId) -> &FunctionInfo {
         &self.prog.functions[id.0 as usize]
     }

@@ -7,7 +7,9 @@ use crate::lang::span::index_u32;
 use std::collections::BTreeMap;
 
 use super::{Checker, ConstState, Global};
-use crate::lang::ast::{Block, Expr, ExprKind, FuncDecl, Item, StmtKind, TypeExpr, TypeExprKind};
+use crate::lang::ast::{
+    Block, Expr, ExprKind, FuncDecl, Ident, Item, StmtKind, TypeExpr, TypeExprKind,
+};
 use crate::lang::diagnostic::Diagnostic;
 use crate::lang::loader::{UnitId, UnitOrigin};
 use crate::lang::program::{ConstInfo, ExternInfo, FunctionInfo, RecordInfo};
@@ -422,15 +424,9 @@ impl Checker {
             let mut seen: BTreeMap<String, Span> = BTreeMap::new();
             for f in &t.fields {
                 let ty = self.resolve_type(unit, &f.ty);
-                if let Some(first) = seen.get(&f.name.name) {
-                    let first = *first;
-                    self.error(
-                        Diagnostic::error(
-                            f.name.span,
-                            format!("field `{}` is declared twice", f.name.name),
-                        )
-                        .with_label(first, "first declared here"),
-                    );
+                if self.report_repeat(&seen, &f.name, || {
+                    format!("field `{}` is declared twice", f.name.name)
+                }) {
                     continue;
                 }
                 seen.insert(f.name.name.clone(), f.name.span);
@@ -441,15 +437,9 @@ impl Checker {
                 let id =
                     self.push_function(method, unit, m, i, Some(mi), Some(RecordId(index_u32(r))));
                 let name = method.name.name.clone();
-                if let Some(first) = seen.get(&name) {
-                    let first = *first;
-                    self.error(
-                        Diagnostic::error(
-                            method.name.span,
-                            format!("`{name}` is declared twice in type `{}`", t.name.name),
-                        )
-                        .with_label(first, "first declared here"),
-                    );
+                if self.report_repeat(&seen, &method.name, || {
+                    format!("`{name}` is declared twice in type `{}`", t.name.name)
+                }) {
                     continue;
                 }
                 seen.insert(name.clone(), method.name.span);
@@ -458,32 +448,38 @@ impl Checker {
         }
     }
 
+    /// Reports `name` when `seen` already holds it, labelling the first
+    /// declaration: fields, methods and parameters share this check.
+    fn report_repeat(
+        &mut self,
+        seen: &BTreeMap<String, Span>,
+        name: &Ident,
+        message: impl FnOnce() -> String,
+    ) -> bool {
+        let Some(&first) = seen.get(&name.name) else {
+            return false;
+        };
+        self.error(
+            Diagnostic::error(name.span, message()).with_label(first, "first declared here"),
+        );
+        true
+    }
+
     /// Parameter and return types of every function and method (methods were
     /// added by [`Self::resolve_record_members`]).
     fn resolve_function_signatures(&mut self) {
         let ast = std::sync::Arc::clone(&self.ast);
-        for fid in 0..self.prog.functions.len() {
-            let id = FuncId(index_u32(fid));
-            let Some(decl) = crate::lang::program::func_decl_in(&ast, &self.prog.functions[fid])
-            else {
-                continue;
-            };
+        for (id, decl) in self.declared_functions(&ast) {
+            let fid = id.0 as usize;
             let unit = self.prog.functions[fid].unit;
             let mut params = Vec::new();
             let mut tys = Vec::new();
             let mut seen: BTreeMap<String, Span> = BTreeMap::new();
             for p in &decl.params {
                 let ty = self.resolve_type(unit, &p.ty);
-                if let Some(first) = seen.get(&p.name.name) {
-                    let first = *first;
-                    self.error(
-                        Diagnostic::error(
-                            p.name.span,
-                            format!("parameter `{}` is declared twice", p.name.name),
-                        )
-                        .with_label(first, "first declared here"),
-                    );
-                }
+                self.report_repeat(&seen, &p.name, || {
+                    format!("parameter `{}` is declared twice", p.name.name)
+                });
                 seen.insert(p.name.name.clone(), p.name.span);
                 params.push(self.new_local(&p.name.name, ty.clone(), Some(id), true, p.name.span));
                 tys.push(ty);

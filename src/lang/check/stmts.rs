@@ -11,6 +11,7 @@ use crate::lang::ast::{
 use crate::lang::diagnostic::Diagnostic;
 use crate::lang::loader::UnitId;
 use crate::lang::program::{Binding, NameRef};
+use crate::lang::span::Span;
 use crate::lang::types::{ConstId, FuncId, LocalId, RecordId, Ty};
 
 /// One lexical block's locals.
@@ -161,12 +162,7 @@ impl Checker {
     /// Checks every function and method body.
     pub(crate) fn check_bodies(&mut self) {
         let ast = std::sync::Arc::clone(&self.ast);
-        for fid in 0..self.prog.functions.len() {
-            let id = FuncId(index_u32(fid));
-            let Some(decl) = crate::lang::program::func_decl_in(&ast, &self.prog.functions[fid])
-            else {
-                continue;
-            };
+        for (id, decl) in self.declared_functions(&ast) {
             let info = self.func(id).clone();
             let mut scope = Scope::default();
             for (p, local) in decl.params.iter().zip(&info.params) {
@@ -373,16 +369,34 @@ impl Checker {
 
     pub(super) fn condition(&mut self, cx: &mut FnCx, cond: &Expr, what: &str) {
         let ty = self.expr(cx, cond);
-        if !ty.fits(&Ty::Bool) {
-            let t = self.show(&ty);
-            self.error(
-                Diagnostic::error(
-                    cond.span,
-                    format!("the condition of {what} must be a bool, found {t}"),
-                )
-                .with_help("compare explicitly, e.g. `n != 0`"),
-            );
+        self.require_type(&ty, &Ty::Bool, |t| {
+            Diagnostic::error(
+                cond.span,
+                format!("the condition of {what} must be a bool, found {t}"),
+            )
+            .with_help("compare explicitly, e.g. `n != 0`")
+        });
+    }
+
+    /// Reports `diag(the type shown)` unless `ty` fits `want`: conditions,
+    /// indexes, deadlines and `range` bounds check their operand this way.
+    pub(super) fn require_type(
+        &mut self,
+        ty: &Ty,
+        want: &Ty,
+        diag: impl FnOnce(String) -> Diagnostic,
+    ) {
+        if !ty.fits(want) {
+            let t = self.show(ty);
+            self.error(diag(t));
         }
+    }
+
+    /// Reports a list index that is not an int (`xs[i]` and `get(xs, i)`).
+    pub(super) fn require_index(&mut self, ty: &Ty, at: Span) {
+        self.require_type(ty, &Ty::Int, |s| {
+            Diagnostic::error(at, format!("a list index must be an int, found {s}"))
+        });
     }
 
     /// The element type of what a `for` iterates over.

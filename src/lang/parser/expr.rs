@@ -85,39 +85,43 @@ impl Parser<'_> {
     }
 
     fn or_expr(&mut self) -> PResult<Expr> {
-        let mut lhs = self.and_expr()?;
-        while self.eat(&TokenKind::Or) {
-            let rhs = self.and_expr()?;
+        self.left_chain(&TokenKind::Or, BinOp::Or, Self::and_expr)
+    }
+
+    fn and_expr(&mut self) -> PResult<Expr> {
+        self.left_chain(&TokenKind::And, BinOp::And, Self::not_expr)
+    }
+
+    /// `operand (tok operand)*` folded to the left: `or` and `and` share one shape.
+    fn left_chain(
+        &mut self,
+        tok: &TokenKind,
+        op: BinOp,
+        operand: fn(&mut Self) -> PResult<Expr>,
+    ) -> PResult<Expr> {
+        let mut lhs = operand(self)?;
+        while self.eat(tok) {
+            let rhs = operand(self)?;
             let span = lhs.span.to(rhs.span);
-            lhs = self.mk(
-                ExprKind::Binary(BinOp::Or, Box::new(lhs), Box::new(rhs)),
-                span,
-            );
+            lhs = self.mk(ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span);
         }
         Ok(lhs)
     }
 
-    fn and_expr(&mut self) -> PResult<Expr> {
-        let mut lhs = self.not_expr()?;
-        while self.eat(&TokenKind::And) {
-            let rhs = self.not_expr()?;
-            let span = lhs.span.to(rhs.span);
-            lhs = self.mk(
-                ExprKind::Binary(BinOp::And, Box::new(lhs), Box::new(rhs)),
-                span,
-            );
-        }
-        Ok(lhs)
+    /// After a prefix operator: parses its operand under the nesting limit
+    /// and returns it with the span from the operator on.
+    fn prefix_operand(&mut self, operand: fn(&mut Self) -> PResult<Expr>) -> PResult<(Span, Expr)> {
+        let start = self.bump().span;
+        self.enter()?;
+        let inner = operand(self);
+        self.leave();
+        let inner = inner?;
+        Ok((start.to(inner.span), inner))
     }
 
     fn not_expr(&mut self) -> PResult<Expr> {
         if self.at(&TokenKind::Not) {
-            let start = self.bump().span;
-            self.enter()?;
-            let inner = self.not_expr();
-            self.leave();
-            let inner = inner?;
-            let span = start.to(inner.span);
+            let (span, inner) = self.prefix_operand(Self::not_expr)?;
             return Ok(self.mk(ExprKind::Unary(UnOp::Not, Box::new(inner)), span));
         }
         self.binary(4)
@@ -140,12 +144,7 @@ impl Parser<'_> {
 
     fn unary(&mut self) -> PResult<Expr> {
         if self.at(&TokenKind::Minus) {
-            let start = self.bump().span;
-            self.enter()?;
-            let inner = self.unary();
-            self.leave();
-            let inner = inner?;
-            let span = start.to(inner.span);
+            let (span, inner) = self.prefix_operand(Self::unary)?;
             // Fold `-literal` so `-9223372036854775808`-style edge cases and
             // constant folding in the back end stay simple.
             return Ok(match inner.kind {

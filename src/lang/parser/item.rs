@@ -271,15 +271,7 @@ impl Parser<'_> {
         }
         let (params, explicit_self, ret) = self.signature("after the function name", in_method)?;
         let head_end = self.prev_span();
-        self.eat(&TokenKind::Colon);
-        if !self.at(&TokenKind::Newline) {
-            let found = self.kind().describe();
-            let span = self.span();
-            return Err(self.error(
-                span,
-                format!("expected a line break after the function header, found {found}"),
-            ));
-        }
+        self.colon_line_break("the function header")?;
         let body = self.block()?;
         let what = kind.keyword();
         let _ = self.close(start, what);
@@ -309,19 +301,23 @@ impl Parser<'_> {
             self.just_skipped = true;
             return Ok(None);
         }
-        self.eat(&TokenKind::Colon);
-        if !self.at(&TokenKind::Newline) {
-            let found = self.kind().describe();
-            let span = self.span();
-            return Err(self.error(
-                span,
-                format!(
-                    "expected a line break after `type {}:`, found {found}",
-                    name.name
-                ),
-            ));
-        }
+        self.colon_line_break(&format!("`type {}:`", name.name))?;
         self.type_body(start, name)
+    }
+
+    /// An optional `:` then a required line break after a declaration's head
+    /// (`after` names the head in the error).
+    fn colon_line_break(&mut self, after: &str) -> PResult<()> {
+        self.eat(&TokenKind::Colon);
+        if self.at(&TokenKind::Newline) {
+            return Ok(());
+        }
+        let found = self.kind().describe();
+        let span = self.span();
+        Err(self.error(
+            span,
+            format!("expected a line break after {after}, found {found}"),
+        ))
     }
 
     /// Fields and methods up to the closing `~`; a line that fails to parse

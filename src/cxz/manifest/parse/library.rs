@@ -47,36 +47,42 @@ pub(super) fn read_library(
 
 /// The required `name`, reported (but still returned) when it breaks the naming rule.
 fn read_name(w: &mut Walker, t: &Table, at: &str) -> Option<String> {
-    let name = w.string(t, at, "name", true);
-    if let Some(n) = &name {
-        if !valid_library_name(n) {
-            w.report(
-                at,
-                format!(
-                    "library name '{}' is invalid: use [a-z_][a-z0-9_]*, at most {MAX_NAME} characters",
-                    n.escape_debug()
-                ),
-            );
-        }
-    }
-    name
+    required_checked(w, t, at, "name", |n| {
+        (!valid_library_name(n)).then(|| {
+            format!(
+                "library name '{}' is invalid: use [a-z_][a-z0-9_]*, at most {MAX_NAME} characters",
+                n.escape_debug()
+            )
+        })
+    })
 }
 
 /// The required `version`, reported (but still returned) when it is not semver.
 fn read_version(w: &mut Walker, t: &Table, at: &str) -> Option<String> {
-    let version = w.string(t, at, "version", true);
-    if let Some(v) = &version {
-        if !is_semver(v) {
-            w.report(
-                at,
-                format!(
-                    "version '{}' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.0.0)",
-                    v.escape_debug()
-                ),
-            );
-        }
+    required_checked(w, t, at, "version", |v| {
+        (!is_semver(v)).then(|| {
+            format!(
+                "version '{}' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.0.0)",
+                v.escape_debug()
+            )
+        })
+    })
+}
+
+/// The required string `key`, returned even when `problem` finds it wrong
+/// (then its message is reported), so later checks still see the value.
+fn required_checked(
+    w: &mut Walker,
+    t: &Table,
+    at: &str,
+    key: &str,
+    problem: impl FnOnce(&str) -> Option<String>,
+) -> Option<String> {
+    let value = w.string(t, at, key, true);
+    if let Some(message) = value.as_deref().and_then(problem) {
+        w.report(at, message);
     }
-    version
+    value
 }
 
 /// The modules named by `source`, each checked to be a `.coex` file present once.

@@ -27,16 +27,10 @@ const SYSTEM_KEYS: &[&str] = &["headers", "libs", "pkg_config"];
 pub(super) fn read_system(w: &mut Walker, t: &Table) -> SystemDeps {
     let at = "[ffi.system]";
     w.check_keys(t, at, SYSTEM_KEYS);
-    let headers = w.strings(t, at, "headers");
-    check_system_headers(w, at, "headers", &headers);
-    let libs = w.strings(t, at, "libs");
-    check_dep_names(w, at, "libs", &libs);
-    let pkg_config = w.strings(t, at, "pkg_config");
-    check_dep_names(w, at, "pkg_config", &pkg_config);
     SystemDeps {
-        headers,
-        libs,
-        pkg_config,
+        headers: read_system_headers(w, t, at, "headers"),
+        libs: read_dep_names(w, t, at, "libs"),
+        pkg_config: read_dep_names(w, t, at, "pkg_config"),
     }
 }
 
@@ -59,12 +53,9 @@ pub(super) fn read_unit(
     let include_dirs = read_include_dirs(w, at, t, files);
     let cflags = w.strings(t, at, "cflags");
     check_cflags(w, at, &cflags);
-    let system_headers = w.strings(t, at, "system_headers");
-    check_system_headers(w, at, "system_headers", &system_headers);
-    let system_libs = w.strings(t, at, "system_libs");
-    check_dep_names(w, at, "system_libs", &system_libs);
-    let pkg_config = w.strings(t, at, "pkg_config");
-    check_dep_names(w, at, "pkg_config", &pkg_config);
+    let system_headers = read_system_headers(w, t, at, "system_headers");
+    let system_libs = read_dep_names(w, t, at, "system_libs");
+    let pkg_config = read_dep_names(w, t, at, "pkg_config");
 
     let symbols = read_symbols(w, name, t, seen_symbols);
 
@@ -139,37 +130,36 @@ fn read_include_dirs(
 
 /// Reports each cflag that is not on the allow-list.
 fn check_cflags(w: &mut Walker, at: &str, cflags: &[String]) {
-    for f in cflags {
-        if let Err(why) = check_cflag(f) {
-            w.report(
-                at,
-                format!(
-                    "cflags: flag '{}' is not allowed: {why} ({ALLOWED_SUMMARY})",
-                    f.escape_debug()
-                ),
-            );
-        }
-    }
+    w.report_each(at, cflags, |f| {
+        check_cflag(f).err().map(|why| {
+            format!(
+                "cflags: flag '{}' is not allowed: {why} ({ALLOWED_SUMMARY})",
+                f.escape_debug()
+            )
+        })
+    });
 }
 
-/// Reports each library or pkg-config name that could pass for a flag.
-fn check_dep_names(w: &mut Walker, at: &str, key: &str, names: &[String]) {
-    for n in names {
-        if !is_dep_name(n) {
-            w.report(
-                at,
-                format!(
-                    "{key}: '{}' is not a valid name (use [A-Za-z0-9_.+-]+, not starting with '-')",
-                    n.escape_debug()
-                ),
-            );
-        }
-    }
+/// The library or pkg-config names under `key`, each that could pass for a
+/// flag reported (unit and `[ffi.system]` lists read alike).
+fn read_dep_names(w: &mut Walker, t: &Table, at: &str, key: &str) -> Vec<String> {
+    let names = w.strings(t, at, key);
+    w.report_each(at, &names, |n| {
+        (!is_dep_name(n)).then(|| {
+            format!(
+                "{key}: '{}' is not a valid name (use [A-Za-z0-9_.+-]+, not starting with '-')",
+                n.escape_debug()
+            )
+        })
+    });
+    names
 }
 
-/// Reports each system header that is not a plain relative path.
-fn check_system_headers(w: &mut Walker, at: &str, key: &str, headers: &[String]) {
-    for h in headers {
+/// The system headers under `key`, each that is not a plain relative path
+/// reported.
+fn read_system_headers(w: &mut Walker, t: &Table, at: &str, key: &str) -> Vec<String> {
+    let headers = w.strings(t, at, key);
+    for h in &headers {
         let chars_ok = h
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'-' | b'/'));
@@ -188,6 +178,7 @@ fn check_system_headers(w: &mut Walker, at: &str, key: &str, headers: &[String])
             Ok(_) => {}
         }
     }
+    headers
 }
 
 /// `first` then `second`, in order, without duplicates.

@@ -176,16 +176,7 @@ impl Checker {
     ) -> Ty {
         let rec = self.record(r).clone();
         let Some(&m) = rec.methods.get(&name.name) else {
-            let mut d = Diagnostic::error(
-                name.span,
-                format!("type `{}` has no method `{}`", rec.name, name.name),
-            );
-            if let Some(h) = did_you_mean(&name.name, rec.methods.keys().map(String::as_str)) {
-                d = d.with_help(format!("did you mean `{h}`?"));
-            }
-            self.error(d);
-            self.args_only(cx, args);
-            return Ty::Unknown;
+            return self.unknown_method(cx, r, name, args, false);
         };
         self.prog.calls.insert(e.id, CallTarget::StaticMethod(m));
         if self.func(m).uses_self {

@@ -50,17 +50,31 @@ impl Checker {
         name: &Ident,
         args: &[Arg],
     ) -> Ty {
-        let m = name.name.as_str();
-        let rec = self.record(r).clone();
-        if let Some(&f) = rec.methods.get(m) {
+        if let Some(&f) = self.record(r).methods.get(&name.name) {
             self.prog.calls.insert(e.id, CallTarget::InstanceMethod(f));
             return self.call_function(cx, e, f, args);
         }
+        self.unknown_method(cx, r, name, args, true)
+    }
+
+    /// Reports that record `r` has no method `name` (suggesting a close method
+    /// name, or with `field_hint` a field of that name), then checks the
+    /// arguments alone: instance and static calls miss the same way.
+    pub(super) fn unknown_method(
+        &mut self,
+        cx: &mut FnCx,
+        r: RecordId,
+        name: &Ident,
+        args: &[Arg],
+        field_hint: bool,
+    ) -> Ty {
+        let m = name.name.as_str();
+        let rec = self.record(r);
         let mut d = Diagnostic::error(
             name.span,
             format!("type `{}` has no method `{m}`", rec.name),
         );
-        if rec.fields.iter().any(|(f, _)| f == m) {
+        if field_hint && rec.fields.iter().any(|(f, _)| f == m) {
             d = d.with_help(format!(
                 "`{m}` is a field; read it without parentheses: `.{m}`"
             ));

@@ -37,13 +37,12 @@ impl Checker {
     /// `c ? a : b` needs a bool condition and branches of one type.
     pub(super) fn ternary(&mut self, cx: &mut FnCx, e: &Expr, c: &Expr, a: &Expr, b: &Expr) -> Ty {
         let tc = self.expr(cx, c);
-        if !tc.fits(&Ty::Bool) {
-            let s = self.show(&tc);
-            self.error(Diagnostic::error(
+        self.require_type(&tc, &Ty::Bool, |s| {
+            Diagnostic::error(
                 c.span,
                 format!("the condition of `? :` must be a bool, found {s}"),
-            ));
-        }
+            )
+        });
         let ta = self.expr(cx, a);
         let tb = self.expr(cx, b);
         if ta.fits(&tb) {
@@ -62,13 +61,7 @@ impl Checker {
     pub(super) fn index(&mut self, cx: &mut FnCx, object: &Expr, index: &Expr) -> Ty {
         let to = self.expr(cx, object);
         let ti = self.expr(cx, index);
-        if !ti.fits(&Ty::Int) {
-            let s = self.show(&ti);
-            self.error(Diagnostic::error(
-                index.span,
-                format!("a list index must be an int, found {s}"),
-            ));
-        }
+        self.require_index(&ti, index.span);
         match to {
             Ty::List(el) => *el,
             Ty::Unknown => Ty::Unknown,
