@@ -1,7 +1,6 @@
 //! Planning: FFI units → compile and link actions in an [`ActionGraph`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use super::host_paths::scan;
 use super::{FfiBuildError, FfiUnitInput};
@@ -10,7 +9,7 @@ pub use crate::embedded_c::{SHIM_HEADER, SHIM_SOURCE};
 use crate::exec::action::{fixed_env, Discover, SCRATCH};
 use crate::exec::digest::Digest;
 use crate::exec::graph::{ActionGraph, ActionSpec, InputSource};
-use crate::toolchain::pkg_config::{valid_name, PkgConfigFlags};
+use crate::toolchain::pkg_config::{include_dirs, valid_name, PkgConfigFlags};
 use crate::toolchain::{check_system_headers, resolve_pkg_config, Clang};
 
 /// Where the shim and its header sit in a unit's scratch directory.
@@ -54,32 +53,6 @@ fn norm(p: &str) -> String {
         .filter(|c| !c.is_empty() && *c != ".")
         .collect::<Vec<_>>()
         .join("/")
-}
-
-/// Where a unit's compiles may read besides their own `ffi/src` tree: the
-/// compiler's resource dir, the system include dirs clang reports, and the
-/// include dirs of the unit's pkg-config packages. Anything else could
-/// change without a key noticing, so a read elsewhere fails the build.
-pub fn allowed_roots(clang: &Clang, pkg_cflags: &[String]) -> Vec<PathBuf> {
-    let mut roots = vec![clang.resource_dir.clone()];
-    roots.extend(clang.include_dirs.iter().cloned());
-    let mut flags = pkg_cflags.iter();
-    while let Some(f) = flags.next() {
-        for opt in ["-I", "-isystem", "-idirafter", "-iquote"] {
-            if let Some(rest) = f.strip_prefix(opt) {
-                let dir = if rest.is_empty() {
-                    flags.next().cloned().unwrap_or_default()
-                } else {
-                    rest.to_string()
-                };
-                if Path::new(&dir).is_absolute() {
-                    roots.push(PathBuf::from(dir));
-                }
-                break;
-            }
-        }
-    }
-    roots
 }
 
 /// Plans every unit into a fresh graph.
@@ -278,13 +251,9 @@ fn add_compile_actions(
 ) -> Result<Vec<(String, String)>, FfiBuildError> {
     let u = plan.u;
     let include_flags = include_flags(u)?;
-    let allowed = allowed_roots(plan.clang, &plan.pkg.cflags);
-    // Search order: the pkg-config dirs (-I) before the system ones.
-    let search: Vec<PathBuf> = allowed[1 + plan.clang.include_dirs.len()..]
-        .iter()
-        .chain(&plan.clang.include_dirs)
-        .cloned()
-        .collect();
+    let pkg_dirs = include_dirs(&plan.pkg.cflags);
+    let allowed = plan.clang.readable_roots(&pkg_dirs);
+    let search = plan.clang.search_dirs(&pkg_dirs);
     let listed: BTreeSet<String> = u
         .sources
         .iter()

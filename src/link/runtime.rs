@@ -49,8 +49,6 @@ fn runtime_compile_spec(
     let depfile = format!("{object}.d");
     let mut argv = runtime_compile_argv(&cc, file, &object, ".");
     argv.extend(["-MD".to_string(), "-MF".to_string(), depfile.clone()]);
-    let mut allowed = vec![clang.resource_dir.clone()];
-    allowed.extend(clang.include_dirs.iter().cloned());
     ActionSpec {
         id: format!("runtime:{file}"),
         argv,
@@ -60,8 +58,8 @@ fn runtime_compile_spec(
         tool: clang.identity.clone(),
         discover: Some(Discover {
             depfiles: vec![depfile],
-            allowed_roots: Some(allowed),
-            search_dirs: clang.include_dirs.clone(),
+            allowed_roots: Some(clang.readable_roots(&[])),
+            search_dirs: clang.search_dirs(&[]),
         }),
     }
 }

@@ -40,6 +40,25 @@ pub struct Clang {
     pub identity: ToolIdentity,
 }
 
+impl Clang {
+    /// Where `#include <…>` looks, in order: `extra` dirs (a unit's
+    /// pkg-config `-I` dirs) before clang's system list.
+    pub fn search_dirs(&self, extra: &[PathBuf]) -> Vec<PathBuf> {
+        extra.iter().chain(&self.include_dirs).cloned().collect()
+    }
+
+    /// Where a compile may read besides its scratch dir: the resource dir
+    /// (first: messages skip it), the system include dirs, then `extra`.
+    /// Anything else could change without a key noticing.
+    pub fn readable_roots(&self, extra: &[PathBuf]) -> Vec<PathBuf> {
+        std::iter::once(&self.resource_dir)
+            .chain(&self.include_dirs)
+            .chain(extra)
+            .cloned()
+            .collect()
+    }
+}
+
 fn not_found(what: String) -> ToolchainError {
     ToolchainError::ClangNotFound {
         what,

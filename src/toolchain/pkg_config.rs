@@ -1,6 +1,7 @@
 //! Resolving `pkg_config` names to compiler and linker flags at plan time.
 //! The flags become part of the action argv, hence of the keys.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::hints;
@@ -13,6 +14,32 @@ pub struct PkgConfigFlags {
     pub cflags: Vec<String>,
     /// From `pkg-config --libs`.
     pub libs: Vec<String>,
+}
+
+/// The absolute include dirs named by compiler flags (`-I`, `-isystem`,
+/// `-idirafter`, `-iquote`, joined or separate), in order: where a unit's
+/// compiles may read and search besides clang's own dirs.
+pub fn include_dirs(cflags: &[String]) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    let mut flags = cflags.iter();
+    while let Some(f) = flags.next() {
+        let Some(opt) = ["-I", "-isystem", "-idirafter", "-iquote"]
+            .into_iter()
+            .find(|o| f.starts_with(o))
+        else {
+            continue;
+        };
+        let rest = &f[opt.len()..];
+        let dir = if rest.is_empty() {
+            flags.next().map(String::as_str).unwrap_or_default()
+        } else {
+            rest
+        };
+        if Path::new(dir).is_absolute() {
+            dirs.push(PathBuf::from(dir));
+        }
+    }
+    dirs
 }
 
 /// A name safe to pass to pkg-config: `[A-Za-z0-9_.+-]+`, no leading `-`.
@@ -93,6 +120,22 @@ pub fn resolve_pkg_config(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn include_dirs_are_read_from_joined_and_separate_flags() {
+        let flags: Vec<String> = ["-I/a", "-DX", "-isystem", "/b", "-Irel", "-iquote/c", "-I"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            include_dirs(&flags),
+            [
+                PathBuf::from("/a"),
+                PathBuf::from("/b"),
+                PathBuf::from("/c")
+            ]
+        );
+    }
 
     #[test]
     fn names_are_checked() {

@@ -4,10 +4,10 @@
 //! command) instead of as a compile error deep in a C file.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use super::hints;
+use super::pkg_config::include_dirs;
 use super::{Clang, ToolchainError};
 use crate::exec::action::fixed_env;
 
@@ -21,33 +21,12 @@ pub fn valid_header(h: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"_.+-/".contains(&b))
 }
 
-/// The include dirs of `cflags` (`-I`, `-isystem`, `-idirafter`), then
-/// clang's system list: where `#include <h>` looks.
-fn search_dirs(clang: &Clang, cflags: &[String]) -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    let mut flags = cflags.iter();
-    while let Some(f) = flags.next() {
-        for opt in ["-I", "-isystem", "-idirafter"] {
-            if let Some(rest) = f.strip_prefix(opt) {
-                let dir = if rest.is_empty() {
-                    flags.next().cloned().unwrap_or_default()
-                } else {
-                    rest.to_string()
-                };
-                dirs.push(PathBuf::from(dir));
-                break;
-            }
-        }
-    }
-    dirs.extend(clang.include_dirs.iter().cloned());
-    dirs
-}
-
 /// Whether clang finds `<header>`: a file in one of its search dirs (one
 /// `stat` each, so a warm build spawns no process), else the real
 /// preprocessor decides (it knows search rules a stat cannot).
 fn present(clang: &Clang, header: &str, cflags: &[String]) -> bool {
-    search_dirs(clang, cflags)
+    clang
+        .search_dirs(&include_dirs(cflags))
         .iter()
         .any(|d| d.is_absolute() && d.join(header).is_file())
         || probe(clang, header, cflags)
