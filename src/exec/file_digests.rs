@@ -51,6 +51,16 @@ impl StatKey {
         }
     }
 
+    /// The key of the regular file at `path`, not following a link; `None`
+    /// for anything else (a FIFO, a folder, a link) or nothing. What the
+    /// memos of cached blobs and written outputs compare.
+    pub fn of_regular(path: &std::path::Path) -> Option<StatKey> {
+        std::fs::symlink_metadata(path)
+            .ok()
+            .filter(|m| m.file_type().is_file())
+            .map(|m| StatKey::of(&m))
+    }
+
     /// True when the file changed at or after `instant` (modification or
     /// status change), give or take the coarse clock file times use.
     pub fn changed_since(&self, instant: SystemTime) -> bool {

@@ -76,12 +76,6 @@ fn stat(path: &Path) -> Option<StatKey> {
         .map(|m| StatKey::of(&m))
 }
 
-fn regular_file(path: &Path) -> Option<std::fs::Metadata> {
-    std::fs::symlink_metadata(path)
-        .ok()
-        .filter(|m| m.file_type().is_file())
-}
-
 fn remembered(
     entry_file: &Path,
     real: &Path,
@@ -97,8 +91,9 @@ fn remembered(
     let mut stored = BTreeMap::new();
     for (name, (digest, blob_stat, by_digest)) in &entry.files {
         let blob = store.blob_path(digest);
-        let meta = regular_file(&blob)?;
-        if &StatKey::of(&meta) != blob_stat || meta.len() != digest.size {
+        // Recorded after the blob was written whole: an equal key (size
+        // included) means the same bytes.
+        if StatKey::of_regular(&blob).as_ref() != Some(blob_stat) {
             return None;
         }
         if *by_digest {
@@ -122,16 +117,18 @@ fn remember(
     for (name, bytes) in &archive.files {
         let digest = Digest::of(bytes);
         let blob = store.blob_path(&digest);
-        if regular_file(&blob).is_none() && store.put_blob(&digest, bytes).is_err() {
+        // put_blob keeps a blob holding these bytes and replaces a damaged
+        // one, so the metadata remembered below is that of good bytes.
+        if store.put_blob(&digest, bytes).is_err() {
             return;
         }
-        let Some(meta) = regular_file(&blob) else {
+        let Some(blob_stat) = StatKey::of_regular(&blob) else {
             return;
         };
         let by_digest = name
             .strip_prefix(FFI_SRC)
             .is_some_and(|rel| scan(rel, bytes).is_none());
-        files.insert(name.clone(), (digest, StatKey::of(&meta), by_digest));
+        files.insert(name.clone(), (digest, blob_stat, by_digest));
     }
     let entry = Entry {
         format: FORMAT.to_string(),

@@ -36,13 +36,6 @@ fn entry_file(cache: &Path, abs: &Path) -> PathBuf {
     ))
 }
 
-fn regular_stat(path: &Path) -> Option<StatKey> {
-    std::fs::symlink_metadata(path)
-        .ok()
-        .filter(|m| m.file_type().is_file())
-        .map(|m| StatKey::of(&m))
-}
-
 /// True when `out` holds exactly the bytes of `digest`, as written by an
 /// earlier build and not changed since.
 pub fn unchanged(cache: &Path, out: &Path, digest: &Digest) -> bool {
@@ -54,13 +47,13 @@ pub fn unchanged(cache: &Path, out: &Path, digest: &Digest) -> bool {
     else {
         return false;
     };
-    entry.path == abs && &entry.digest == digest && regular_stat(&abs) == Some(entry.stat)
+    entry.path == abs && &entry.digest == digest && StatKey::of_regular(&abs) == Some(entry.stat)
 }
 
 /// Records that `out` now holds the bytes of `digest` (best effort).
 pub fn remember(cache: &Path, out: &Path, digest: &Digest) {
     let Some(abs) = absolute(out) else { return };
-    let Some(stat) = regular_stat(&abs) else {
+    let Some(stat) = StatKey::of_regular(&abs) else {
         return;
     };
     let file = entry_file(cache, &abs);
