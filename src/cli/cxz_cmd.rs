@@ -96,7 +96,11 @@ pub fn run(cmd: CxzCommand) -> CmdResult {
 /// `coex cxz build`: one line per action (`ran`/`cached`/`remote`), one
 /// line per image written, then the summary line.
 fn build(args: CxzBuildArgs) -> CmdResult {
-    let archive = CxzArchive::open(&args.file).map_err(Failure::new)?;
+    let exec = args.exec.options()?;
+    // Through the cache's archive memo, as a program build opens libraries:
+    // an unchanged archive is neither inflated nor hashed again.
+    let archive =
+        crate::plan::archive_memo::open(&args.file, Some(&exec.cache_dir)).map_err(Failure::new)?;
     let library = archive.manifest.library.name.clone();
     let inputs = select_units(&library, unit_inputs(&archive), args.unit.as_deref())
         .map_err(Failure::new)?;
@@ -112,7 +116,7 @@ fn build(args: CxzBuildArgs) -> CmdResult {
     check_image_paths(&out_dir, images.iter().map(String::as_str), &archive_input)
         .map_err(Failure::new)?;
     let opts = FfiBuildOptions {
-        exec: args.exec.options()?,
+        exec,
         cc: args.exec.cc.clone(),
     };
     let outcome = build_units(&inputs, &opts, &out_dir).map_err(Failure::new)?;
