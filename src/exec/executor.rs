@@ -81,8 +81,9 @@ pub enum ExecError {
         /// Where it may read.
         allowed: Vec<PathBuf>,
     },
-    /// The local cache could not be written.
-    #[error("cannot write to the local cache: {0}")]
+    /// The cache or the executor's bookkeeping failed (an output vanished,
+    /// a worker panicked, a write that had to succeed did not).
+    #[error("{0}")]
     Cache(String),
     /// The graph is malformed.
     #[error("invalid action graph: {0}")]
@@ -414,5 +415,6 @@ fn record_discovered(
 
 /// A local-cache write failure, as the build reports it.
 fn cache_error(f: super::store::StoreFault) -> ExecError {
-    ExecError::Cache(f.detail)
+    let detail = f.detail;
+    ExecError::Cache(format!("cannot write to the local cache: {detail}"))
 }
