@@ -10,6 +10,8 @@
 //!
 //! Every byte fetched is checked against both names before it is returned.
 
+pub mod transport;
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Mutex;

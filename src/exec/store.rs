@@ -18,6 +18,9 @@ pub enum FaultKind {
     Unreachable,
     /// The server answered with an unexpected HTTP status.
     BadStatus(u16),
+    /// A gRPC server answered with an error status (its code, e.g. 14 for
+    /// UNAVAILABLE, 13 for INTERNAL).
+    RpcStatus(i32),
     /// Bytes did not match the name they were stored under.
     Corrupt,
     /// A local I/O error.
