@@ -10,7 +10,9 @@
 //!
 //! Every byte fetched is checked against both names before it is returned.
 
+pub mod signing;
 pub mod transport;
+pub mod wire;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
