@@ -65,6 +65,11 @@ typedef struct coex_unit_desc {
 int64_t coex_main(void);
 /* Called once by the runtime's main before coex_main: GC and stdio setup. */
 void coex_rt_init(void);
+/* `arg_count()`: the number of program arguments (argv[1..], without the
+ * program name). `arg(i)`: argument i (argv[i + 1]) as a GC string, its bytes
+ * as given (not checked for UTF-8); out of range: a runtime error at loc. */
+int64_t coex_arg_count(void);
+coex_str *coex_arg(int64_t i, const coex_loc *loc);
 
 /* ---- errors (rt_errors.c) ---------------------------------------------- */
 

@@ -367,7 +367,8 @@ impl Bridge<'_> {
         let mut operands: Vec<&ast::Expr> = receiver.into_iter().collect();
         operands.extend(args.iter().map(|a| &a.value));
         let want = match b {
-            Builtin::Print | Builtin::Len | Builtin::ToString => 1,
+            Builtin::ArgCount => 0,
+            Builtin::Print | Builtin::Len | Builtin::ToString | Builtin::Arg => 1,
             Builtin::Range | Builtin::Get | Builtin::Append => 2,
         };
         if operands.len() != want {
@@ -404,6 +405,8 @@ impl Bridge<'_> {
             Builtin::Print => IrBuiltin::Print(Box::new(self.expr(operands[0]))),
             Builtin::Len => IrBuiltin::Len(Box::new(self.expr(operands[0]))),
             Builtin::ToString => IrBuiltin::ToString(Box::new(self.expr(operands[0]))),
+            Builtin::ArgCount => IrBuiltin::ArgCount,
+            Builtin::Arg => IrBuiltin::Arg(Box::new(self.expr(operands[0]))),
             Builtin::Range => {
                 let a = self.expr(operands[0]);
                 IrBuiltin::Range(Box::new(a), Box::new(self.expr(operands[1])))

@@ -40,9 +40,9 @@ pub struct RunArgs {
     /// Print the build's action lines and summary (to stderr)
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
-    /// Arguments passed to the program (after `--`)
+    /// Arguments passed to the program (after `--`), byte for byte
     #[arg(last = true, value_name = "ARGS")]
-    pub args: Vec<String>,
+    pub args: Vec<std::ffi::OsString>,
 }
 
 /// A program build's error as the CLI prints it (diagnostics are already

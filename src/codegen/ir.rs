@@ -330,6 +330,11 @@ pub enum Builtin {
     Range(Box<Expr>, Box<Expr>),
     /// `print(v)` for int, float, bool, string: one line.
     Print(Box<Expr>),
+    /// `arg_count()`: the number of program arguments (without its name).
+    ArgCount,
+    /// `arg(i)`: program argument `i` (0-based), a string; out of range is a
+    /// runtime error at the expression's location.
+    Arg(Box<Expr>),
 }
 
 /// Expression kinds.

@@ -78,6 +78,8 @@ runtime_table! {
     ListShare = "coex_list_share"(I64) -> I64;
     ListRange = "coex_list_range"(I64, I64) -> I64;
     RecordNew = "coex_record_new"(I64) -> I64;
+    ArgCount = "coex_arg_count"() -> I64;
+    Arg = "coex_arg"(I64, I64) -> I64;
     TaskFor = "coex_task_for"(I64, I64, I64) -> I64;
     TaskYield = "coex_task_yield"(I64, I64) -> void;
     TaskScopeEnter = "coex_task_scope_enter"() -> I64;

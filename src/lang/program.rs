@@ -108,6 +108,10 @@ pub enum Builtin {
     Append,
     /// `to_string(v)` / `v.to_string()`.
     ToString,
+    /// `arg_count()`: the number of program arguments.
+    ArgCount,
+    /// `arg(i)`: program argument `i` (0-based) as a string.
+    Arg,
 }
 
 /// The resolved target of a call expression.

@@ -355,6 +355,12 @@ impl FnLowerer<'_, '_> {
                 let y = self.lower_value(c)?;
                 self.rt_val(RtFn::ListRange, &[x, y])?
             }
+            Builtin::ArgCount => self.rt_val(RtFn::ArgCount, &[])?,
+            Builtin::Arg(a) => {
+                let i = self.lower_value(a)?;
+                let loc = self.loc_addr(&e.loc)?;
+                self.rt_val(RtFn::Arg, &[i, loc])?
+            }
             Builtin::Print(a) => {
                 let x = self.lower_value(a)?;
                 match a.ty {

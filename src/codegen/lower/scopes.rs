@@ -151,7 +151,10 @@ impl ScopeVisitor<'_> {
                 args.iter().for_each(|a| self.expr(a))
             }
             ExprKind::Builtin(b) => match b {
-                B::Len(a) | B::ToString(a) | B::Print(a) | B::Append(_, a) => self.expr(a),
+                B::Len(a) | B::ToString(a) | B::Print(a) | B::Append(_, a) | B::Arg(a) => {
+                    self.expr(a)
+                }
+                B::ArgCount => {}
                 B::Get(a, c) | B::Range(a, c) => {
                     self.expr(a);
                     self.expr(c);

@@ -1,5 +1,5 @@
 //! Built-in functions and methods: `print`, `range`, `len`, `get`,
-//! `append`, `to_string` (the last four also as methods).
+//! `append`, `to_string` (these four also as methods), `arg_count`, `arg`.
 
 use super::stmts::FnCx;
 use super::Checker;
@@ -18,11 +18,13 @@ impl Checker {
             "len" => Builtin::Len,
             "get" => Builtin::Get,
             "append" => Builtin::Append,
+            "arg_count" => Builtin::ArgCount,
+            "arg" => Builtin::Arg,
             _ => Builtin::ToString,
         };
         self.prog.calls.insert(e.id, CallTarget::Builtin(b));
-        if b == Builtin::Print {
-            self.formula_forbids(cx, e.span, "'print'");
+        if matches!(b, Builtin::Print | Builtin::ArgCount | Builtin::Arg) {
+            self.formula_forbids(cx, e.span, &format!("'{n}'"));
         }
         let mut tys = Vec::new();
         let mut spans = Vec::new();
@@ -51,7 +53,8 @@ impl Checker {
         method_form: bool,
     ) -> Ty {
         let want = match b {
-            Builtin::Print | Builtin::Len | Builtin::ToString => 1,
+            Builtin::ArgCount => 0,
+            Builtin::Print | Builtin::Len | Builtin::ToString | Builtin::Arg => 1,
             Builtin::Range | Builtin::Get | Builtin::Append => 2,
         };
         if tys.len() != want {
@@ -59,8 +62,8 @@ impl Checker {
             return match b {
                 Builtin::Print => Ty::Void,
                 Builtin::Range => Ty::List(Box::new(Ty::Int)),
-                Builtin::Len => Ty::Int,
-                Builtin::ToString => Ty::String,
+                Builtin::Len | Builtin::ArgCount => Ty::Int,
+                Builtin::ToString | Builtin::Arg => Ty::String,
                 _ => Ty::Unknown,
             };
         }
@@ -94,6 +97,14 @@ impl Checker {
             }
             Builtin::Get => self.get_type(&tys[0], &tys[1], at(0), at(1)),
             Builtin::Append => self.append_type(&tys[0], &tys[1], at(0), at(1)),
+            Builtin::ArgCount => Ty::Int,
+            Builtin::Arg => {
+                self.require_type(&tys[0], &Ty::Int, |s| {
+                    Diagnostic::error(at(0), format!("`arg` takes an int index, found {s}"))
+                        .with_help("`arg(0)` is the first argument after the program name")
+                });
+                Ty::String
+            }
         }
     }
 
@@ -114,6 +125,8 @@ impl Checker {
             Builtin::Get => "`xs.get(i)` or `get(xs, i)`",
             Builtin::Append => "`xs.append(v)` or `append(xs, v)`",
             Builtin::ToString => "`v.to_string()` or `to_string(v)`",
+            Builtin::ArgCount => "`arg_count()`",
+            Builtin::Arg => "`arg(i)` (0-based, `i < arg_count()`)",
         };
         self.error(
             Diagnostic::error(span, {
@@ -176,5 +189,27 @@ impl Checker {
             Ty::Unknown => Ty::Unknown,
             other => self.needs_a_list("append", other, list_at),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lang::check::messages;
+
+    #[test]
+    fn arg_takes_an_int_index_and_gives_a_string() {
+        let src = "func main()\n    s: string = arg(0)\n    n: int = arg_count()\n    print(arg(\"x\"))\n~\n";
+        assert_eq!(
+            messages(src),
+            vec!["`arg` takes an int index, found string"]
+        );
+    }
+
+    #[test]
+    fn a_declared_function_named_like_a_builtin_is_called_instead() {
+        // As for `len`: the program's own `arg` wins over the built-in.
+        let src = "func arg(s: string) -> int\n    return s.len()\n~\n\
+                   func main()\n    n: int = arg(\"x\")\n    print(n + arg_count())\n~\n";
+        assert!(messages(src).is_empty(), "{:?}", messages(src));
     }
 }

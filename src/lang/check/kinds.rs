@@ -47,13 +47,26 @@ impl Checker {
         }
     }
 
-    /// `print`, `while` and `task for` inside a formula.
+    /// `print`, `arg_count`, `arg`, `while` and `task for` inside a formula.
     pub(crate) fn formula_forbids(&mut self, cx: &FnCx, span: Span, what: &str) {
         if Self::in_formula(cx) {
-            let verb = if what == "'print'" { "call" } else { "use" };
+            let reads_args = what == "'arg_count'" || what == "'arg'";
+            let verb = if reads_args || what == "'print'" {
+                "call"
+            } else {
+                "use"
+            };
+            let body = if reads_args {
+                "Formulas are pure: their result depends only on their parameters, not on\nthe program's arguments. Pass the value in, or declare the function as 'func'."
+            } else {
+                "Formulas are pure and always terminate: no output, no 'while' loops,\nno tasks. Declare the function as 'func' to do this."
+            };
             self.error(
-                Diagnostic::error(span, format!("Cannot {verb} {what} in formula function '{}'", cx.name))
-                    .with_body("Formulas are pure and always terminate: no output, no 'while' loops,\nno tasks. Declare the function as 'func' to do this."),
+                Diagnostic::error(
+                    span,
+                    format!("Cannot {verb} {what} in formula function '{}'", cx.name),
+                )
+                .with_body(body),
             );
         }
     }

@@ -8,7 +8,16 @@ use crate::lang::diagnostic::Diagnostic;
 use crate::lang::program::CallTarget;
 use crate::lang::types::{ExternId, FuncId, RecordId, Ty};
 
-const BUILTIN_FUNCS: [&str; 6] = ["print", "range", "len", "get", "append", "to_string"];
+const BUILTIN_FUNCS: [&str; 8] = [
+    "print",
+    "range",
+    "len",
+    "get",
+    "append",
+    "to_string",
+    "arg_count",
+    "arg",
+];
 
 /// What the arguments of one call have filled so far.
 struct ArgFill {
