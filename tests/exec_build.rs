@@ -124,7 +124,8 @@ fn corrupted_cas_blob_is_dropped_with_one_warning_and_rebuilt() {
         .output("link:demo/u", "libu.so")
         .unwrap()
         .clone();
-    let path = cache.join("cas").join(&img.hash[..2]).join(&img.hash);
+    let hex = img.hash.to_hex();
+    let path = cache.join("cas").join(&hex[..2]).join(&hex);
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[100] ^= 0xff;
     std::fs::write(&path, bytes).unwrap();
@@ -141,7 +142,7 @@ fn corrupted_cas_blob_is_dropped_with_one_warning_and_rebuilt() {
         .to_string()
         .starts_with("warning: dropped corrupt cache entry cas/"));
     assert_eq!(file_digest(&out.join("libu.so")), good);
-    assert_eq!(file_digest(&path), img.hash);
+    assert_eq!(file_digest(&path), hex);
 }
 
 #[test]

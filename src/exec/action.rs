@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::digest::Digest;
+use super::digest::{Blake3Hash, Digest};
 
 /// Placeholder written in argv where the action's scratch directory goes;
 /// substituted at run time so the real path never reaches the key.
@@ -94,14 +94,46 @@ pub struct Discover {
     pub search_dirs: Vec<std::path::PathBuf>,
 }
 
-/// The hash naming an action in the action cache (64 lowercase hex digits).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// The hash naming an action in the action cache: a BLAKE3 hash of its own
+/// type, so a blob's hash cannot be passed where a key is meant (JSON and
+/// file names: 64 lowercase hex digits).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ActionKey(pub String);
+pub struct ActionKey(Blake3Hash);
+
+impl ActionKey {
+    /// The key that is this hash (of a canonical encoding, see
+    /// [`Action::key`] and `discovered::second_key`).
+    pub const fn from_hash(hash: Blake3Hash) -> ActionKey {
+        ActionKey(hash)
+    }
+
+    /// The hash this key is.
+    pub const fn hash(&self) -> &Blake3Hash {
+        &self.0
+    }
+
+    /// The key spelt by 64 lowercase hex digits (a cache file name), else
+    /// `None`.
+    pub fn from_hex(s: &str) -> Option<ActionKey> {
+        Blake3Hash::from_hex(s).map(ActionKey)
+    }
+
+    /// The key as 64 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        self.0.to_hex()
+    }
+}
 
 impl fmt::Display for ActionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for ActionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ActionKey({})", self.0)
     }
 }
 
@@ -160,7 +192,9 @@ impl Action {
         put_u64(&mut buf, self.inputs.len() as u64);
         for (path, d) in &self.inputs {
             put_str(&mut buf, path);
-            put_str(&mut buf, &d.hash);
+            // The hash as its hex digits: the encoding predates typed
+            // hashes, and changing it would invalidate every cached key.
+            put_str(&mut buf, &d.hash.hex());
             put_u64(&mut buf, d.size);
         }
         let mut outs: Vec<&String> = self.outputs.iter().collect();
@@ -174,11 +208,7 @@ impl Action {
 
     /// BLAKE3 of [`Action::canonical_encoding`].
     pub fn key(&self) -> ActionKey {
-        ActionKey(
-            blake3::hash(&self.canonical_encoding())
-                .to_hex()
-                .to_string(),
-        )
+        ActionKey(Blake3Hash::of(&self.canonical_encoding()))
     }
 
     /// argv as a user could type it: the tool by its short name, arguments
@@ -304,6 +334,21 @@ mod tests {
         assert_eq!(a, ToolIdentity::coex_self().unwrap());
         assert_eq!(a.name, "coex");
         assert_eq!(a.fingerprint.len(), 64);
+    }
+
+    #[test]
+    fn key_encodes_input_hashes_as_hex_as_docs_cache_md_says() {
+        // Typed hashes must not change keys: an input's hash is still
+        // `str(64 hex digits)` in the encoding.
+        let a = sample();
+        let d = &a.inputs["src/a.c"];
+        let mut tail = Vec::new();
+        put_str(&mut tail, "src/a.c");
+        put_str(&mut tail, &d.hash.to_hex());
+        put_u64(&mut tail, d.size);
+        let enc = a.canonical_encoding();
+        assert!(enc.windows(tail.len()).any(|w| w == tail.as_slice()));
+        assert_eq!(a.key().to_hex(), blake3::hash(&enc).to_hex().as_str());
     }
 
     #[test]

@@ -112,14 +112,15 @@ pub fn second_key(key: &ActionKey, files: &[(String, Digest)]) -> ActionKey {
         h.update(s);
     };
     put(LIST_FORMAT.as_bytes());
-    put(key.0.as_bytes());
+    // Hashes as hex digits, as before they were typed (same keys).
+    put(key.hash().hex().as_bytes());
     put(&(files.len() as u64).to_le_bytes());
     for (path, d) in files {
         put(path.as_bytes());
-        put(d.hash.as_bytes());
+        put(d.hash.hex().as_bytes());
         put(&d.size.to_le_bytes());
     }
-    ActionKey(h.finalize().to_hex().to_string())
+    ActionKey::from_hash(h.finalize().into())
 }
 
 /// `path` with `.` and `..` resolved by name (no file system access).
@@ -247,7 +248,7 @@ mod tests {
 
     #[test]
     fn second_key_depends_on_every_digest_and_path() {
-        let k = ActionKey("a".repeat(64));
+        let k = ActionKey::from_hex(&"a".repeat(64)).unwrap();
         let one = vec![("/h.h".to_string(), Digest::of(b"1"))];
         let two = vec![("/h.h".to_string(), Digest::of(b"2"))];
         let moved = vec![("/g.h".to_string(), Digest::of(b"1"))];
@@ -255,7 +256,7 @@ mod tests {
         assert_ne!(second_key(&k, &one), second_key(&k, &moved));
         assert_ne!(second_key(&k, &one), second_key(&k, &[]));
         assert_eq!(second_key(&k, &one), second_key(&k, &one));
-        assert_ne!(second_key(&k, &[]).0, k.0);
+        assert_ne!(second_key(&k, &[]), k);
     }
 
     #[test]

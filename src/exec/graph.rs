@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::action::{Action, Discover, ToolIdentity};
-use super::digest::Digest;
+use super::digest::{Blake3Hash, Digest};
 
 /// Where an input file's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -121,7 +121,7 @@ pub enum GraphError {
 pub struct ActionGraph {
     actions: Vec<ActionSpec>,
     index: BTreeMap<String, usize>,
-    blobs: BTreeMap<String, Arc<Vec<u8>>>,
+    blobs: BTreeMap<Blake3Hash, Arc<Vec<u8>>>,
 }
 
 fn safe_rel_path(p: &str) -> bool {
@@ -141,9 +141,7 @@ impl ActionGraph {
     /// Adds a plan-time blob and returns its digest.
     pub fn add_blob(&mut self, bytes: Vec<u8>) -> Digest {
         let d = Digest::of(&bytes);
-        self.blobs
-            .entry(d.hash.clone())
-            .or_insert_with(|| Arc::new(bytes));
+        self.blobs.entry(d.hash).or_insert_with(|| Arc::new(bytes));
         d
     }
 
@@ -262,7 +260,7 @@ impl ActionGraph {
                         (p.clone(), v)
                     })
                     .collect();
-                let key = a.resolve(|_, _| None).map(|r| r.key().0);
+                let key = a.resolve(|_, _| None).map(|r| r.key());
                 json!({
                     "id": a.id,
                     "argv": a.argv,

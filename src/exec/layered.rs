@@ -290,7 +290,7 @@ impl CacheStack {
             // key (size included) means the same verified bytes.
             let stat = StatKey::of_regular(&path);
             if let Some(stat) = stat.filter(|s| known.get(&d.hash) == Some(s)) {
-                now.insert(d.hash.clone(), stat);
+                now.insert(d.hash, stat);
                 continue;
             }
             // Absent, odd, or changed since: the full check (which also
@@ -299,7 +299,7 @@ impl CacheStack {
                 return false;
             }
             if let Ok(m) = std::fs::metadata(&path) {
-                now.insert(d.hash.clone(), StatKey::of(&m));
+                now.insert(d.hash, StatKey::of(&m));
                 learned = true;
             }
         }
@@ -466,7 +466,7 @@ mod tests {
         let remote = LocalStore::new(dir.path().join("remote"));
         let d = Digest::of(b"shared");
         remote.put_blob(&d, b"shared").unwrap();
-        let key = ActionKey("9".repeat(64));
+        let key = ActionKey::from_hex(&"9".repeat(64)).unwrap();
         let r = ActionResult {
             outputs: BTreeMap::from([("o".to_string(), d.clone())]),
             exit_code: 0,
@@ -509,7 +509,7 @@ mod tests {
                 stderr: Digest::of(b""),
             };
             let blobs = BTreeMap::from([(d.clone(), bytes.clone()), (Digest::of(b""), vec![])]);
-            let key = ActionKey(format!("{n:064}"));
+            let key = ActionKey::from_hex(&format!("{n:064}")).unwrap();
             stack.record(&key, &result, &blobs).unwrap();
             assert_eq!(stack.local_blob(&d), Some(bytes));
             assert_eq!(stack.lookup(&key, &["o".to_string()]), None);

@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::action::{ActionKey, ActionResult};
-use super::digest::{sha256_hex, Digest};
+use super::digest::{Blake3Hash, Digest, Sha256Hash};
 use super::store::{FaultKind, Fetch, Put, Store, StoreFault};
 
 /// Format tag of a remote AC entry.
@@ -34,8 +34,8 @@ const MAX_AC_BYTES: u64 = 1 << 20;
 struct RemoteEntry {
     format: String,
     result: ActionResult,
-    /// BLAKE3 hex → SHA-256 hex of every blob the result names.
-    cas_sha256: BTreeMap<String, String>,
+    /// BLAKE3 → SHA-256 of every blob the result names (hex in JSON).
+    cas_sha256: BTreeMap<Blake3Hash, Sha256Hash>,
 }
 
 /// A Bazel-protocol HTTP cache at a base URL.
@@ -43,7 +43,7 @@ pub struct RemoteStore {
     base: String,
     agent: ureq::Agent,
     /// BLAKE3 → SHA-256 names learned from results read or blobs written.
-    names: Mutex<BTreeMap<String, String>>,
+    names: Mutex<BTreeMap<Blake3Hash, Sha256Hash>>,
 }
 
 impl RemoteStore {
@@ -67,14 +67,14 @@ impl RemoteStore {
         }
     }
 
-    fn remember(&self, blake3: &str, sha: &str) {
+    fn remember(&self, blake3: Blake3Hash, sha: Sha256Hash) {
         if let Ok(mut m) = self.names.lock() {
-            m.insert(blake3.to_string(), sha.to_string());
+            m.insert(blake3, sha);
         }
     }
 
-    fn wire_name(&self, blake3: &str) -> Option<String> {
-        self.names.lock().ok()?.get(blake3).cloned()
+    fn wire_name(&self, blake3: &Blake3Hash) -> Option<Sha256Hash> {
+        self.names.lock().ok()?.get(blake3).copied()
     }
 
     fn fault(&self, e: &ureq::Error, url: &str) -> StoreFault {
@@ -139,7 +139,7 @@ impl Store for RemoteStore {
         let url = format!("{}/cas/{sha}", self.base);
         match self.get(&url, digest.size.saturating_add(1)) {
             Fetch::Hit(bytes) => {
-                if digest.matches(&bytes) && sha256_hex(&bytes) == sha {
+                if digest.matches(&bytes) && Sha256Hash::of(&bytes) == sha {
                     Fetch::Hit(bytes)
                 } else {
                     Fetch::Fault(StoreFault::new(
@@ -153,13 +153,13 @@ impl Store for RemoteStore {
     }
 
     fn put_blob(&self, digest: &Digest, bytes: &[u8]) -> Result<Put, StoreFault> {
-        let sha = sha256_hex(bytes);
-        self.remember(&digest.hash, &sha);
+        let sha = Sha256Hash::of(bytes);
+        self.remember(digest.hash, sha);
         self.put(&format!("{}/cas/{sha}", self.base), bytes)
     }
 
     fn get_result(&self, key: &ActionKey) -> Fetch<ActionResult> {
-        let url = format!("{}/ac/{}", self.base, key.0);
+        let url = format!("{}/ac/{key}", self.base);
         match self.get(&url, MAX_AC_BYTES) {
             Fetch::Hit(bytes) => match serde_json::from_slice::<RemoteEntry>(&bytes) {
                 Ok(entry)
@@ -170,7 +170,7 @@ impl Store for RemoteStore {
                             .iter()
                             .all(|d| entry.cas_sha256.contains_key(&d.hash)) =>
                 {
-                    for (b, s) in &entry.cas_sha256 {
+                    for (&b, &s) in &entry.cas_sha256 {
                         self.remember(b, s);
                     }
                     Fetch::Hit(entry.result)
@@ -190,7 +190,7 @@ impl Store for RemoteStore {
         for d in result.blobs() {
             match self.wire_name(&d.hash) {
                 Some(s) => {
-                    cas_sha256.insert(d.hash.clone(), s);
+                    cas_sha256.insert(d.hash, s);
                 }
                 None => {
                     return Err(StoreFault::new(
@@ -208,7 +208,7 @@ impl Store for RemoteStore {
         let body = serde_json::to_vec(&entry).map_err(|e| {
             StoreFault::new(FaultKind::Io, format!("cannot encode action result: {e}"))
         })?;
-        self.put(&format!("{}/ac/{}", self.base, key.0), &body)
+        self.put(&format!("{}/ac/{key}", self.base), &body)
     }
 
     fn location(&self) -> String {

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::action::ActionKey;
+use super::digest::Blake3Hash;
 use super::file_digests::StatKey;
 
 /// The per-key memo files under one cache root.
@@ -31,19 +32,19 @@ impl VerifiedMemo {
     }
 
     fn file(&self, key: &ActionKey) -> PathBuf {
-        let shard = key.0.get(..2).unwrap_or("xx");
-        self.dir.join(shard).join(format!("{}.json", key.0))
+        let hex = key.hash().hex();
+        self.dir.join(&hex[..2]).join(format!("{hex}.json"))
     }
 
     /// Blob hash → metadata at its last verification (empty if unknown).
-    pub fn load(&self, key: &ActionKey) -> BTreeMap<String, StatKey> {
+    pub fn load(&self, key: &ActionKey) -> BTreeMap<Blake3Hash, StatKey> {
         super::local::read_cache_file(&self.file(key))
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default()
     }
 
     /// Remembers `blobs` for `key` (best effort: a lost memo costs a re-check).
-    pub fn save(&self, key: &ActionKey, blobs: &BTreeMap<String, StatKey>) {
+    pub fn save(&self, key: &ActionKey, blobs: &BTreeMap<Blake3Hash, StatKey>) {
         super::local::write_cache_file(&self.file(key), blobs);
     }
 }
@@ -56,12 +57,12 @@ mod tests {
     fn round_trip_and_absent_memo() {
         let dir = tempfile::tempdir().unwrap();
         let memo = VerifiedMemo::new(dir.path());
-        let key = ActionKey("ab".repeat(32));
+        let key = ActionKey::from_hex(&"ab".repeat(32)).unwrap();
         assert!(memo.load(&key).is_empty());
         let f = dir.path().join("blob");
         std::fs::write(&f, b"x").unwrap();
         let stat = StatKey::of(&std::fs::metadata(&f).unwrap());
-        let map = BTreeMap::from([("h".to_string(), stat)]);
+        let map = BTreeMap::from([(Blake3Hash::of(b"x"), stat)]);
         memo.save(&key, &map);
         assert_eq!(memo.load(&key), map);
     }

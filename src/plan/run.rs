@@ -124,7 +124,7 @@ fn reject_unloadable_images(
         let Some(digest) = report.output(&u.link_action, &u.image) else {
             continue;
         };
-        let marker = checked.join(&digest.hash);
+        let marker = checked.join(digest.hash.hex().as_str());
         if marker.is_file() {
             continue;
         }

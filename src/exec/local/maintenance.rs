@@ -11,7 +11,7 @@ use super::{
     TMP_PREFIX,
 };
 use crate::atomic_file::describe_non_regular;
-use crate::exec::digest::is_hex64;
+use crate::exec::digest::Blake3Hash;
 
 /// One entry found on disk.
 #[derive(Debug, Clone)]
@@ -221,14 +221,15 @@ impl LocalStore {
                 rep.removed.push(format!("{} ({problem})", self.rel_of(&e)));
                 continue;
             }
-            let ok = is_hex64(&e.name)
-                && match read_regular(&e.path) {
+            // A name that is not 64 lowercase hex digits is no entry of ours.
+            let ok =
+                Blake3Hash::from_hex(&e.name).is_some_and(|name| match read_regular(&e.path) {
                     ReadOutcome::Bytes(bytes, _) => match e.section {
-                        Section::Cas => blake3::hash(&bytes).to_hex().as_str() == e.name,
+                        Section::Cas => Blake3Hash::of(&bytes) == name,
                         Section::Ac => unframe_result(&bytes).is_some(),
                     },
                     _ => false,
-                };
+                });
             if !ok {
                 let _ = remove_any(&e.path);
                 rep.removed.push(self.rel_of(&e));
@@ -326,8 +327,10 @@ impl LocalStore {
         };
         for shard in files_in(&memo.join("verified")) {
             for f in files_in(&shard) {
-                let key = f.file_stem().map(|s| s.to_string_lossy().into_owned());
-                if let Some(key) = key.filter(|k| is_hex64(k)) {
+                let key = f
+                    .file_stem()
+                    .and_then(|s| Blake3Hash::from_hex(s.to_str()?));
+                if let Some(key) = key {
                     if fs::symlink_metadata(self.path_of(Section::Ac, &key)).is_err() {
                         let _ = fs::remove_file(&f);
                     }
@@ -335,8 +338,10 @@ impl LocalStore {
             }
         }
         for f in files_in(&memo.join("images-ok")) {
-            let hash = f.file_name().map(|s| s.to_string_lossy().into_owned());
-            if let Some(hash) = hash.filter(|h| is_hex64(h)) {
+            let hash = f
+                .file_name()
+                .and_then(|s| Blake3Hash::from_hex(s.to_str()?));
+            if let Some(hash) = hash {
                 if fs::symlink_metadata(self.path_of(Section::Cas, &hash)).is_err() {
                     let _ = fs::remove_file(&f);
                 }
@@ -395,6 +400,11 @@ mod tests {
     use crate::exec::store::{Fetch, Store};
     use std::collections::BTreeMap;
 
+    /// The hash spelt by 64 times `digit`.
+    fn hash_of(digit: &str) -> Blake3Hash {
+        Blake3Hash::from_hex(&digit.repeat(64)).unwrap()
+    }
+
     #[test]
     fn verify_reports_and_removes_what_is_not_a_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -403,9 +413,9 @@ mod tests {
         s.put_blob(&good, b"good").unwrap();
         let outside = dir.path().join("outside");
         fs::write(&outside, b"keep").unwrap();
-        let fifo = s.path_of(Section::Cas, &"c".repeat(64));
-        let sub = s.path_of(Section::Ac, &"d".repeat(64));
-        let link = s.path_of(Section::Ac, &"e".repeat(64));
+        let fifo = s.path_of(Section::Cas, &hash_of("c"));
+        let sub = s.path_of(Section::Ac, &hash_of("d"));
+        let link = s.path_of(Section::Ac, &hash_of("e"));
         fs::create_dir_all(fifo.parent().unwrap()).unwrap();
         fs::create_dir_all(sub.join("x")).unwrap();
         fs::create_dir_all(link.parent().unwrap()).unwrap();
@@ -450,7 +460,7 @@ mod tests {
     fn gc_drops_memos_of_entries_that_are_gone() {
         let dir = tempfile::tempdir().unwrap();
         let s = LocalStore::new(dir.path());
-        let key = ActionKey("c".repeat(64));
+        let key = ActionKey::from_hex(&"c".repeat(64)).unwrap();
         let r = ActionResult {
             outputs: BTreeMap::new(),
             exit_code: 0,
@@ -460,14 +470,14 @@ mod tests {
         s.put_result(&key, &r).unwrap();
         let verified = dir.path().join("memo/verified/cc");
         fs::create_dir_all(&verified).unwrap();
-        fs::write(verified.join(format!("{}.json", key.0)), "{}").unwrap();
+        fs::write(verified.join(format!("{key}.json")), "{}").unwrap();
         let gone = verified.join(format!("{}.json", "d".repeat(64)));
         fs::write(&gone, "{}").unwrap();
         let images = dir.path().join("memo/images-ok");
         fs::create_dir_all(&images).unwrap();
         fs::write(images.join("e".repeat(64)), "").unwrap();
         s.gc(u64::MAX).unwrap();
-        assert!(verified.join(format!("{}.json", key.0)).exists());
+        assert!(verified.join(format!("{key}.json")).exists());
         assert!(!gone.exists());
         assert!(!images.join("e".repeat(64)).exists());
     }

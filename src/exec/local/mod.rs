@@ -22,7 +22,7 @@ use std::time::SystemTime;
 use crate::atomic_file::{describe_non_regular, replace_via_temp, without_temp_path, TempWrite};
 
 use super::action::{ActionKey, ActionResult};
-use super::digest::{is_hex64, Digest};
+use super::digest::{Blake3Hash, Digest};
 use super::store::{FaultKind, Fetch, Put, Store, StoreFault};
 
 mod maintenance;
@@ -215,18 +215,17 @@ impl LocalStore {
         &self.root
     }
 
-    fn path_of(&self, section: Section, name: &str) -> PathBuf {
-        let shard = name.get(..2).unwrap_or("xx");
-        self.root.join(section.dir()).join(shard).join(name)
+    /// `<root>/<section>/<first two hex digits>/<hex>`. A name is always 64
+    /// hex digits (a digest read from JSON with anything else fails to
+    /// parse), so no entry path can leave the cache folder.
+    fn path_of(&self, section: Section, name: &Blake3Hash) -> PathBuf {
+        let hex = name.hex();
+        self.root.join(section.dir()).join(&hex[..2]).join(&*hex)
     }
 
-    fn rel_name(section: Section, name: &str) -> String {
-        format!(
-            "{}/{}/{}",
-            section.dir(),
-            name.get(..2).unwrap_or("xx"),
-            name
-        )
+    fn rel_name(section: Section, name: &Blake3Hash) -> String {
+        let hex = name.hex();
+        format!("{}/{}/{hex}", section.dir(), &hex[..2])
     }
 
     /// Writes an entry through a temporary file renamed into place. The
@@ -234,7 +233,12 @@ impl LocalStore {
     /// 30)`): the caller names the cache. A shard that is not a directory,
     /// or a directory where the entry belongs, is removed first: both are
     /// corrupt, and the fresh entry replaces them.
-    fn write_atomic(&self, section: Section, name: &str, bytes: &[u8]) -> Result<(), StoreFault> {
+    fn write_atomic(
+        &self,
+        section: Section,
+        name: &Blake3Hash,
+        bytes: &[u8],
+    ) -> Result<(), StoreFault> {
         let path = self.path_of(section, name);
         let io =
             |e: std::io::Error| StoreFault::new(FaultKind::Io, without_temp_path(e).to_string());
@@ -261,7 +265,7 @@ impl LocalStore {
     fn read_entry(
         &self,
         section: Section,
-        name: &str,
+        name: &Blake3Hash,
     ) -> Result<Option<(Vec<u8>, fs::File)>, StoreFault> {
         let path = self.path_of(section, name);
         match read_regular(&path) {
@@ -277,10 +281,7 @@ impl LocalStore {
                 let section_dir = self.root.join(section.dir());
                 for (dir, rel) in [
                     (section_dir.as_path(), section.dir().to_string()),
-                    (
-                        shard,
-                        format!("{}/{}", section.dir(), name.get(..2).unwrap_or("xx")),
-                    ),
+                    (shard, format!("{}/{}", section.dir(), &name.hex()[..2])),
                 ] {
                     if let Ok(m) = fs::symlink_metadata(dir) {
                         // A link to a directory is a directory here.
@@ -307,7 +308,7 @@ impl LocalStore {
         }
     }
 
-    fn corrupt(&self, section: Section, name: &str, what: &str) -> StoreFault {
+    fn corrupt(&self, section: Section, name: &Blake3Hash, what: &str) -> StoreFault {
         StoreFault::new(
             FaultKind::Corrupt,
             format!(
@@ -318,7 +319,7 @@ impl LocalStore {
         )
     }
 
-    fn drop_corrupt(&self, section: Section, name: &str) -> StoreFault {
+    fn drop_corrupt(&self, section: Section, name: &Blake3Hash) -> StoreFault {
         let _ = remove_any(&self.path_of(section, name));
         StoreFault::new(
             FaultKind::Corrupt,
@@ -344,9 +345,6 @@ impl LocalStore {
 
 impl Store for LocalStore {
     fn get_blob(&self, digest: &Digest) -> Fetch<Vec<u8>> {
-        if !is_hex64(&digest.hash) {
-            return Fetch::Miss;
-        }
         match self.read_entry(Section::Cas, &digest.hash) {
             Ok(None) => Fetch::Miss,
             Ok(Some((bytes, file))) => {
@@ -379,24 +377,21 @@ impl Store for LocalStore {
     }
 
     fn get_result(&self, key: &ActionKey) -> Fetch<ActionResult> {
-        if !is_hex64(&key.0) {
-            return Fetch::Miss;
-        }
-        match self.read_entry(Section::Ac, &key.0) {
+        match self.read_entry(Section::Ac, key.hash()) {
             Ok(None) => Fetch::Miss,
             Ok(Some((bytes, file))) => match unframe_result(&bytes) {
                 Some(r) => {
                     touch(&file);
                     Fetch::Hit(r)
                 }
-                None => Fetch::Fault(self.drop_corrupt(Section::Ac, &key.0)),
+                None => Fetch::Fault(self.drop_corrupt(Section::Ac, key.hash())),
             },
             Err(f) => Fetch::Fault(f),
         }
     }
 
     fn put_result(&self, key: &ActionKey, result: &ActionResult) -> Result<Put, StoreFault> {
-        self.write_atomic(Section::Ac, &key.0, &frame_result(result))?;
+        self.write_atomic(Section::Ac, key.hash(), &frame_result(result))?;
         Ok(Put::Stored)
     }
 
@@ -428,7 +423,7 @@ mod tests {
     fn result_round_trip_and_tamper_detected() {
         let dir = tempfile::tempdir().unwrap();
         let s = LocalStore::new(dir.path());
-        let key = ActionKey("a".repeat(64));
+        let key = ActionKey::from_hex(&"a".repeat(64)).unwrap();
         let r = ActionResult {
             outputs: BTreeMap::from([("o".to_string(), Digest::of(b"x"))]),
             exit_code: 0,
@@ -437,7 +432,7 @@ mod tests {
         };
         s.put_result(&key, &r).unwrap();
         assert_eq!(s.get_result(&key), Fetch::Hit(r));
-        let p = s.path_of(Section::Ac, &key.0);
+        let p = s.path_of(Section::Ac, key.hash());
         let mut b = fs::read(&p).unwrap();
         let n = b.len();
         b[n - 3] ^= 1;
@@ -469,9 +464,9 @@ mod tests {
         let outside = dir.path().join("outside");
         fs::write(&outside, b"abc").unwrap();
         let d = Digest::of(b"abc");
-        let key = ActionKey("b".repeat(64));
+        let key = ActionKey::from_hex(&"b".repeat(64)).unwrap();
         let blob = s.path_of(Section::Cas, &d.hash);
-        let result = s.path_of(Section::Ac, &key.0);
+        let result = s.path_of(Section::Ac, key.hash());
         fs::create_dir_all(blob.parent().unwrap()).unwrap();
         fs::create_dir_all(result.parent().unwrap()).unwrap();
         type Make = fn(&Path, &Path);
@@ -536,7 +531,7 @@ mod tests {
         // A section that is not a directory: dropped on read, listed by verify.
         let ac = dir.path().join("ac");
         fs::write(&ac, b"").unwrap();
-        let key = ActionKey("a".repeat(64));
+        let key = ActionKey::from_hex(&"a".repeat(64)).unwrap();
         let Fetch::Fault(f) = s.get_result(&key) else {
             panic!("not a fault")
         };
