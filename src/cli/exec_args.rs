@@ -1,5 +1,5 @@
 //! Flags shared by every command that executes actions (`-j`, `--cc`,
-//! `--remote-cache`, `--remote-upload`), defined once.
+//! `--remote-*`), defined once.
 
 use clap::{ArgAction, Args};
 use std::path::PathBuf;
@@ -17,12 +17,35 @@ pub struct ExecArgs {
     /// C compiler to use (default: $COEX_CC, else clang on PATH)
     #[arg(long = "cc", value_name = "PATH")]
     pub cc: Option<PathBuf>,
-    /// Shared HTTP cache, Bazel protocol, http:// only (default: $COEX_REMOTE_CACHE)
+    /// Shared cache: grpc://HOST:PORT or grpcs:// (REAPI), http:// or https:// (Bazel HTTP protocol) (default: $COEX_REMOTE_CACHE)
     #[arg(long = "remote-cache", value_name = "URL")]
     pub remote_cache: Option<String>,
     /// Upload results to the remote cache (`--remote-upload=false`: read only)
     #[arg(long = "remote-upload", value_name = "BOOL", default_value_t = true, action = ArgAction::Set)]
     pub remote_upload: bool,
+    /// REAPI instance name of a grpc:// cache (default: $COEX_REMOTE_INSTANCE_NAME, else none)
+    #[arg(long = "remote-instance-name", value_name = "NAME")]
+    pub remote_instance_name: Option<String>,
+    /// Header sent with every remote request, e.g. `x-api-key=KEY` (repeatable)
+    #[arg(long = "remote-header", value_name = "NAME=VALUE")]
+    pub remote_header: Vec<String>,
+    /// PEM file of the roots to trust for https:// and grpcs:// instead of the public ones (default: $COEX_REMOTE_CA)
+    #[arg(long = "remote-ca", value_name = "FILE")]
+    pub remote_ca: Option<PathBuf>,
+    /// File holding the secret key that signs uploaded results (default: the key in $COEX_REMOTE_SIGNING_KEY)
+    #[arg(long = "remote-signing-key", value_name = "FILE")]
+    pub remote_signing_key: Option<PathBuf>,
+    /// Public key (64 hex digits, or a file holding them): use only remote results it signed (default: $COEX_REMOTE_VERIFY_KEY)
+    #[arg(long = "remote-verify-key", value_name = "KEY|FILE")]
+    pub remote_verify_key: Option<String>,
+}
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn bad_remote(headline: String, fix: &str) -> Failure {
+    Failure::with_body(headline, fix)
 }
 
 impl ExecArgs {
@@ -34,20 +57,90 @@ impl ExecArgs {
         o.jobs = self.jobs.unwrap_or(0);
         o.echo_warnings = true;
         o.progress = true;
-        o.remote = self
+        o.remote = match self
             .remote_cache
             .clone()
-            .or_else(|| std::env::var("COEX_REMOTE_CACHE").ok())
-            .filter(|u| !u.is_empty())
-            .map(|url| RemoteOptions::new(url, self.remote_upload));
-        if let Some(r) = &o.remote {
-            if !r.url.starts_with("http://") {
-                return Err(Failure::with_body(
-                    format!("unsupported remote cache URL '{}'", r.url),
-                    "Only http:// URLs are supported (this coex is built without TLS).\nUse e.g. --remote-cache http://127.0.0.1:8080/cache",
-                ));
-            }
-        }
+            .or_else(|| env_nonempty("COEX_REMOTE_CACHE"))
+        {
+            Some(url) if !url.is_empty() => Some(self.remote_options(url)?),
+            _ => None,
+        };
         Ok(o)
     }
+
+    /// The remote options, every flag checked now (a bad key or header is
+    /// an error before anything runs, not a warning halfway through).
+    fn remote_options(&self, url: String) -> Result<RemoteOptions, Failure> {
+        let shown = crate::exec::remote::http::redact(&url);
+        let grpc = url.starts_with("grpc://") || url.starts_with("grpcs://");
+        if !grpc && !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err(bad_remote(
+                format!("unsupported remote cache URL '{shown}'"),
+                "Use grpc://HOST:PORT or grpcs://HOST:PORT for a REAPI server (bazel-remote, BuildGrid, \
+                 Buildbarn, BuildBuddy, …),\nor http(s)://HOST:PORT/PATH for a Bazel HTTP cache, e.g. \
+                 --remote-cache grpc://127.0.0.1:9092",
+            ));
+        }
+        let mut r = RemoteOptions::new(url, self.remote_upload);
+        r.instance_name = self
+            .remote_instance_name
+            .clone()
+            .or_else(|| env_nonempty("COEX_REMOTE_INSTANCE_NAME"))
+            .unwrap_or_default();
+        if !grpc && !r.instance_name.is_empty() {
+            return Err(bad_remote(
+                format!("--remote-instance-name '{}' needs a grpc:// cache", r.instance_name),
+                "The Bazel HTTP protocol has no instance names: put the instance in the URL path instead, \
+                 e.g. http://HOST:PORT/INSTANCE",
+            ));
+        }
+        r.headers = parse_headers(&self.remote_header)?;
+        r.ca_file = self
+            .remote_ca
+            .clone()
+            .or_else(|| env_nonempty("COEX_REMOTE_CA").map(PathBuf::from));
+        r.signing_key = match &self.remote_signing_key {
+            Some(f) => Some(std::fs::read_to_string(f).map_err(|e| {
+                Failure::new(format!(
+                    "cannot read the signing key file {}: {e}",
+                    f.display()
+                ))
+            })?),
+            None => env_nonempty("COEX_REMOTE_SIGNING_KEY"),
+        };
+        r.verify_key = self
+            .remote_verify_key
+            .clone()
+            .or_else(|| env_nonempty("COEX_REMOTE_VERIFY_KEY"));
+        // Opening checks keys and the CA file without any network I/O.
+        crate::exec::remote::RemoteStore::open(&r).map_err(|f| {
+            bad_remote(
+                format!("cannot use the remote cache {shown}: {}", f.detail),
+                "Fix or remove the --remote-* flag (or COEX_REMOTE_* variable) named above; \
+                 `coex cache keygen` makes a key pair",
+            )
+        })?;
+        Ok(r)
+    }
+}
+
+/// `NAME=VALUE` pairs from `--remote-header`.
+fn parse_headers(raw: &[String]) -> Result<Vec<(String, String)>, Failure> {
+    raw.iter()
+        .map(|h| {
+            let (k, v) = h.split_once('=').unwrap_or((h.as_str(), ""));
+            let name_ok = !k.is_empty()
+                && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+            let value_ok = h.contains('=') && v.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b));
+            if name_ok && value_ok {
+                Ok((k.to_ascii_lowercase(), v.to_string()))
+            } else {
+                Err(bad_remote(
+                    format!("invalid --remote-header '{k}=…'"),
+                    "Write it as NAME=VALUE: a name of letters, digits, '-' or '_', and a printable ASCII value, \
+                     e.g. --remote-header x-api-key=SECRET",
+                ))
+            }
+        })
+        .collect()
 }

@@ -30,7 +30,13 @@ impl<S: Store> Store for ReadOnly<S> {
     fn get_blob(&self, digest: &Digest) -> Fetch<Vec<u8>> {
         self.0.get_blob(digest)
     }
+    fn get_blobs(&self, digests: &[&Digest]) -> Vec<Fetch<Vec<u8>>> {
+        self.0.get_blobs(digests)
+    }
     fn put_blob(&self, _digest: &Digest, _bytes: &[u8]) -> Result<Put, StoreFault> {
+        Ok(Put::Skipped)
+    }
+    fn put_blobs(&self, _blobs: &[(&Digest, &[u8])]) -> Result<Put, StoreFault> {
         Ok(Put::Skipped)
     }
     fn get_result(&self, key: &ActionKey) -> Fetch<ActionResult> {
@@ -89,6 +95,14 @@ pub enum CacheWarning {
         /// What failed.
         detail: String,
     },
+    /// The remote sent a result not signed by the required key; it was
+    /// treated as a miss (said once per build; the remote stays in use).
+    RemoteUntrusted {
+        /// The remote's location.
+        remote: String,
+        /// Which entry and why.
+        detail: String,
+    },
     /// The local cache cannot be written; results are not stored.
     LocalUnwritable {
         /// The cache root.
@@ -110,6 +124,11 @@ impl std::fmt::Display for CacheWarning {
                 f,
                 "warning: remote cache {remote} failed ({detail}); building locally without it"
             ),
+            CacheWarning::RemoteUntrusted { remote, detail } => write!(
+                f,
+                "warning: remote cache {remote}: {detail}; not used (rebuilt locally). \
+                 Results are used only when signed by --remote-verify-key"
+            ),
             CacheWarning::LocalUnwritable { cache, detail } => write!(
                 f,
                 "warning: cannot write to the local cache {cache} ({detail}); building without storing results"
@@ -124,6 +143,8 @@ pub struct CacheStack {
     verified: VerifiedMemo,
     remote: Option<Box<dyn Store>>,
     remote_off: AtomicBool,
+    /// Set by the first unsigned or forged remote result (one warning).
+    untrusted_seen: AtomicBool,
     /// Set by the first local write failure: nothing more is written.
     local_writes_off: AtomicBool,
     /// Blobs that could not be stored locally, by digest.
@@ -140,6 +161,7 @@ impl CacheStack {
             local,
             remote,
             remote_off: AtomicBool::new(false),
+            untrusted_seen: AtomicBool::new(false),
             local_writes_off: AtomicBool::new(false),
             memory: Mutex::new(HashMap::new()),
             warnings: Mutex::new(Vec::new()),
@@ -209,15 +231,27 @@ impl CacheStack {
         }
     }
 
+    /// A remote fault: an untrusted result is a miss (warned once, the
+    /// remote stays on); anything else warns once and turns the remote off.
     fn remote_fault(&self, f: &StoreFault) {
-        if !self.remote_off.swap(true, Ordering::SeqCst) {
-            let loc = self
-                .remote
+        let loc = || {
+            self.remote
                 .as_ref()
                 .map(|r| r.location())
-                .unwrap_or_default();
+                .unwrap_or_default()
+        };
+        if f.kind == FaultKind::Untrusted {
+            if !self.untrusted_seen.swap(true, Ordering::SeqCst) {
+                self.warn(CacheWarning::RemoteUntrusted {
+                    remote: loc(),
+                    detail: f.detail.clone(),
+                });
+            }
+            return;
+        }
+        if !self.remote_off.swap(true, Ordering::SeqCst) {
             self.warn(CacheWarning::RemoteDisabled {
-                remote: loc,
+                remote: loc(),
                 detail: f.detail.clone(),
             });
         }
@@ -343,11 +377,14 @@ impl CacheStack {
                 return None;
             }
         };
-        for d in r.blobs() {
-            if self.local_blob(d).is_some() {
-                continue;
-            }
-            match remote.get_blob(d) {
+        // Every missing blob in one request (one round trip over gRPC).
+        let blobs = r.blobs();
+        let missing: Vec<&Digest> = blobs
+            .into_iter()
+            .filter(|d| self.local_blob(d).is_none())
+            .collect();
+        for (d, got) in missing.iter().zip(remote.get_blobs(&missing)) {
+            match got {
                 Fetch::Hit(bytes) => self.store_blob(d, &bytes),
                 Fetch::Miss => return None,
                 Fetch::Fault(f) => {
@@ -388,11 +425,11 @@ impl CacheStack {
             self.store_result(key, result);
         }
         if let Some(remote) = self.remote() {
-            for (d, b) in blobs {
-                if let Err(f) = remote.put_blob(d, b) {
-                    self.remote_fault(&f);
-                    return Ok(());
-                }
+            // One existence check and batched uploads, then the result.
+            let all: Vec<(&Digest, &[u8])> = blobs.iter().map(|(d, b)| (d, b.as_slice())).collect();
+            if let Err(f) = remote.put_blobs(&all) {
+                self.remote_fault(&f);
+                return Ok(());
             }
             if let Err(f) = remote.put_result(key, result) {
                 self.remote_fault(&f);

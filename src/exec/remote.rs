@@ -1,217 +1,287 @@
-//! The shared HTTP cache, spoken in Bazel's HTTP cache protocol.
+//! The shared remote cache, over gRPC (REAPI v2) or HTTP (Bazel's protocol).
 //!
-//! `GET/PUT URL/ac/<action key>` holds action results and
-//! `GET/PUT URL/cas/<sha256 hex>` holds blobs. Blobs are named by SHA-256 on
-//! the wire (what bazel-remote checks), while everything local is BLAKE3; an
-//! AC entry therefore carries the BLAKE3 → SHA-256 map of the blobs it names
-//! (JSON, see docs/cache.md). A plain nginx WebDAV server stores anything;
-//! bazel-remote needs `--disable_http_ac_validation` for these JSON entries.
-//! Only `http://` is supported (ureq is built without TLS).
+//! The wires differ only in how bytes move ([`transport::Transport`]); what
+//! may be trusted is decided here, once for both: every blob is checked
+//! against both of its names (local BLAKE3 and wire SHA-256) before it is
+//! returned, a result must decode as coex's REAPI `ActionResult`, and with a
+//! verify key only results signed for exactly this action are used. Nothing
+//! unchecked is returned, so nothing unchecked reaches the local cache.
 //!
-//! Every byte fetched is checked against both names before it is returned.
+//! The connection is opened on first use, so a build that never asks the
+//! remote does no network I/O, and a server that cannot be reached is one
+//! fault (one warning) rather than an error before the build starts.
 
+pub mod grpc;
+pub mod http;
+pub mod options;
 pub mod signing;
 pub mod transport;
 pub mod wire;
 
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
+use self::options::RemoteOptions;
+use self::signing::{ResultSigner, ResultVerifier};
+use self::transport::{Transport, WireDigest};
+use self::wire::{action_digest, from_wire, to_wire, wire_digest, WireProblem};
 use super::action::{ActionKey, ActionResult};
-use super::digest::{Blake3Hash, Digest, Sha256Hash};
+use super::digest::{sha256_hex, Blake3Hash, Digest};
 use super::store::{FaultKind, Fetch, Put, Store, StoreFault};
 
-/// Format tag of a remote AC entry.
-pub const REMOTE_AC_FORMAT: &str = "coex-ac-v1";
-
-/// Largest AC entry accepted from a server.
-const MAX_AC_BYTES: u64 = 1 << 20;
-
-/// A remote AC entry: the result plus the wire names of its blobs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct RemoteEntry {
-    format: String,
-    result: ActionResult,
-    /// BLAKE3 → SHA-256 of every blob the result names (hex in JSON).
-    cas_sha256: BTreeMap<Blake3Hash, Sha256Hash>,
+/// Who signs what this store writes and whose signature its reads need.
+#[derive(Default)]
+pub struct Trust {
+    /// Signs every uploaded result.
+    pub signer: Option<ResultSigner>,
+    /// When set, a result is used only if this key verifies it.
+    pub verifier: Option<ResultVerifier>,
 }
 
-/// A Bazel-protocol HTTP cache at a base URL.
+type Connector = Box<dyn Fn() -> Result<Box<dyn Transport>, StoreFault> + Send + Sync>;
+
+/// A remote cache behind the [`Store`] interface.
 pub struct RemoteStore {
-    base: String,
-    agent: ureq::Agent,
-    /// BLAKE3 → SHA-256 names learned from results read or blobs written.
-    names: Mutex<BTreeMap<Blake3Hash, Sha256Hash>>,
+    shown: String,
+    connect: Connector,
+    transport: OnceLock<Result<Box<dyn Transport>, StoreFault>>,
+    /// BLAKE3 name → SHA-256 hex of blobs seen in results or uploaded.
+    names: Mutex<HashMap<Blake3Hash, String>>,
+    trust: Trust,
 }
 
 impl RemoteStore {
-    /// A client for `base_url` (e.g. `http://127.0.0.1:8080/cache`), with short
-    /// timeouts (connect 2 s, whole request 5 s) so a dead server costs little.
-    pub fn new(base_url: &str) -> Self {
-        Self::with_timeout(base_url, Duration::from_secs(5))
-    }
-
-    /// Like [`Self::new`] with another limit for a whole request.
-    pub fn with_timeout(base_url: &str, total: Duration) -> Self {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(2).min(total)))
-            .timeout_global(Some(total))
-            .build();
+    /// A store that connects through `connect` on first use; `shown` names
+    /// the server in messages (no credentials).
+    pub fn lazy(shown: String, connect: Connector, trust: Trust) -> Self {
         RemoteStore {
-            base: base_url.trim_end_matches('/').to_string(),
-            agent: ureq::Agent::new_with_config(config),
-            names: Mutex::new(BTreeMap::new()),
+            shown,
+            connect,
+            transport: OnceLock::new(),
+            names: Mutex::new(HashMap::new()),
+            trust,
         }
     }
 
-    fn remember(&self, blake3: Blake3Hash, sha: Sha256Hash) {
+    /// A store whose every operation reports `fault` (options that could
+    /// not be used: the build goes on locally after one warning).
+    pub fn failed(fault: StoreFault) -> Self {
+        let shown = "the remote cache".to_string();
+        Self::lazy(
+            shown,
+            Box::new(move || Err(fault.clone())),
+            Trust::default(),
+        )
+    }
+
+    /// The store for `--remote-cache` and its companion options.
+    pub fn open(opts: &RemoteOptions) -> Result<Self, StoreFault> {
+        let trust = opts.trust()?;
+        let ca_pem = opts.ca_pem()?;
+        let url = opts.url.clone();
+        if url.starts_with("grpc://") || url.starts_with("grpcs://") {
+            let ep = grpc::GrpcEndpoint {
+                url,
+                instance_name: opts.instance_name.clone(),
+                headers: opts.headers.clone(),
+                ca_pem,
+                timeout: opts.timeout,
+            };
+            let shown = match ep.instance_name.as_str() {
+                "" => http::redact(&ep.url),
+                i => format!("{}/{i}", http::redact(&ep.url)),
+            };
+            let connect: Connector = Box::new(move || {
+                grpc::GrpcTransport::connect(&ep).map(|t| Box::new(t) as Box<dyn Transport>)
+            });
+            return Ok(Self::lazy(shown, connect, trust));
+        }
+        let ep = http::HttpEndpoint {
+            url,
+            headers: opts.headers.clone(),
+            ca_pem,
+            timeout: opts.timeout,
+        };
+        let t = http::HttpTransport::new(&ep)?;
+        let shown = t.location();
+        let t = std::sync::Arc::new(t);
+        let connect: Connector =
+            Box::new(move || Ok(Box::new(SharedHttp(t.clone())) as Box<dyn Transport>));
+        Ok(Self::lazy(shown, connect, trust))
+    }
+
+    fn transport(&self) -> Result<&dyn Transport, StoreFault> {
+        match self.transport.get_or_init(|| (self.connect)()) {
+            Ok(t) => Ok(t.as_ref()),
+            Err(f) => Err(f.clone()),
+        }
+    }
+
+    fn remember(&self, blake3: Blake3Hash, sha: &str) {
         if let Ok(mut m) = self.names.lock() {
-            m.insert(blake3, sha);
+            m.insert(blake3, sha.to_string());
         }
     }
 
-    fn wire_name(&self, blake3: &Blake3Hash) -> Option<Sha256Hash> {
-        self.names.lock().ok()?.get(blake3).copied()
+    fn wire_name(&self, d: &Digest) -> Option<String> {
+        self.names.lock().ok()?.get(&d.hash).cloned()
     }
 
-    fn fault(&self, e: &ureq::Error, url: &str) -> StoreFault {
-        match e {
-            ureq::Error::StatusCode(c) => {
-                StoreFault::new(FaultKind::BadStatus(*c), format!("{url}: {e}"))
+    fn check_blob(&self, d: &Digest, sha: &str, got: Fetch<Vec<u8>>) -> Fetch<Vec<u8>> {
+        match got {
+            Fetch::Hit(bytes) if d.matches(&bytes) && sha256_hex(&bytes) == sha => {
+                Fetch::Hit(bytes)
             }
-            // More bytes than the digest's size: wrong content, not a network problem.
-            ureq::Error::BodyExceedsLimit(_) => StoreFault::new(
+            Fetch::Hit(_) => Fetch::Fault(StoreFault::new(
                 FaultKind::Corrupt,
-                format!("{url}: content does not match its digest (too long)"),
-            ),
-            _ => StoreFault::new(FaultKind::Unreachable, format!("{url}: {e}")),
+                format!(
+                    "{}/cas/{sha}: content does not match its digest",
+                    self.shown
+                ),
+            )),
+            other => other,
         }
     }
+}
 
-    fn get(&self, url: &str, limit: u64) -> Fetch<Vec<u8>> {
-        match self.agent.get(url).call() {
-            Ok(mut resp) => {
-                let status = resp.status().as_u16();
-                if status == 404 {
-                    return Fetch::Miss;
-                }
-                if status != 200 {
-                    return Fetch::Fault(StoreFault::new(
-                        FaultKind::BadStatus(status),
-                        format!("{url}: HTTP status {status}"),
-                    ));
-                }
-                match resp.body_mut().with_config().limit(limit).read_to_vec() {
-                    Ok(b) => Fetch::Hit(b),
-                    Err(e) => Fetch::Fault(self.fault(&e, url)),
-                }
-            }
-            Err(e) => Fetch::Fault(self.fault(&e, url)),
-        }
-    }
+/// The HTTP transport is built eagerly (it only validates the URL); this
+/// lets the lazy slot hold it like any other transport.
+struct SharedHttp(std::sync::Arc<http::HttpTransport>);
 
-    fn put(&self, url: &str, bytes: &[u8]) -> Result<Put, StoreFault> {
-        match self.agent.put(url).send(bytes) {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                if (200..300).contains(&status) {
-                    Ok(Put::Stored)
-                } else {
-                    Err(StoreFault::new(
-                        FaultKind::BadStatus(status),
-                        format!("PUT {url}: HTTP status {status}"),
-                    ))
-                }
-            }
-            Err(e) => Err(self.fault(&e, url)),
-        }
+impl Transport for SharedHttp {
+    fn get_action_result(&self, a: &WireDigest) -> Fetch<transport::WireResult> {
+        self.0.get_action_result(a)
     }
+    fn update_action_result(
+        &self,
+        a: &WireDigest,
+        r: &transport::WireResult,
+    ) -> Result<Put, StoreFault> {
+        self.0.update_action_result(a, r)
+    }
+    fn find_missing_blobs(&self, b: &[WireDigest]) -> Result<Vec<WireDigest>, StoreFault> {
+        self.0.find_missing_blobs(b)
+    }
+    fn read_blobs(&self, b: &[WireDigest]) -> Vec<Fetch<Vec<u8>>> {
+        self.0.read_blobs(b)
+    }
+    fn write_blobs(&self, b: &[(WireDigest, &[u8])]) -> Result<Put, StoreFault> {
+        self.0.write_blobs(b)
+    }
+    fn location(&self) -> String {
+        self.0.location()
+    }
+}
+
+/// The bytes a remote action digest is computed from.
+fn key_bytes(key: &ActionKey) -> Vec<u8> {
+    key.hash().as_bytes().to_vec()
 }
 
 impl Store for RemoteStore {
     fn get_blob(&self, digest: &Digest) -> Fetch<Vec<u8>> {
-        let Some(sha) = self.wire_name(&digest.hash) else {
-            return Fetch::Miss;
+        self.get_blobs(&[digest]).pop().unwrap_or(Fetch::Miss)
+    }
+
+    fn get_blobs(&self, digests: &[&Digest]) -> Vec<Fetch<Vec<u8>>> {
+        let t = match self.transport() {
+            Ok(t) => t,
+            Err(f) => return digests.iter().map(|_| Fetch::Fault(f.clone())).collect(),
         };
-        let url = format!("{}/cas/{sha}", self.base);
-        match self.get(&url, digest.size.saturating_add(1)) {
-            Fetch::Hit(bytes) => {
-                if digest.matches(&bytes) && Sha256Hash::of(&bytes) == sha {
-                    Fetch::Hit(bytes)
-                } else {
-                    Fetch::Fault(StoreFault::new(
-                        FaultKind::Corrupt,
-                        format!("{url}: content does not match its digest"),
-                    ))
-                }
-            }
-            other => other,
-        }
+        let named: Vec<Option<String>> = digests.iter().map(|d| self.wire_name(d)).collect();
+        let ask: Vec<WireDigest> = digests
+            .iter()
+            .zip(&named)
+            .filter_map(|(d, s)| s.as_ref().map(|s| wire_digest(s, d.size)))
+            .collect();
+        let mut answers = t.read_blobs(&ask).into_iter();
+        digests
+            .iter()
+            .zip(&named)
+            .map(|(d, s)| match s {
+                None => Fetch::Miss,
+                Some(sha) => self.check_blob(d, sha, answers.next().unwrap_or(Fetch::Miss)),
+            })
+            .collect()
     }
 
     fn put_blob(&self, digest: &Digest, bytes: &[u8]) -> Result<Put, StoreFault> {
-        let sha = Sha256Hash::of(bytes);
-        self.remember(digest.hash, sha);
-        self.put(&format!("{}/cas/{sha}", self.base), bytes)
+        self.put_blobs(&[(digest, bytes)])
+    }
+
+    fn put_blobs(&self, blobs: &[(&Digest, &[u8])]) -> Result<Put, StoreFault> {
+        let t = self.transport()?;
+        let wired: Vec<(WireDigest, &[u8])> = blobs
+            .iter()
+            .map(|(d, b)| {
+                let sha = sha256_hex(b);
+                self.remember(d.hash, &sha);
+                (wire_digest(&sha, d.size), *b)
+            })
+            .collect();
+        let all: Vec<WireDigest> = wired.iter().map(|(w, _)| w.clone()).collect();
+        let missing = t.find_missing_blobs(&all)?;
+        let send: Vec<(WireDigest, &[u8])> = wired
+            .into_iter()
+            .filter(|(w, _)| missing.contains(w))
+            .collect();
+        if send.is_empty() {
+            return Ok(Put::Stored);
+        }
+        t.write_blobs(&send)
     }
 
     fn get_result(&self, key: &ActionKey) -> Fetch<ActionResult> {
-        let url = format!("{}/ac/{key}", self.base);
-        match self.get(&url, MAX_AC_BYTES) {
-            Fetch::Hit(bytes) => match serde_json::from_slice::<RemoteEntry>(&bytes) {
-                Ok(entry)
-                    if entry.format == REMOTE_AC_FORMAT
-                        && entry
-                            .result
-                            .blobs()
-                            .iter()
-                            .all(|d| entry.cas_sha256.contains_key(&d.hash)) =>
-                {
-                    for (&b, &s) in &entry.cas_sha256 {
-                        self.remember(b, s);
-                    }
-                    Fetch::Hit(entry.result)
+        let t = match self.transport() {
+            Ok(t) => t,
+            Err(f) => return Fetch::Fault(f),
+        };
+        let kb = key_bytes(key);
+        let wire = match t.get_action_result(&action_digest(&kb)) {
+            Fetch::Hit(w) => w,
+            Fetch::Miss => return Fetch::Miss,
+            Fetch::Fault(f) => return Fetch::Fault(f),
+        };
+        match from_wire(&kb, &wire, self.trust.verifier.as_ref()) {
+            Ok(decoded) => {
+                for (b, s) in &decoded.wire_names {
+                    self.remember(*b, s);
                 }
-                _ => Fetch::Fault(StoreFault::new(
-                    FaultKind::Corrupt,
-                    format!("{url}: not a coex action result"),
-                )),
-            },
-            Fetch::Miss => Fetch::Miss,
-            Fetch::Fault(f) => Fetch::Fault(f),
+                Fetch::Hit(decoded.result)
+            }
+            Err(p) => {
+                let kind = match p {
+                    WireProblem::Malformed(_) => FaultKind::Corrupt,
+                    WireProblem::Unsigned | WireProblem::BadSignature => FaultKind::Untrusted,
+                };
+                Fetch::Fault(StoreFault::new(
+                    kind,
+                    format!("{}/ac/{key}: {p}", self.shown),
+                ))
+            }
         }
     }
 
     fn put_result(&self, key: &ActionKey, result: &ActionResult) -> Result<Put, StoreFault> {
-        let mut cas_sha256 = BTreeMap::new();
-        for d in result.blobs() {
-            match self.wire_name(&d.hash) {
-                Some(s) => {
-                    cas_sha256.insert(d.hash, s);
-                }
-                None => {
-                    return Err(StoreFault::new(
-                        FaultKind::Io,
-                        format!("blob {} was not uploaded before its result", d.hash),
-                    ))
-                }
-            }
+        let t = self.transport()?;
+        let names = self.names.lock().map(|m| m.clone()).unwrap_or_default();
+        if let Some(d) = result
+            .blobs()
+            .into_iter()
+            .find(|d| !names.contains_key(&d.hash))
+        {
+            return Err(StoreFault::new(
+                FaultKind::Io,
+                format!("blob {} was not uploaded before its result", d.hash),
+            ));
         }
-        let entry = RemoteEntry {
-            format: REMOTE_AC_FORMAT.to_string(),
-            result: result.clone(),
-            cas_sha256,
-        };
-        let body = serde_json::to_vec(&entry).map_err(|e| {
-            StoreFault::new(FaultKind::Io, format!("cannot encode action result: {e}"))
-        })?;
-        self.put(&format!("{}/ac/{key}", self.base), &body)
+        let sha = |d: &Digest| names.get(&d.hash).cloned().unwrap_or_default();
+        let kb = key_bytes(key);
+        let wire = to_wire(&kb, result, &sha, self.trust.signer.as_ref());
+        t.update_action_result(&action_digest(&kb), &wire)
     }
 
     fn location(&self) -> String {
-        self.base.clone()
+        self.shown.clone()
     }
 }

@@ -18,27 +18,7 @@ use super::local::LocalStore;
 use super::remote::RemoteStore;
 use super::store::Store;
 
-/// Where the shared cache is and whether we may write to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteOptions {
-    /// Base URL, e.g. `http://127.0.0.1:8080/cache`.
-    pub url: String,
-    /// False for `--remote-upload=false` (read only).
-    pub upload: bool,
-    /// Limit for one whole request (connecting is capped at 2 s as well).
-    pub timeout: std::time::Duration,
-}
-
-impl RemoteOptions {
-    /// A remote at `url` with the default 5 s request timeout.
-    pub fn new(url: impl Into<String>, upload: bool) -> Self {
-        RemoteOptions {
-            url: url.into(),
-            upload,
-            timeout: std::time::Duration::from_secs(5),
-        }
-    }
-}
+pub use super::remote::options::RemoteOptions;
 
 /// How to execute a graph.
 #[derive(Debug, Clone)]
@@ -138,7 +118,9 @@ impl Executor {
     /// An executor for these options (no I/O happens until [`Self::run`]).
     pub fn new(opts: &ExecOptions) -> Self {
         let remote: Option<Box<dyn Store>> = opts.remote.as_ref().map(|r| {
-            let store = RemoteStore::with_timeout(&r.url, r.timeout);
+            // Flags were checked by the CLI; a failure here still only costs
+            // the remote (one warning on first use), never the build.
+            let store = RemoteStore::open(r).unwrap_or_else(RemoteStore::failed);
             if r.upload {
                 Box::new(store) as Box<dyn Store>
             } else {

@@ -23,6 +23,9 @@ pub enum FaultKind {
     RpcStatus(i32),
     /// Bytes did not match the name they were stored under.
     Corrupt,
+    /// A result that is not signed by the key readers require: a miss, not
+    /// a broken server.
+    Untrusted,
     /// A local I/O error.
     Io,
 }
@@ -83,6 +86,20 @@ pub trait Store: Send + Sync {
     fn get_blob(&self, digest: &Digest) -> Fetch<Vec<u8>>;
     /// Stores a blob (its digest is computed by the caller and trusted).
     fn put_blob(&self, digest: &Digest, bytes: &[u8]) -> Result<Put, StoreFault>;
+    /// Fetches several blobs, one answer per digest in order. A remote
+    /// overrides this to ask in one round trip.
+    fn get_blobs(&self, digests: &[&Digest]) -> Vec<Fetch<Vec<u8>>> {
+        digests.iter().map(|d| self.get_blob(d)).collect()
+    }
+    /// Stores several blobs; a remote overrides this to skip the ones the
+    /// server has and send the rest in batches.
+    fn put_blobs(&self, blobs: &[(&Digest, &[u8])]) -> Result<Put, StoreFault> {
+        let mut out = Put::Skipped;
+        for (d, b) in blobs {
+            out = self.put_blob(d, b)?;
+        }
+        Ok(out)
+    }
     /// Looks up the result of an action.
     fn get_result(&self, key: &ActionKey) -> Fetch<ActionResult>;
     /// Records the result of a successful action.

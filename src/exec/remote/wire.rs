@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use super::signing::{ResultSigner, ResultVerifier};
 use super::transport::{WireDigest, WireResult};
 use crate::exec::action::ActionResult;
-use crate::exec::digest::{is_hex64, sha256_hex, Digest};
+use crate::exec::digest::{sha256_hex, Blake3Hash, Digest, Sha256Hash};
 
 /// Type URL of coex's metadata inside a stored `ActionResult`.
 pub const NAMES_TYPE_URL: &str = "type.googleapis.com/coex.v1.ResultNames";
@@ -99,7 +99,7 @@ pub fn to_wire(
             .into_iter()
             .map(|d| BlobName {
                 sha256: sha(d),
-                blake3: d.hash.clone(),
+                blake3: d.hash.to_hex(),
             })
             .collect(),
         signature: signer.map(|s| s.sign(key, result, sha)).unwrap_or_default(),
@@ -125,8 +125,8 @@ pub fn to_wire(
 pub struct Decoded {
     /// The result, in local (BLAKE3) names.
     pub result: ActionResult,
-    /// BLAKE3 hex → SHA-256 hex of every blob the result names.
-    pub wire_names: BTreeMap<String, String>,
+    /// BLAKE3 name → SHA-256 hex of every blob the result names.
+    pub wire_names: BTreeMap<Blake3Hash, String>,
 }
 
 /// Decodes a stored result of action `key`; with a verifier, only a result
@@ -151,29 +151,24 @@ pub fn from_wire(
         let size = u64::try_from(d.size_bytes).map_err(|_| bad("a negative blob size"))?;
         let blake3 = by_sha
             .get(d.hash.as_str())
-            .filter(|b| is_hex64(b) && is_hex64(&d.hash))
+            .filter(|_| Sha256Hash::from_hex(&d.hash).is_some())
+            .and_then(|b| Blake3Hash::from_hex(b))
             .ok_or_else(|| bad(&format!("{what} has no valid BLAKE3 name")))?;
-        Ok((
-            Digest {
-                hash: (*blake3).to_string(),
-                size,
-            },
-            d.hash.clone(),
-        ))
+        Ok((Digest { hash: blake3, size }, d.hash.clone()))
     };
     let mut wire_names = BTreeMap::new();
     let mut outputs = BTreeMap::new();
     for f in &wire.output_files {
         let (d, sha) = local(f.digest.as_ref(), &format!("output '{}'", f.path))?;
-        wire_names.insert(d.hash.clone(), sha);
+        wire_names.insert(d.hash, sha);
         if outputs.insert(f.path.clone(), d).is_some() {
             return Err(bad(&format!("output '{}' is listed twice", f.path)));
         }
     }
     let (stdout, s1) = local(wire.stdout_digest.as_ref(), "stdout")?;
     let (stderr, s2) = local(wire.stderr_digest.as_ref(), "stderr")?;
-    wire_names.insert(stdout.hash.clone(), s1);
-    wire_names.insert(stderr.hash.clone(), s2);
+    wire_names.insert(stdout.hash, s1);
+    wire_names.insert(stderr.hash, s2);
     let result = ActionResult {
         outputs,
         exit_code: wire.exit_code,
@@ -203,7 +198,7 @@ fn coex_names(wire: &WireResult) -> Result<ResultNames, WireProblem> {
 fn check_signature(
     key: &[u8],
     result: &ActionResult,
-    wire_names: &BTreeMap<String, String>,
+    wire_names: &BTreeMap<Blake3Hash, String>,
     signature: &[u8],
     verifier: &ResultVerifier,
 ) -> Result<(), WireProblem> {
@@ -234,11 +229,11 @@ mod tests {
         }
     }
 
-    fn names(r: &ActionResult) -> BTreeMap<String, String> {
+    fn names(r: &ActionResult) -> BTreeMap<Blake3Hash, String> {
         // The real SHA-256 of each blob is not needed here, only a stable name.
         r.blobs()
             .into_iter()
-            .map(|d| (d.hash.clone(), sha256_hex(d.hash.as_bytes())))
+            .map(|d| (d.hash, sha256_hex(d.hash.as_bytes())))
             .collect()
     }
 
