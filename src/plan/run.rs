@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::graph::{plan_program, PlanError, ProgramGraph, EXECUTABLE};
+use super::graph::{plan_program, ProgramGraph, EXECUTABLE};
 use super::program::{load_program, LoadedProgram, ProgramError};
 use super::resolver::Lookup;
 use crate::exec::{BuildReport, ExecError, ExecOptions, Executor};
@@ -51,10 +51,8 @@ pub fn plan(
     let clang = memo::clang(cache_dir, cc).map_err(|e| ProgramError::Other(e.to_string()))?;
     let coex = memo::coex_self(cache_dir)
         .map_err(|e| ProgramError::Other(format!("cannot read the coex executable: {e}")))?;
-    let graph = plan_program(&loaded, &clang, coex).map_err(|e| match e {
-        PlanError::Ffi(f) => ProgramError::Other(f.to_string()),
-        PlanError::Other(s) => ProgramError::Other(s),
-    })?;
+    let graph =
+        plan_program(&loaded, &clang, coex).map_err(|e| ProgramError::Other(e.to_string()))?;
     Ok((loaded, graph))
 }
 
