@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::ast::{ImportTarget, Item, Module};
 use super::diagnostic::Diagnostic;
+use super::load_error::{LoadError, ResolveError};
 use super::parser;
 use super::span::{index_u32, FileId, Span, MAX_SOURCE_BYTES, MAX_SOURCE_FILES};
 
@@ -110,8 +111,8 @@ pub struct LibraryModules {
 /// implements this; tests use [`DirLibraryResolver`].
 pub trait LibraryResolver {
     /// `spec` is the import string (`"regex.cxz"`, `"regex"`, `"lib/x.cxz"`).
-    /// Errors are complete worded texts starting with `error: `.
-    fn resolve(&self, spec: &str, importing_file: &Path) -> Result<LibraryModules, String>;
+    /// The loader reports an error as a diagnostic at the import.
+    fn resolve(&self, spec: &str, importing_file: &Path) -> Result<LibraryModules, ResolveError>;
 }
 
 /// A resolver over *unpacked* libraries: a directory `NAME/` holding
@@ -150,7 +151,7 @@ impl DirLibraryResolver {
 }
 
 impl LibraryResolver for DirLibraryResolver {
-    fn resolve(&self, spec: &str, importing_file: &Path) -> Result<LibraryModules, String> {
+    fn resolve(&self, spec: &str, importing_file: &Path) -> Result<LibraryModules, ResolveError> {
         let stem = spec.strip_suffix(".cxz").unwrap_or(spec);
         let name = stem.rsplit('/').next().unwrap_or(stem).to_string();
         let candidates = self.candidates(spec, importing_file);
@@ -160,22 +161,31 @@ impl LibraryResolver for DirLibraryResolver {
                 return read_library_dir(dir, &manifest);
             }
         }
-        let mut text = format!("error: Library '{name}' not found\n\nSearched in:\n");
-        for c in &candidates {
-            text.push_str(&format!("  - {}\n", c.display()));
-        }
-        text.push_str(&format!("\nTo install: coex pkg install {name}"));
-        Err(text)
+        Err(ResolveError::NotFound(
+            crate::cxz::search::LibraryNotFound {
+                name,
+                searched: candidates.iter().map(|c| c.display().to_string()).collect(),
+            },
+        ))
     }
 }
 
-fn read_library_dir(dir: &Path, manifest: &Path) -> Result<LibraryModules, String> {
-    let text = std::fs::read_to_string(manifest)
-        .map_err(|e| format!("error: cannot read {}: {e}", manifest.display()))?;
+fn read_library_dir(dir: &Path, manifest: &Path) -> Result<LibraryModules, ResolveError> {
+    let unreadable = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ResolveError::Unreadable { path, source }
+    };
+    let text = std::fs::read_to_string(manifest).map_err(unreadable(manifest))?;
     let value: toml::Table = text
         .parse()
-        .map_err(|e| format!("error: invalid manifest {}: {e}", manifest.display()))?;
-    let bad = |what: &str| format!("error: invalid manifest {}: {what}", manifest.display());
+        .map_err(|source| ResolveError::ManifestSyntax {
+            path: manifest.to_path_buf(),
+            source,
+        })?;
+    let bad = |problem| ResolveError::ManifestField {
+        path: manifest.to_path_buf(),
+        problem,
+    };
     let lib = value
         .get("library")
         .and_then(|v| v.as_table())
@@ -192,8 +202,7 @@ fn read_library_dir(dir: &Path, manifest: &Path) -> Result<LibraryModules, Strin
                 .as_str()
                 .ok_or_else(|| bad("[library].source must list strings"))?;
             let path = dir.join("src").join(s);
-            let src = std::fs::read_to_string(&path)
-                .map_err(|e| format!("error: cannot read {}: {e}", path.display()))?;
+            let src = std::fs::read_to_string(&path).map_err(unreadable(&path))?;
             modules.push((format!("src/{s}"), src));
         }
     }
@@ -283,8 +292,11 @@ pub struct LoadedProgram {
 }
 
 /// Loads `entry` and everything it imports. Only an unreadable entry file
-/// is fatal (a worded error); everything else becomes diagnostics.
-pub fn load_program(entry: &Path, resolver: &dyn LibraryResolver) -> Result<LoadedProgram, String> {
+/// is fatal; everything else becomes diagnostics.
+pub fn load_program(
+    entry: &Path,
+    resolver: &dyn LibraryResolver,
+) -> Result<LoadedProgram, LoadError> {
     let text = read_source(entry)?;
     Ok(load_text(entry, text, resolver))
 }
@@ -315,27 +327,19 @@ fn load_text(path: &Path, text: String, resolver: &dyn LibraryResolver) -> Loade
     loader.prog
 }
 
-fn read_source(path: &Path) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        let reason = match e.kind() {
-            std::io::ErrorKind::NotFound => "file not found".to_string(),
-            _ => e.to_string(),
-        };
-        format!("error: cannot read {}: {reason}", path.display())
+fn read_source(path: &Path) -> Result<String, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Unreadable {
+        path: path.to_path_buf(),
+        source,
     })?;
     if bytes.len() > MAX_SOURCE_BYTES {
-        return Err(format!(
-            "error: {} is too large: coex reads at most {} MiB of source per program",
-            path.display(),
-            MAX_SOURCE_BYTES >> 20
-        ));
+        return Err(LoadError::TooLarge {
+            path: path.to_path_buf(),
+        });
     }
-    String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "error: {} is not valid UTF-8 (first bad byte at offset {})\n\nCoex source files must be UTF-8 text.",
-            path.display(),
-            e.utf8_error().valid_up_to()
-        )
+    String::from_utf8(bytes).map_err(|e| LoadError::NotUtf8 {
+        path: path.to_path_buf(),
+        offset: e.utf8_error().valid_up_to(),
     })
 }
 
@@ -498,8 +502,9 @@ impl Loader<'_> {
                 return match read_source(c) {
                     Ok(text) => Some((self.add_program_module(c, text), true)),
                     Err(e) => {
-                        let msg = e.strip_prefix("error: ").unwrap_or(&e).to_string();
-                        self.prog.diagnostics.push(Diagnostic::error(span, msg));
+                        self.prog
+                            .diagnostics
+                            .push(Diagnostic::error(span, e.to_string()));
                         None
                     }
                 };
@@ -518,17 +523,8 @@ impl Loader<'_> {
     fn import_library(&mut self, spec: &str, span: Span, from: &Path) -> Option<(UnitId, bool)> {
         let lib = match self.resolver.resolve(spec, from) {
             Ok(lib) => lib,
-            Err(text) => {
-                let text = text.strip_prefix("error: ").unwrap_or(&text);
-                let (head, body) = match text.split_once("\n\n") {
-                    Some((h, b)) => (h.to_string(), Some(b.to_string())),
-                    None => (text.to_string(), None),
-                };
-                let mut d = Diagnostic::error(span, head);
-                if let Some(b) = body {
-                    d = d.with_body(b);
-                }
-                self.prog.diagnostics.push(d);
+            Err(e) => {
+                self.prog.diagnostics.push(e.to_diagnostic(span));
                 return None;
             }
         };

@@ -61,10 +61,9 @@ pub fn load_program(
     cache_dir: Option<&Path>,
 ) -> Result<LoadedProgram, ProgramError> {
     let resolver = CxzResolver::with_cache(lookup, cache_dir);
-    resolver
-        .open_all_fixed()
-        .map_err(ProgramError::Diagnostics)?;
-    let (prog, diags) = lang::check_file(main, &resolver).map_err(ProgramError::Diagnostics)?;
+    let worded = |e: &dyn std::error::Error| ProgramError::Diagnostics(format!("error: {e}"));
+    resolver.open_all_fixed().map_err(|e| worded(&e))?;
+    let (prog, diags) = lang::check_file(main, &resolver).map_err(|e| worded(&e))?;
     if lang::has_errors(&diags) {
         return Err(ProgramError::Diagnostics(render(&prog, &diags, main)));
     }

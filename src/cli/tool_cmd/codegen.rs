@@ -80,7 +80,7 @@ impl StagedSources {
             fixed.insert(name, super::absolute(&path)?);
         }
         let resolver = CxzResolver::new(Lookup::Fixed(fixed));
-        resolver.open_all_fixed().map_err(Failure::worded)?;
+        resolver.open_all_fixed().map_err(Failure::new)?;
         let scratch = scratch_dir()?;
         let root = scratch.path();
         let mut staged = Vec::new();
@@ -118,7 +118,7 @@ impl StagedSources {
     /// Loads and checks the program starting at `entry`; errors are rendered
     /// as `coex check` renders them, warnings go to stderr.
     fn check(&self, entry: &Path) -> Result<lang::CheckedProgram, Failure> {
-        let (program, diags) = lang::check_file(entry, &self.resolver).map_err(Failure::worded)?;
+        let (program, diags) = lang::check_file(entry, &self.resolver).map_err(Failure::new)?;
         let rendered = lang::render_text(&program.sources, &diags);
         let errors = diags.iter().filter(|d| d.is_error()).count();
         if errors > 0 {
