@@ -297,18 +297,37 @@ pub fn load_program(
     entry: &Path,
     resolver: &dyn LibraryResolver,
 ) -> Result<LoadedProgram, LoadError> {
-    let text = read_source(entry)?;
-    Ok(load_text(entry, text, resolver))
+    load_program_in(Path::new(""), entry, resolver)
+}
+
+/// [`load_program`] for a program whose files live under `root` (a private
+/// copy in a scratch folder): `entry`, and every program file's name in
+/// the [`SourceMap`], in diagnostics, in a [`LoadError`] and in
+/// [`UnitOrigin::Program`], is relative to `root`. Messages then name the
+/// files as the user knows them, not where the copy happens to be.
+pub fn load_program_in(
+    root: &Path,
+    entry: &Path,
+    resolver: &dyn LibraryResolver,
+) -> Result<LoadedProgram, LoadError> {
+    let text = read_source(&root.join(entry), entry)?;
+    Ok(load_text(root, entry, text, resolver))
 }
 
 /// Loads a program from in-memory text (tests, fuzzing, benchmarks).
 pub fn load_source(name: &str, text: &str, resolver: &dyn LibraryResolver) -> LoadedProgram {
-    load_text(Path::new(name), text.to_string(), resolver)
+    load_text(Path::new(""), Path::new(name), text.to_string(), resolver)
 }
 
-/// Loads the program whose entry module `path` holds `text`.
-fn load_text(path: &Path, text: String, resolver: &dyn LibraryResolver) -> LoadedProgram {
+/// Loads the program whose entry module `path` (under `root`) holds `text`.
+fn load_text(
+    root: &Path,
+    path: &Path,
+    text: String,
+    resolver: &dyn LibraryResolver,
+) -> LoadedProgram {
     let mut loader = Loader {
+        root,
         resolver,
         prog: LoadedProgram {
             sources: SourceMap::default(),
@@ -327,8 +346,9 @@ fn load_text(path: &Path, text: String, resolver: &dyn LibraryResolver) -> Loade
     loader.prog
 }
 
-fn read_source(path: &Path) -> Result<String, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Unreadable {
+/// Reads the source file at `on_disk`, called `path` in errors.
+fn read_source(on_disk: &Path, path: &Path) -> Result<String, LoadError> {
+    let bytes = std::fs::read(on_disk).map_err(|source| LoadError::Unreadable {
         path: path.to_path_buf(),
         source,
     })?;
@@ -344,6 +364,8 @@ fn read_source(path: &Path) -> Result<String, LoadError> {
 }
 
 struct Loader<'r> {
+    /// Where program files are read from; their names are relative to it.
+    root: &'r Path,
     resolver: &'r dyn LibraryResolver,
     prog: LoadedProgram,
     /// Canonical path of a program module → its unit.
@@ -398,7 +420,8 @@ impl Loader<'_> {
             modules: Vec::new(),
             imports: Vec::new(),
         });
-        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let on_disk = self.root.join(path);
+        let key = std::fs::canonicalize(&on_disk).unwrap_or(on_disk);
         self.by_path.insert(key, unit);
         self.parse_into(unit, path.display().to_string(), text);
         unit
@@ -494,12 +517,13 @@ impl Loader<'_> {
         let file = format!("{name}.coex");
         let candidates = [base.join(&file), base.join("lib").join(&file)];
         for c in &candidates {
-            if c.is_file() {
-                let key = std::fs::canonicalize(c).unwrap_or_else(|_| c.clone());
+            let on_disk = self.root.join(c);
+            if on_disk.is_file() {
+                let key = std::fs::canonicalize(&on_disk).unwrap_or_else(|_| on_disk.clone());
                 if let Some(&u) = self.by_path.get(&key) {
                     return Some((u, false));
                 }
-                return match read_source(c) {
+                return match read_source(&on_disk, c) {
                     Ok(text) => Some((self.add_program_module(c, text), true)),
                     Err(e) => {
                         self.prog
@@ -521,7 +545,7 @@ impl Loader<'_> {
     }
 
     fn import_library(&mut self, spec: &str, span: Span, from: &Path) -> Option<(UnitId, bool)> {
-        let lib = match self.resolver.resolve(spec, from) {
+        let lib = match self.resolver.resolve(spec, &self.root.join(from)) {
             Ok(lib) => lib,
             Err(e) => {
                 self.prog.diagnostics.push(e.to_diagnostic(span));

@@ -69,7 +69,18 @@ pub fn check_file(
     path: &Path,
     resolver: &dyn LibraryResolver,
 ) -> Result<(CheckedProgram, Vec<Diagnostic>), LoadError> {
-    let loaded = loader::load_program(path, resolver)?;
+    check_file_in(Path::new(""), path, resolver)
+}
+
+/// [`check_file`] for a program copied under `root`: file names in the
+/// result and its diagnostics are relative to `root` (see
+/// [`loader::load_program_in`]).
+pub fn check_file_in(
+    root: &Path,
+    path: &Path,
+    resolver: &dyn LibraryResolver,
+) -> Result<(CheckedProgram, Vec<Diagnostic>), LoadError> {
+    let loaded = loader::load_program_in(root, path, resolver)?;
     Ok(check_program(loaded))
 }
 

@@ -60,10 +60,21 @@ pub fn load_program(
     lookup: Lookup,
     cache_dir: Option<&Path>,
 ) -> Result<LoadedProgram, ProgramError> {
+    load_program_in(Path::new(""), main, lookup, cache_dir)
+}
+
+/// [`load_program`] for a program copied under `root`: `main` and every
+/// program file named in diagnostics and in the result are relative to it.
+fn load_program_in(
+    root: &Path,
+    main: &Path,
+    lookup: Lookup,
+    cache_dir: Option<&Path>,
+) -> Result<LoadedProgram, ProgramError> {
     let resolver = CxzResolver::with_cache(lookup, cache_dir);
     let worded = |e: &dyn std::error::Error| ProgramError::Diagnostics(format!("error: {e}"));
     resolver.open_all_fixed().map_err(|e| worded(&e))?;
-    let (prog, diags) = lang::check_file(main, &resolver).map_err(|e| worded(&e))?;
+    let (prog, diags) = lang::check_file_in(root, main, &resolver).map_err(|e| worded(&e))?;
     if lang::has_errors(&diags) {
         return Err(ProgramError::Diagnostics(render(&prog, &diags, main)));
     }
@@ -122,8 +133,10 @@ pub fn compile_object(program: &LoadedProgram) -> Result<Vec<u8>, ProgramError> 
 /// The body of `coex tool codegen`: the main file, the modules it imports
 /// by name and the libraries by import name → object bytes. The sources
 /// are copied into a private directory laid out flat (`NAME.coex` beside
-/// the main file) so `import NAME` finds exactly the given file; no path
-/// reaches the object (runtime errors name files by file name).
+/// the main file) so `import NAME` finds exactly the given file, and
+/// loaded relative to it, so diagnostics name `main.coex` and `NAME.coex`
+/// and never the directory; no path reaches the object either (runtime
+/// errors name files by file name).
 pub fn codegen_tool(
     main: &Path,
     modules: &BTreeMap<String, PathBuf>,
@@ -163,10 +176,11 @@ pub fn codegen_tool(
             )
         })
         .collect();
-    let prefix = format!("{}/", scratch.path().display());
-    let loaded = load_program(&copied_main, Lookup::Fixed(cxz), None).map_err(|e| match e {
-        ProgramError::Diagnostics(t) => ProgramError::Diagnostics(t.replace(&prefix, "")),
-        other => other,
-    })?;
+    let loaded = load_program_in(
+        scratch.path(),
+        Path::new(main_name),
+        Lookup::Fixed(cxz),
+        None,
+    )?;
     compile_object(&loaded)
 }
