@@ -19,16 +19,14 @@ use super::{
 use crate::atomic_file::Input;
 use crate::failure::{CmdResult, Failure};
 use crate::lang;
-use crate::plan::program::{codegen_tool, ProgramError};
+use crate::plan::program::codegen_tool;
 use crate::plan::resolver::{CxzResolver, Lookup};
 
 /// Runs `coex tool codegen`.
 pub fn run(args: &CodegenArgs) -> CmdResult {
     let (modules, cxz) = args.imports.parse()?;
-    let object = codegen_tool(&args.main, &modules, &cxz).map_err(|e| match e {
-        ProgramError::Diagnostics(text) => Failure::worded(text),
-        ProgramError::Other(text) => Failure::new(text),
-    })?;
+    let object =
+        codegen_tool(&args.main, &modules, &cxz).map_err(crate::cli::build_cmd::to_failure)?;
     let mut inputs = vec![Input::new(&args.main, "--main")];
     inputs.extend(import_inputs(&modules, &cxz));
     write_output_protecting(&args.output, &object, &inputs)?;
