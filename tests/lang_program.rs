@@ -7,13 +7,13 @@ use std::path::Path;
 use coex::lang::ast::{ExprKind, Item, StmtKind};
 use coex::lang::program::{Builtin, CallTarget, NameRef};
 use coex::lang::types::Ty;
-use coex::lang::{self, LibraryModules, LibraryResolver, ManifestSymbol};
+use coex::lang::{self, LibraryModules, LibraryResolver, ManifestSymbol, ResolveError};
 
 /// Libraries held in memory, keyed by name.
 struct MemoryLibraries(Vec<LibraryModules>);
 
 impl LibraryResolver for MemoryLibraries {
-    fn resolve(&self, spec: &str, _from: &Path) -> Result<LibraryModules, String> {
+    fn resolve(&self, spec: &str, _from: &Path) -> Result<LibraryModules, ResolveError> {
         let name = spec
             .trim_end_matches(".cxz")
             .rsplit('/')
@@ -23,7 +23,10 @@ impl LibraryResolver for MemoryLibraries {
             .iter()
             .find(|l| l.name == name)
             .cloned()
-            .ok_or_else(|| format!("error: Library '{name}' not found"))
+            .ok_or_else(|| ResolveError::NotGiven {
+                name: name.to_string(),
+                given: self.0.iter().map(|l| l.name.clone()).collect(),
+            })
     }
 }
 

@@ -45,12 +45,13 @@ pub struct RunArgs {
     pub args: Vec<std::ffi::OsString>,
 }
 
-/// A program build's error as the CLI prints it (diagnostics are already
-/// rendered text); shared by every command that loads a program.
+/// A program build's error as the CLI prints it: diagnostics rendered
+/// with their snippets and closing line, anything else as `error: …`;
+/// shared by every command that loads a program.
 pub(super) fn to_failure(e: ProgramError) -> Failure {
     match e {
-        ProgramError::Diagnostics(text) => Failure::worded(text),
-        ProgramError::Other(text) => Failure::new(text),
+        ProgramError::Diagnostics(d) => Failure::worded(d.render()),
+        other => Failure::new(other),
     }
 }
 
@@ -71,8 +72,8 @@ fn build_it(
         output: output.map(Path::to_path_buf),
     };
     let build = build_program_checked(&p.file, &opts, before_run).map_err(to_failure)?;
-    if !build.warnings.is_empty() {
-        eprint!("{}", build.warnings);
+    if let Some(warnings) = &build.warnings {
+        eprint!("{}", warnings.render());
     }
     Ok(build)
 }
@@ -115,8 +116,7 @@ pub fn build(args: BuildArgs) -> CmdResult {
     check_output(&OutputTarget::new(&out).with_inputs(&inputs)).map_err(Failure::new)?;
     let build = build_it(&args.program, false, Some(&out), |loaded| {
         inputs = program_inputs(&main, loaded);
-        check_output(&OutputTarget::new(&out).with_inputs(&inputs))
-            .map_err(|e| ProgramError::Other(e.to_string()))
+        Ok(check_output(&OutputTarget::new(&out).with_inputs(&inputs))?)
     })?;
     // `None`: OUT already holds these bytes (written by an earlier build).
     if let Some(bytes) = &build.executable {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::ast::{ImportTarget, Item, Module};
 use super::diagnostic::Diagnostic;
+use super::load_error::{LoadError, ResolveError};
 use super::parser;
 use super::span::{index_u32, FileId, Span, MAX_SOURCE_BYTES, MAX_SOURCE_FILES};
 
@@ -110,8 +111,8 @@ pub struct LibraryModules {
 /// implements this; tests use [`DirLibraryResolver`].
 pub trait LibraryResolver {
     /// `spec` is the import string (`"regex.cxz"`, `"regex"`, `"lib/x.cxz"`).
-    /// Errors are complete worded texts starting with `error: `.
-    fn resolve(&self, spec: &str, importing_file: &Path) -> Result<LibraryModules, String>;
+    /// The loader reports an error as a diagnostic at the import.
+    fn resolve(&self, spec: &str, importing_file: &Path) -> Result<LibraryModules, ResolveError>;
 }
 
 /// A resolver over *unpacked* libraries: a directory `NAME/` holding
@@ -150,7 +151,7 @@ impl DirLibraryResolver {
 }
 
 impl LibraryResolver for DirLibraryResolver {
-    fn resolve(&self, spec: &str, importing_file: &Path) -> Result<LibraryModules, String> {
+    fn resolve(&self, spec: &str, importing_file: &Path) -> Result<LibraryModules, ResolveError> {
         let stem = spec.strip_suffix(".cxz").unwrap_or(spec);
         let name = stem.rsplit('/').next().unwrap_or(stem).to_string();
         let candidates = self.candidates(spec, importing_file);
@@ -160,22 +161,31 @@ impl LibraryResolver for DirLibraryResolver {
                 return read_library_dir(dir, &manifest);
             }
         }
-        let mut text = format!("error: Library '{name}' not found\n\nSearched in:\n");
-        for c in &candidates {
-            text.push_str(&format!("  - {}\n", c.display()));
-        }
-        text.push_str(&format!("\nTo install: coex pkg install {name}"));
-        Err(text)
+        Err(ResolveError::NotFound(
+            crate::cxz::search::LibraryNotFound {
+                name,
+                searched: candidates.iter().map(|c| c.display().to_string()).collect(),
+            },
+        ))
     }
 }
 
-fn read_library_dir(dir: &Path, manifest: &Path) -> Result<LibraryModules, String> {
-    let text = std::fs::read_to_string(manifest)
-        .map_err(|e| format!("error: cannot read {}: {e}", manifest.display()))?;
+fn read_library_dir(dir: &Path, manifest: &Path) -> Result<LibraryModules, ResolveError> {
+    let unreadable = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ResolveError::Unreadable { path, source }
+    };
+    let text = std::fs::read_to_string(manifest).map_err(unreadable(manifest))?;
     let value: toml::Table = text
         .parse()
-        .map_err(|e| format!("error: invalid manifest {}: {e}", manifest.display()))?;
-    let bad = |what: &str| format!("error: invalid manifest {}: {what}", manifest.display());
+        .map_err(|source| ResolveError::ManifestSyntax {
+            path: manifest.to_path_buf(),
+            source,
+        })?;
+    let bad = |problem| ResolveError::ManifestField {
+        path: manifest.to_path_buf(),
+        problem,
+    };
     let lib = value
         .get("library")
         .and_then(|v| v.as_table())
@@ -192,8 +202,7 @@ fn read_library_dir(dir: &Path, manifest: &Path) -> Result<LibraryModules, Strin
                 .as_str()
                 .ok_or_else(|| bad("[library].source must list strings"))?;
             let path = dir.join("src").join(s);
-            let src = std::fs::read_to_string(&path)
-                .map_err(|e| format!("error: cannot read {}: {e}", path.display()))?;
+            let src = std::fs::read_to_string(&path).map_err(unreadable(&path))?;
             modules.push((format!("src/{s}"), src));
         }
     }
@@ -283,20 +292,42 @@ pub struct LoadedProgram {
 }
 
 /// Loads `entry` and everything it imports. Only an unreadable entry file
-/// is fatal (a worded error); everything else becomes diagnostics.
-pub fn load_program(entry: &Path, resolver: &dyn LibraryResolver) -> Result<LoadedProgram, String> {
-    let text = read_source(entry)?;
-    Ok(load_text(entry, text, resolver))
+/// is fatal; everything else becomes diagnostics.
+pub fn load_program(
+    entry: &Path,
+    resolver: &dyn LibraryResolver,
+) -> Result<LoadedProgram, LoadError> {
+    load_program_in(Path::new(""), entry, resolver)
+}
+
+/// [`load_program`] for a program whose files live under `root` (a private
+/// copy in a scratch folder): `entry`, and every program file's name in
+/// the [`SourceMap`], in diagnostics, in a [`LoadError`] and in
+/// [`UnitOrigin::Program`], is relative to `root`. Messages then name the
+/// files as the user knows them, not where the copy happens to be.
+pub fn load_program_in(
+    root: &Path,
+    entry: &Path,
+    resolver: &dyn LibraryResolver,
+) -> Result<LoadedProgram, LoadError> {
+    let text = read_source(&root.join(entry), entry)?;
+    Ok(load_text(root, entry, text, resolver))
 }
 
 /// Loads a program from in-memory text (tests, fuzzing, benchmarks).
 pub fn load_source(name: &str, text: &str, resolver: &dyn LibraryResolver) -> LoadedProgram {
-    load_text(Path::new(name), text.to_string(), resolver)
+    load_text(Path::new(""), Path::new(name), text.to_string(), resolver)
 }
 
-/// Loads the program whose entry module `path` holds `text`.
-fn load_text(path: &Path, text: String, resolver: &dyn LibraryResolver) -> LoadedProgram {
+/// Loads the program whose entry module `path` (under `root`) holds `text`.
+fn load_text(
+    root: &Path,
+    path: &Path,
+    text: String,
+    resolver: &dyn LibraryResolver,
+) -> LoadedProgram {
     let mut loader = Loader {
+        root,
         resolver,
         prog: LoadedProgram {
             sources: SourceMap::default(),
@@ -315,31 +346,26 @@ fn load_text(path: &Path, text: String, resolver: &dyn LibraryResolver) -> Loade
     loader.prog
 }
 
-fn read_source(path: &Path) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        let reason = match e.kind() {
-            std::io::ErrorKind::NotFound => "file not found".to_string(),
-            _ => e.to_string(),
-        };
-        format!("error: cannot read {}: {reason}", path.display())
+/// Reads the source file at `on_disk`, called `path` in errors.
+fn read_source(on_disk: &Path, path: &Path) -> Result<String, LoadError> {
+    let bytes = std::fs::read(on_disk).map_err(|source| LoadError::Unreadable {
+        path: path.to_path_buf(),
+        source,
     })?;
     if bytes.len() > MAX_SOURCE_BYTES {
-        return Err(format!(
-            "error: {} is too large: coex reads at most {} MiB of source per program",
-            path.display(),
-            MAX_SOURCE_BYTES >> 20
-        ));
+        return Err(LoadError::TooLarge {
+            path: path.to_path_buf(),
+        });
     }
-    String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "error: {} is not valid UTF-8 (first bad byte at offset {})\n\nCoex source files must be UTF-8 text.",
-            path.display(),
-            e.utf8_error().valid_up_to()
-        )
+    String::from_utf8(bytes).map_err(|e| LoadError::NotUtf8 {
+        path: path.to_path_buf(),
+        offset: e.utf8_error().valid_up_to(),
     })
 }
 
 struct Loader<'r> {
+    /// Where program files are read from; their names are relative to it.
+    root: &'r Path,
     resolver: &'r dyn LibraryResolver,
     prog: LoadedProgram,
     /// Canonical path of a program module → its unit.
@@ -394,7 +420,8 @@ impl Loader<'_> {
             modules: Vec::new(),
             imports: Vec::new(),
         });
-        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let on_disk = self.root.join(path);
+        let key = std::fs::canonicalize(&on_disk).unwrap_or(on_disk);
         self.by_path.insert(key, unit);
         self.parse_into(unit, path.display().to_string(), text);
         unit
@@ -490,16 +517,18 @@ impl Loader<'_> {
         let file = format!("{name}.coex");
         let candidates = [base.join(&file), base.join("lib").join(&file)];
         for c in &candidates {
-            if c.is_file() {
-                let key = std::fs::canonicalize(c).unwrap_or_else(|_| c.clone());
+            let on_disk = self.root.join(c);
+            if on_disk.is_file() {
+                let key = std::fs::canonicalize(&on_disk).unwrap_or_else(|_| on_disk.clone());
                 if let Some(&u) = self.by_path.get(&key) {
                     return Some((u, false));
                 }
-                return match read_source(c) {
+                return match read_source(&on_disk, c) {
                     Ok(text) => Some((self.add_program_module(c, text), true)),
                     Err(e) => {
-                        let msg = e.strip_prefix("error: ").unwrap_or(&e).to_string();
-                        self.prog.diagnostics.push(Diagnostic::error(span, msg));
+                        self.prog
+                            .diagnostics
+                            .push(Diagnostic::error(span, e.to_string()));
                         None
                     }
                 };
@@ -516,19 +545,10 @@ impl Loader<'_> {
     }
 
     fn import_library(&mut self, spec: &str, span: Span, from: &Path) -> Option<(UnitId, bool)> {
-        let lib = match self.resolver.resolve(spec, from) {
+        let lib = match self.resolver.resolve(spec, &self.root.join(from)) {
             Ok(lib) => lib,
-            Err(text) => {
-                let text = text.strip_prefix("error: ").unwrap_or(&text);
-                let (head, body) = match text.split_once("\n\n") {
-                    Some((h, b)) => (h.to_string(), Some(b.to_string())),
-                    None => (text.to_string(), None),
-                };
-                let mut d = Diagnostic::error(span, head);
-                if let Some(b) = body {
-                    d = d.with_body(b);
-                }
-                self.prog.diagnostics.push(d);
+            Err(e) => {
+                self.prog.diagnostics.push(e.to_diagnostic(span));
                 return None;
             }
         };

@@ -46,6 +46,7 @@ pub mod ast;
 pub mod check;
 pub mod diagnostic;
 pub mod lexer;
+pub mod load_error;
 pub mod loader;
 pub mod parser;
 pub mod program;
@@ -58,16 +59,28 @@ use std::path::Path;
 
 pub use check::{check_externs_against_manifest, check_program};
 pub use diagnostic::{render_json, render_text, Diagnostic, Severity};
+pub use load_error::{LoadError, ResolveError};
 pub use loader::{DirLibraryResolver, LibraryModules, LibraryResolver, ManifestSymbol, SourceMap};
 pub use program::CheckedProgram;
 
 /// Loads and checks the program whose entry file is `path`. `Err` only when
-/// the entry file cannot be read (a worded `error: …` text).
+/// the entry file cannot be read.
 pub fn check_file(
     path: &Path,
     resolver: &dyn LibraryResolver,
-) -> Result<(CheckedProgram, Vec<Diagnostic>), String> {
-    let loaded = loader::load_program(path, resolver)?;
+) -> Result<(CheckedProgram, Vec<Diagnostic>), LoadError> {
+    check_file_in(Path::new(""), path, resolver)
+}
+
+/// [`check_file`] for a program copied under `root`: file names in the
+/// result and its diagnostics are relative to `root` (see
+/// [`loader::load_program_in`]).
+pub fn check_file_in(
+    root: &Path,
+    path: &Path,
+    resolver: &dyn LibraryResolver,
+) -> Result<(CheckedProgram, Vec<Diagnostic>), LoadError> {
+    let loaded = loader::load_program_in(root, path, resolver)?;
     Ok(check_program(loaded))
 }
 

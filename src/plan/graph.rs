@@ -20,13 +20,14 @@
 //! name.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
-use super::cxz_units::unit_input_of;
+use super::cxz_units::{unit_input_of, UndeclaredUnit};
 use super::program::LoadedProgram;
 use crate::cxz::pack::write_zip;
 use crate::cxz::FFI_SRC;
 use crate::exec::action::{fixed_env, ToolIdentity};
-use crate::exec::graph::{ActionGraph, ActionSpec, InputSource};
+use crate::exec::graph::{ActionGraph, ActionSpec, GraphError, InputSource};
 use crate::ffi_build::{add_units_to_graph, FfiBuildError, FfiUnitInput, PlannedUnit};
 use crate::link::{
     add_runtime_actions, final_link_spec, LinkInputs, PROGRAM_OBJECT, RUNTIME_ACTION,
@@ -49,20 +50,54 @@ pub struct ProgramGraph {
     pub link: String,
 }
 
-/// Why planning failed.
+/// Why planning failed, one variant per cause so callers (and tests) can
+/// tell a user's mistake from a planner bug without reading the text.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     /// An FFI unit could not be planned (toolchain, headers, pkg-config).
     #[error(transparent)]
     Ffi(#[from] FfiBuildError),
-    /// Anything else.
-    #[error("{0}")]
-    Other(String),
+    /// The graph refused an action (duplicate id, bad path): a planner bug,
+    /// reported rather than hidden.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// The FFI layout names a library the resolver never opened: the layout
+    /// and the loaded libraries disagree (a bug).
+    #[error("library '{import_name}' is in the FFI layout but was not loaded")]
+    LibraryNotLoaded {
+        /// The library's import name.
+        import_name: String,
+    },
+    /// A unit of the layout is not declared by its archive.
+    #[error(transparent)]
+    UndeclaredUnit(#[from] UndeclaredUnit),
+    /// A program file changed or vanished between loading and planning.
+    #[error("cannot read {}: {source}", .path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A library's interface archive could not be written.
+    #[error(transparent)]
+    InterfaceArchive(#[from] InterfaceArchiveError),
+}
+
+/// The ZIP writer refused a library's interface archive; its own error is
+/// text (`crate::cxz::pack::write_zip`), kept as the problem.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write an interface archive: {problem}")]
+pub struct InterfaceArchiveError {
+    /// What the ZIP writer said.
+    pub problem: String,
 }
 
 /// The interface archive of a library: `ffi/src/` files emptied (what
 /// codegen reads; `coex tool interface` writes the same bytes).
-pub fn interface_archive(archive: &crate::cxz::CxzArchive) -> Result<Vec<u8>, String> {
+pub fn interface_archive(
+    archive: &crate::cxz::CxzArchive,
+) -> Result<Vec<u8>, InterfaceArchiveError> {
     let files: BTreeMap<String, Vec<u8>> = archive
         .files
         .iter()
@@ -75,7 +110,7 @@ pub fn interface_archive(archive: &crate::cxz::CxzArchive) -> Result<Vec<u8>, St
             (p.clone(), bytes)
         })
         .collect();
-    write_zip(&files).map_err(|e| format!("cannot write an interface archive: {e}"))
+    write_zip(&files).map_err(|problem| InterfaceArchiveError { problem })
 }
 
 /// A short name for the program in action ids (`codegen:app`).
@@ -97,7 +132,7 @@ pub fn plan_program(
     let name = program_name(p);
     let units = add_units_to_graph(&mut graph, &unit_inputs_in_order(p)?, clang)?;
     let codegen = add_codegen(&mut graph, p, &name, coex)?;
-    add_runtime_actions(&mut graph, clang).map_err(|e| PlanError::Other(e.to_string()))?;
+    add_runtime_actions(&mut graph, clang)?;
     let link = format!("link:{name}");
     let inputs = LinkInputs {
         program_object: output_of(&codegen, PROGRAM_OBJECT),
@@ -130,15 +165,14 @@ fn output_of(action: &str, path: &str) -> InputSource {
 fn unit_inputs_in_order(p: &LoadedProgram) -> Result<Vec<FfiUnitInput>, PlanError> {
     let mut inputs = Vec::new();
     for (_, library, unit) in p.ffi.units() {
-        let lib = p.libraries.get(&library.import_name).ok_or_else(|| {
-            PlanError::Other(format!(
-                "library '{}' is in the FFI layout but was not loaded",
-                library.import_name
-            ))
-        })?;
+        let lib =
+            p.libraries
+                .get(&library.import_name)
+                .ok_or_else(|| PlanError::LibraryNotLoaded {
+                    import_name: library.import_name.clone(),
+                })?;
         let display = lib.path.display().to_string();
-        let input = unit_input_of(&lib.archive, &unit.unit, &display)
-            .map_err(|e| PlanError::Other(e.to_string()))?;
+        let input = unit_input_of(&lib.archive, &unit.unit, &display)?;
         inputs.push(input);
     }
     Ok(inputs)
@@ -153,8 +187,10 @@ fn add_codegen(
     coex: (String, ToolIdentity),
 ) -> Result<String, PlanError> {
     let read = |path: &std::path::Path| {
-        std::fs::read(path)
-            .map_err(|e| PlanError::Other(format!("cannot read {}: {e}", path.display())))
+        std::fs::read(path).map_err(|source| PlanError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        })
     };
     let main_file = p
         .main
@@ -174,7 +210,7 @@ fn add_codegen(
     }
     for (import, lib) in &p.libraries {
         let rel = format!("cxz/{import}.cxz");
-        let d = graph.add_blob(interface_archive(&lib.archive).map_err(PlanError::Other)?);
+        let d = graph.add_blob(interface_archive(&lib.archive)?);
         cg_inputs.insert(rel.clone(), InputSource::Blob(d));
         argv.extend(["--cxz".to_string(), format!("{import}={rel}")]);
     }
@@ -196,5 +232,5 @@ fn add_codegen(
 }
 
 fn add(graph: &mut ActionGraph, spec: ActionSpec) -> Result<(), PlanError> {
-    graph.add(spec).map_err(|e| PlanError::Other(e.to_string()))
+    Ok(graph.add(spec)?)
 }

@@ -15,6 +15,7 @@ pub mod graph;
 pub mod library_check;
 pub mod output_memo;
 pub mod program;
+pub mod program_error;
 pub mod resolver;
 pub mod run;
 

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cxz::search::{parse_import, ImportTarget, LibrarySearch};
 use crate::cxz::{BoundaryType, CxzArchive, COEX_SRC};
-use crate::lang::{LibraryModules, LibraryResolver, ManifestSymbol};
+use crate::lang::{LibraryModules, LibraryResolver, ManifestSymbol, ResolveError};
 
 use crate::bridge::{FfiLayout, LibraryLayout, UnitLayout};
 
@@ -71,13 +71,18 @@ impl CxzResolver {
         }
     }
 
-    fn open(&self, path: &Path) -> Result<CxzArchive, String> {
-        super::archive_memo::open(path, self.cache.as_deref()).map_err(|e| format!("error: {e}"))
+    fn open(&self, path: &Path) -> Result<CxzArchive, ResolveError> {
+        super::archive_memo::open(path, self.cache.as_deref()).map_err(|problem| {
+            ResolveError::BadArchive {
+                path: path.to_path_buf(),
+                problem,
+            }
+        })
     }
 
     /// Opens every archive of a [`Lookup::Fixed`] map up front: `coex tool
     /// codegen` numbers the units of every `--cxz` library, imported or not.
-    pub fn open_all_fixed(&self) -> Result<(), String> {
+    pub fn open_all_fixed(&self) -> Result<(), ResolveError> {
         let Lookup::Fixed(map) = &self.lookup else {
             return Ok(());
         };
@@ -104,15 +109,16 @@ impl CxzResolver {
         layout_of(&self.opened.borrow())
     }
 
-    fn find(&self, spec: &str, importing_file: &Path) -> Result<PathBuf, String> {
+    fn find(&self, spec: &str, importing_file: &Path) -> Result<PathBuf, ResolveError> {
         let name = import_name(spec);
         match &self.lookup {
-            Lookup::Fixed(map) => map.get(&name).cloned().ok_or_else(|| {
-                format!(
-                    "error: Library '{name}' not found\n\nNo --cxz {name}=FILE was given; libraries given: {}",
-                    if map.is_empty() { "none".to_string() } else { map.keys().cloned().collect::<Vec<_>>().join(", ") }
-                )
-            }),
+            Lookup::Fixed(map) => map
+                .get(&name)
+                .cloned()
+                .ok_or_else(|| ResolveError::NotGiven {
+                    given: map.keys().cloned().collect(),
+                    name,
+                }),
             Lookup::Search(dirs) => {
                 let base = importing_file
                     .parent()
@@ -128,12 +134,12 @@ impl CxzResolver {
                         if p.is_file() {
                             Ok(p)
                         } else {
-                            Err(format!("error: Library file '{}' not found", p.display()))
+                            Err(ResolveError::NoSuchFile { path: p })
                         }
                     }
-                    ImportTarget::Library(lib) => LibrarySearch::from_env(dirs)
-                        .find(&lib, base)
-                        .map_err(|e| format!("error: {e}")),
+                    ImportTarget::Library(lib) => {
+                        Ok(LibrarySearch::from_env(dirs).find(&lib, base)?)
+                    }
                 }
             }
         }
@@ -141,7 +147,7 @@ impl CxzResolver {
 }
 
 impl LibraryResolver for CxzResolver {
-    fn resolve(&self, spec: &str, importing_file: &Path) -> Result<LibraryModules, String> {
+    fn resolve(&self, spec: &str, importing_file: &Path) -> Result<LibraryModules, ResolveError> {
         let name = import_name(spec);
         let path = self.find(spec, importing_file)?;
         // Every module importing the library asks again: the archive found
@@ -154,11 +160,11 @@ impl LibraryResolver for CxzResolver {
         let archive = self.open(&path)?;
         if let Some(prev) = self.opened.borrow().get(&name) {
             if prev.archive.manifest.library.name != archive.manifest.library.name {
-                return Err(format!(
-                    "error: two different libraries are imported as '{name}': {} and {}\n\nImport names (the file name without .cxz) must be unique in a program.",
-                    prev.path.display(),
-                    path.display()
-                ));
+                return Err(ResolveError::ImportNameClash {
+                    name,
+                    first: prev.path.clone(),
+                    second: path,
+                });
             }
         }
         let lib_name = &archive.manifest.library.name;
@@ -168,11 +174,13 @@ impl LibraryResolver for CxzResolver {
             .iter()
             .find(|(n, l)| **n != name && &l.archive.manifest.library.name == lib_name)
         {
-            return Err(format!(
-                "error: library '{lib_name}' is imported under two names: '{other}' ({}) and '{name}' ({})\n\nImport it one way everywhere (its FFI units are numbered by import name).",
-                prev.path.display(),
-                path.display()
-            ));
+            return Err(ResolveError::TwoImportNames {
+                library: lib_name.clone(),
+                first_name: other.clone(),
+                first_path: prev.path.clone(),
+                second_name: name,
+                second_path: path,
+            });
         }
         let modules = library_modules(&archive)?;
         self.opened
@@ -184,7 +192,7 @@ impl LibraryResolver for CxzResolver {
 
 /// The front end's view of an archive: its Coex modules (manifest order)
 /// and its manifest symbols.
-pub fn library_modules(archive: &CxzArchive) -> Result<LibraryModules, String> {
+pub fn library_modules(archive: &CxzArchive) -> Result<LibraryModules, ResolveError> {
     let lib = &archive.manifest.library;
     let mut modules = Vec::new();
     for m in &lib.modules {
@@ -193,12 +201,12 @@ pub fn library_modules(archive: &CxzArchive) -> Result<LibraryModules, String> {
         } else {
             format!("{COEX_SRC}{m}")
         };
-        let text = archive.module_text(&path).ok_or_else(|| {
-            format!(
-                "error: library '{}': module {path} is missing or not UTF-8 text",
-                lib.name
-            )
-        })?;
+        let text = archive
+            .module_text(&path)
+            .ok_or_else(|| ResolveError::MissingModule {
+                library: lib.name.clone(),
+                module: path.clone(),
+            })?;
         modules.push((path, text.to_string()));
     }
     Ok(LibraryModules {
@@ -271,12 +279,10 @@ impl CheckResolver {
 }
 
 impl LibraryResolver for CheckResolver {
-    fn resolve(&self, spec: &str, importing_file: &Path) -> Result<LibraryModules, String> {
+    fn resolve(&self, spec: &str, importing_file: &Path) -> Result<LibraryModules, ResolveError> {
         match self.cxz.resolve(spec, importing_file) {
             Ok(m) => Ok(m),
-            Err(e) if e.contains("not found") => {
-                self.dirs.resolve(spec, importing_file).map_err(|_| e)
-            }
+            Err(e) if e.is_not_found() => self.dirs.resolve(spec, importing_file).map_err(|_| e),
             Err(e) => Err(e),
         }
     }

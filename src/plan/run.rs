@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::graph::{plan_program, PlanError, ProgramGraph, EXECUTABLE};
-use super::program::{load_program, LoadedProgram, ProgramError};
+use super::graph::{plan_program, ProgramGraph, EXECUTABLE};
+use super::program::{load_program, LoadedProgram, ProgramDiagnostics, ProgramError};
 use super::resolver::Lookup;
 use crate::exec::{BuildReport, ExecError, ExecOptions, Executor};
 use crate::ffi_build::explain_failure;
@@ -35,8 +35,8 @@ pub struct ProgramBuild {
     /// The executable, or `None` when [`ProgramBuildOptions::output`]
     /// already holds exactly these bytes.
     pub executable: Option<Vec<u8>>,
-    /// Rendered warnings of the front end (may be empty).
-    pub warnings: String,
+    /// The front end's warnings, if any (the CLI prints them).
+    pub warnings: Option<ProgramDiagnostics>,
 }
 
 /// Loads `main` and plans its graph (what `coex plan FILE.coex` prints).
@@ -48,13 +48,9 @@ pub fn plan(
     cache_dir: Option<&Path>,
 ) -> Result<(LoadedProgram, ProgramGraph), ProgramError> {
     let loaded = load_program(main, Lookup::Search(lib_dirs.to_vec()), cache_dir)?;
-    let clang = memo::clang(cache_dir, cc).map_err(|e| ProgramError::Other(e.to_string()))?;
-    let coex = memo::coex_self(cache_dir)
-        .map_err(|e| ProgramError::Other(format!("cannot read the coex executable: {e}")))?;
-    let graph = plan_program(&loaded, &clang, coex).map_err(|e| match e {
-        PlanError::Ffi(f) => ProgramError::Other(f.to_string()),
-        PlanError::Other(s) => ProgramError::Other(s),
-    })?;
+    let clang = memo::clang(cache_dir, cc)?;
+    let coex = memo::coex_self(cache_dir).map_err(ProgramError::CoexExecutable)?;
+    let graph = plan_program(&loaded, &clang, coex)?;
     Ok((loaded, graph))
 }
 
@@ -84,11 +80,7 @@ pub fn build_program_checked(
     let executor = Executor::new(&opts.exec);
     let report = executor.run(&pg.graph).map_err(|e| explain(&pg, e))?;
     reject_unloadable_images(&pg, &report, &executor)?;
-    let vanished = || {
-        ProgramError::Other(
-            "the executable vanished from the cache during the build; run the build again".into(),
-        )
-    };
+    let vanished = || ProgramError::ExecutableVanished;
     let digest = report
         .output(&pg.link, EXECUTABLE)
         .ok_or_else(vanished)?
@@ -129,8 +121,7 @@ fn reject_unloadable_images(
             continue;
         }
         if let Some(bytes) = executor.read_blob(digest) {
-            crate::ffi_build::check_image(&u.library, &u.unit, &bytes)
-                .map_err(|e| ProgramError::Other(e.to_string()))?;
+            crate::ffi_build::check_image(&u.library, &u.unit, &bytes)?;
             if std::fs::create_dir_all(&checked).is_ok() {
                 let _ = std::fs::write(&marker, b"");
             }
@@ -144,16 +135,17 @@ fn reject_unloadable_images(
 fn explain(pg: &ProgramGraph, e: ExecError) -> ProgramError {
     if let ExecError::ActionFailed { id, stderr, .. } = &e {
         if id == &pg.codegen {
+            // The action is `coex tool codegen`: its stderr is one of
+            // these errors, worded by the CLI with `error: ` in front.
             let text = stderr.trim_end();
-            let text = text.strip_prefix("error: ").unwrap_or(text);
-            return ProgramError::Other(format!("code generation failed: {text}"));
+            let message = text.strip_prefix("error: ").unwrap_or(text).to_string();
+            return ProgramError::CodegenAction { message };
         }
         if id == &pg.link {
-            return ProgramError::Other(format!(
-                "linking the program failed:\n{}\n\nThe runtime needs libgc (Debian: apt install libgc-dev).",
-                stderr.trim_end()
-            ));
+            return ProgramError::Link {
+                stderr: stderr.trim_end().to_string(),
+            };
         }
     }
-    ProgramError::Other(explain_failure(&pg.units, e).to_string())
+    ProgramError::Ffi(explain_failure(&pg.units, e))
 }

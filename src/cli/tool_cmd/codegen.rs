@@ -19,16 +19,14 @@ use super::{
 use crate::atomic_file::Input;
 use crate::failure::{CmdResult, Failure};
 use crate::lang;
-use crate::plan::program::{codegen_tool, ProgramError};
+use crate::plan::program::codegen_tool;
 use crate::plan::resolver::{CxzResolver, Lookup};
 
 /// Runs `coex tool codegen`.
 pub fn run(args: &CodegenArgs) -> CmdResult {
     let (modules, cxz) = args.imports.parse()?;
-    let object = codegen_tool(&args.main, &modules, &cxz).map_err(|e| match e {
-        ProgramError::Diagnostics(text) => Failure::worded(text),
-        ProgramError::Other(text) => Failure::new(text),
-    })?;
+    let object =
+        codegen_tool(&args.main, &modules, &cxz).map_err(crate::cli::build_cmd::to_failure)?;
     let mut inputs = vec![Input::new(&args.main, "--main")];
     inputs.extend(import_inputs(&modules, &cxz));
     write_output_protecting(&args.output, &object, &inputs)?;
@@ -80,7 +78,7 @@ impl StagedSources {
             fixed.insert(name, super::absolute(&path)?);
         }
         let resolver = CxzResolver::new(Lookup::Fixed(fixed));
-        resolver.open_all_fixed().map_err(Failure::worded)?;
+        resolver.open_all_fixed().map_err(Failure::new)?;
         let scratch = scratch_dir()?;
         let root = scratch.path();
         let mut staged = Vec::new();
@@ -118,7 +116,7 @@ impl StagedSources {
     /// Loads and checks the program starting at `entry`; errors are rendered
     /// as `coex check` renders them, warnings go to stderr.
     fn check(&self, entry: &Path) -> Result<lang::CheckedProgram, Failure> {
-        let (program, diags) = lang::check_file(entry, &self.resolver).map_err(Failure::worded)?;
+        let (program, diags) = lang::check_file(entry, &self.resolver).map_err(Failure::new)?;
         let rendered = lang::render_text(&program.sources, &diags);
         let errors = diags.iter().filter(|d| d.is_error()).count();
         if errors > 0 {

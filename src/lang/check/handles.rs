@@ -380,13 +380,15 @@ impl Checker {
 mod tests {
     use std::path::Path;
 
-    use crate::lang::{check_source, LibraryModules, LibraryResolver, ManifestSymbol};
+    use crate::lang::{
+        check_source, LibraryModules, LibraryResolver, ManifestSymbol, ResolveError,
+    };
 
     /// One library `ffi` with `open(string) -> int` and `count(int) -> int`.
     struct OneLibrary;
 
     impl LibraryResolver for OneLibrary {
-        fn resolve(&self, _spec: &str, _from: &Path) -> Result<LibraryModules, String> {
+        fn resolve(&self, _spec: &str, _from: &Path) -> Result<LibraryModules, ResolveError> {
             let sym = |name: &str, p: &str| ManifestSymbol {
                 name: name.into(),
                 params: vec![p.into()],
