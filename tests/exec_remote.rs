@@ -284,7 +284,8 @@ fn a_foreign_action_result_on_the_remote_is_rejected() {
     // Put a compile action's (well-formed) result where the link's first
     // entry (its list of discovered inputs) is.
     let ac = server.data_dir().join("ac");
-    let link_key = a.report.actions["link:demo/u"].key.to_hex();
+    // On the wire an action is named by the SHA-256 of its 32 key bytes.
+    let link_key = sha256_hex(a.report.actions["link:demo/u"].key.hash().as_bytes());
     let compile_result = files_under(&ac)
         .into_iter()
         .find(|f| String::from_utf8_lossy(&std::fs::read(f).unwrap()).contains("obj/f0.c.o"))
