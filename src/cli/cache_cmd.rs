@@ -1,4 +1,5 @@
-//! `coex cache …`: stats, verify, gc of the local cache.
+//! `coex cache …`: stats, verify, gc of the local cache; keys for signed
+//! remote results.
 
 use clap::Subcommand;
 use std::process::ExitCode;
@@ -22,6 +23,42 @@ pub enum CacheCommand {
         #[arg(long = "max-size", value_name = "SIZE")]
         max_size: String,
     },
+    /// Make a key pair for signed remote results: the secret goes to FILE (mode 0600), the public key is printed (e.g. `coex cache keygen -o ci.key`)
+    Keygen {
+        /// Where to write the secret key (refuses to overwrite a file)
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
+}
+
+/// Writes a fresh secret key to `out` (never over an existing file, never
+/// readable by others) and prints how writers and readers use the pair.
+fn keygen(out: &std::path::Path) -> CmdResult {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let signer = crate::exec::remote::signing::ResultSigner::generate()
+        .map_err(|e| Failure::new(format!("cannot get random bytes for a key: {e}")))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .map_err(|e| {
+            Failure::with_body(
+                format!("cannot create the key file {}: {e}", out.display()),
+                "Name a new file: keygen never overwrites a key (a lost key cannot be recovered).",
+            )
+        })?;
+    f.write_all(format!("{}\n", signer.secret_hex()).as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Failure::new(format!("cannot write the key file {}: {e}", out.display())))?;
+    let public = signer.verifier().public_hex();
+    println!("secret key written to {} (keep it private)", out.display());
+    println!("public key: {public}");
+    println!();
+    println!("writers:  coex build … --remote-signing-key {}", out.display());
+    println!("readers:  coex build … --remote-verify-key {public}");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn human(n: u64) -> String {
@@ -43,6 +80,7 @@ pub fn run(cmd: CacheCommand) -> CmdResult {
     let dir = default_cache_dir().map_err(Failure::new)?;
     let store = LocalStore::new(&dir);
     match cmd {
+        CacheCommand::Keygen { out } => keygen(&out),
         CacheCommand::Stats { json } => {
             let s = store.stats().map_err(Failure::new)?;
             if json {
