@@ -274,7 +274,8 @@ typedef struct ffi_scope {
 } ffi_scope;
 extern __thread ffi_scope *coex_ffi_current_scope;
 
-/* Counters printed by COEX_FFI_STATS=1 at exit. */
+/* Counters printed by COEX_FFI_STATS=1 at exit; each is changed only by
+ * atomic add/sub, so concurrent calls never lose a count. */
 typedef struct ffi_stats {
     _Atomic int64_t created, reused, pooled, destroyed;
     _Atomic int64_t abandoned, abandoned_destroyed, cap_hits, live, abandoned_running;

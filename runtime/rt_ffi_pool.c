@@ -15,7 +15,9 @@
 
 ffi_instance *coex_ffi_acquire(int64_t u, const coex_loc *loc) {
     const ffi_config *c = coex_ffi_config();
+    /* A limit check, not a reservation: a race admits at most one extra. */
     if (atomic_load(&coex_ffi_stats.abandoned_running) >= c->max_abandoned) return NULL;
+    /* fetch_add reserves a slot atomically; over the limit it is given back. */
     int64_t live = atomic_fetch_add(&coex_ffi_stats.live, 1);
     if (c->max_instances >= 0 && live >= c->max_instances) {
         atomic_fetch_sub(&coex_ffi_stats.live, 1);
@@ -46,6 +48,7 @@ void coex_ffi_release(ffi_instance *inst) {
     if (!inst) return;
     atomic_fetch_sub(&coex_ffi_stats.live, 1);
     ffi_unit_info *ui = coex_ffi_unit(inst->unit, NULL);
+    /* Relaxed: the call that set these bits returned on this thread. */
     uint32_t events = inst->events ? __atomic_load_n(inst->events, __ATOMIC_RELAXED) : 0;
     if (events & COEX_SHIM_EVENT_FOREIGN) inst->taint |= COEX_TAINT_FOREIGN;
     if (inst->snapshot && !inst->taint) {

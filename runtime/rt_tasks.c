@@ -22,7 +22,7 @@ typedef struct task_job {
     coex_task_body body;
     int64_t *env;
     coex_list **results; /* GC array: yields of iteration i */
-    _Atomic int64_t next;
+    _Atomic int64_t next; /* next item to claim: fetch_add gives each worker distinct indices */
 } task_job;
 
 void coex_task_yield(void *ctx, int64_t v) {
