@@ -129,6 +129,9 @@ pub fn build(args: BuildArgs) -> CmdResult {
     }
     println!("wrote {}", out.display());
     println!("{}", build.report.summary());
+    if let Some(line) = build.report.remote_line() {
+        println!("{line}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -141,6 +144,9 @@ pub fn run(args: &RunArgs) -> CmdResult {
             eprintln!("{line}");
         }
         eprintln!("{}", build.report.summary());
+        if let Some(line) = build.report.remote_line() {
+            eprintln!("{line}");
+        }
     }
     // A private folder (swept by a later build if this process is killed):
     // `coex run` writes no path the user named.

@@ -127,6 +127,9 @@ fn build(args: CxzBuildArgs) -> CmdResult {
         println!("wrote {}", image.display());
     }
     println!("{}", outcome.report.summary());
+    if let Some(line) = outcome.report.remote_line() {
+        println!("{line}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -48,6 +48,9 @@ impl<S: Store> Store for ReadOnly<S> {
     fn location(&self) -> String {
         format!("{} (read-only)", self.0.location())
     }
+    fn requests(&self) -> u64 {
+        self.0.requests()
+    }
 }
 
 /// How an action's result was obtained.
@@ -172,6 +175,11 @@ impl CacheStack {
     /// The local store.
     pub fn local(&self) -> &LocalStore {
         &self.local
+    }
+
+    /// Round trips to the remote so far (0 without one).
+    pub fn remote_requests(&self) -> u64 {
+        self.remote.as_ref().map_or(0, |r| r.requests())
     }
 
     /// Warnings emitted so far.

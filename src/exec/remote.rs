@@ -171,6 +171,9 @@ impl Transport for SharedHttp {
     fn location(&self) -> String {
         self.0.location()
     }
+    fn requests(&self) -> u64 {
+        self.0.requests()
+    }
 }
 
 /// The bytes a remote action digest is computed from.
@@ -283,5 +286,12 @@ impl Store for RemoteStore {
 
     fn location(&self) -> String {
         self.shown.clone()
+    }
+
+    fn requests(&self) -> u64 {
+        match self.transport.get() {
+            Some(Ok(t)) => t.requests(),
+            _ => 0,
+        }
     }
 }

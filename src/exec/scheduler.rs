@@ -65,6 +65,8 @@ pub struct BuildReport {
     pub actions: BTreeMap<String, ActionOutcome>,
     /// Warnings emitted (corrupt local entries, the remote warning).
     pub warnings: Vec<CacheWarning>,
+    /// Round trips to the remote cache during this run.
+    pub remote_requests: u64,
 }
 
 impl BuildReport {
@@ -82,6 +84,13 @@ impl BuildReport {
             self.count(Satisfied::Cached),
             self.count(Satisfied::Remote)
         )
+    }
+
+    /// `remote cache: 7 requests` when the remote was asked anything: how
+    /// well lookups and uploads were batched, printed after the summary.
+    pub fn remote_line(&self) -> Option<String> {
+        (self.remote_requests > 0)
+            .then(|| format!("remote cache: {} requests", self.remote_requests))
     }
 
     /// One line per action, sorted by id: `ran     compile:demo/u/a.c`.
@@ -207,6 +216,7 @@ impl Executor {
         Ok(BuildReport {
             actions: st.done,
             warnings: self.stack.warnings(),
+            remote_requests: self.stack.remote_requests(),
         })
     }
 

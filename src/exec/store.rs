@@ -106,4 +106,8 @@ pub trait Store: Send + Sync {
     fn put_result(&self, key: &ActionKey, result: &ActionResult) -> Result<Put, StoreFault>;
     /// Where this store lives (a directory or URL), for messages.
     fn location(&self) -> String;
+    /// Network round trips made so far (0 for a local store).
+    fn requests(&self) -> u64 {
+        0
+    }
 }

@@ -38,6 +38,8 @@ pub struct HttpTransport {
     base: String,
     agent: ureq::Agent,
     headers: Vec<(String, String)>,
+    /// Requests sent (each GET or PUT is one round trip).
+    sent: std::sync::atomic::AtomicU64,
 }
 
 /// A URL split into its credentials and the rest.
@@ -121,6 +123,7 @@ impl HttpTransport {
             base: split.bare,
             agent: ureq::Agent::new_with_config(config),
             headers,
+            sent: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -154,6 +157,7 @@ impl HttpTransport {
     }
 
     fn get(&self, what: &str, limit: u64) -> Fetch<Vec<u8>> {
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut req = self.agent.get(format!("{}/{what}", self.base));
         for (k, v) in &self.headers {
             req = req.header(k.as_str(), v.as_str());
@@ -175,6 +179,7 @@ impl HttpTransport {
     }
 
     fn put(&self, what: &str, bytes: &[u8]) -> Result<Put, StoreFault> {
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut req = self.agent.put(format!("{}/{what}", self.base));
         for (k, v) in &self.headers {
             req = req.header(k.as_str(), v.as_str());
@@ -240,6 +245,10 @@ impl Transport for HttpTransport {
 
     fn location(&self) -> String {
         self.base.clone()
+    }
+
+    fn requests(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -45,4 +45,9 @@ pub trait Transport: Send + Sync {
     fn write_blobs(&self, blobs: &[(WireDigest, &[u8])]) -> Result<Put, StoreFault>;
     /// Where the server is, for messages: credentials never included.
     fn location(&self) -> String;
+    /// Round trips made so far (HTTP requests, gRPC calls), for reports and
+    /// benchmarks of how well reads and writes are batched.
+    fn requests(&self) -> u64 {
+        0
+    }
 }
