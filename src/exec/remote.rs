@@ -10,6 +10,7 @@
 //!
 //! Every byte fetched is checked against both names before it is returned.
 
+pub mod grpc;
 pub mod transport;
 
 use serde::{Deserialize, Serialize};
