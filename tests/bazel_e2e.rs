@@ -11,6 +11,9 @@
 //! It also builds the example's program with `coex build` (no Bazel) and
 //! requires the very bytes Bazel linked: both run the same actions.
 //!
+//! A second test does the remote-cache part again over gRPC, against a real
+//! BuildGrid (`./dev test` installs it; see tests/support/buildgrid.rs).
+//!
 //! Run it alone: `cargo test --test bazel_e2e`.
 
 use std::collections::BTreeMap;
@@ -20,6 +23,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use sha2::{Digest, Sha256};
+
+#[path = "support/buildgrid.rs"]
+mod buildgrid;
 
 /// The root of this repository: the `coex_rules` Bazel repository.
 fn repo_root() -> PathBuf {
@@ -496,6 +502,51 @@ fn bazel_builds_caches_and_shares_coex_actions() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Bazel's gRPC remote cache (`--remote_cache=grpc://…`) against a real
+/// BuildGrid: a build fills it, and after `bazel clean` every coex action is
+/// a remote cache hit.
+#[test]
+fn bazel_shares_coex_actions_through_a_grpc_cache() {
+    let grid = buildgrid::BuildGrid::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let home = t.join("home");
+    fs::create_dir_all(&home).unwrap();
+    let ws = Workspace::create(&t.join("ws"), &t.join("bazel_root"), &home);
+    let _cleanup = Cleanup {
+        workspaces: vec![&ws],
+        nginx: None,
+    };
+    let remote_flag = format!("--remote_cache={}", grid.url());
+    let mut build = vec!["build", remote_flag.as_str()];
+    build.extend(ARCHIVES);
+
+    // 1. The first build runs every coex action and uploads the results.
+    let log = ws.ok(&build);
+    assert_eq!(
+        executed(&process_counts(&log)),
+        COEX_ACTIONS,
+        "{log}\nBuildGrid:\n{}",
+        grid.log()
+    );
+    let digests1: Vec<String> = ARCHIVE_OUTPUTS
+        .iter()
+        .map(|p| ws.output_digest(p))
+        .collect();
+
+    // 2. After `bazel clean`, every one of them comes from BuildGrid.
+    ws.ok(&["clean"]);
+    let log = ws.ok(&build);
+    let counts = process_counts(&log);
+    assert_eq!(executed(&counts), 0, "{log}\nBuildGrid:\n{}", grid.log());
+    assert_eq!(counts.get("remote cache hit"), Some(&COEX_ACTIONS), "{log}");
+    let digests2: Vec<String> = ARCHIVE_OUTPUTS
+        .iter()
+        .map(|p| ws.output_digest(p))
+        .collect();
+    assert_eq!(digests1, digests2, "the outputs BuildGrid gave back");
 }
 
 #[test]

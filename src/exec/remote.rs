@@ -91,9 +91,8 @@ impl RemoteStore {
                 "" => http::redact(&ep.url),
                 i => format!("{}/{i}", http::redact(&ep.url)),
             };
-            let connect: Connector = Box::new(move || {
-                grpc::GrpcTransport::connect(&ep).map(|t| Box::new(t) as Box<dyn Transport>)
-            });
+            let connect: Connector =
+                Box::new(move || grpc::connect(&ep).map(|t| Box::new(t) as Box<dyn Transport>));
             return Ok(Self::lazy(shown, connect, trust));
         }
         let ep = http::HttpEndpoint {
