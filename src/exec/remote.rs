@@ -47,6 +47,10 @@ pub struct RemoteStore {
     transport: OnceLock<Result<Box<dyn Transport>, StoreFault>>,
     /// BLAKE3 name → SHA-256 hex of blobs seen in results or uploaded.
     names: Mutex<HashMap<Blake3Hash, String>>,
+    /// Small blobs (≤ `wire::INLINE_LIMIT`) uploaded in this build, to go
+    /// inside their result, or read inside a result (already checked), to
+    /// answer reads without a round trip.
+    small: Mutex<HashMap<Blake3Hash, Vec<u8>>>,
     trust: Trust,
 }
 
@@ -59,6 +63,7 @@ impl RemoteStore {
             connect,
             transport: OnceLock::new(),
             names: Mutex::new(HashMap::new()),
+            small: Mutex::new(HashMap::new()),
             trust,
         }
     }
@@ -120,6 +125,18 @@ impl RemoteStore {
         if let Ok(mut m) = self.names.lock() {
             m.insert(blake3, sha.to_string());
         }
+    }
+
+    fn keep_small(&self, d: &Digest, bytes: &[u8]) {
+        if d.size <= wire::INLINE_LIMIT {
+            if let Ok(mut m) = self.small.lock() {
+                m.insert(d.hash, bytes.to_vec());
+            }
+        }
+    }
+
+    fn small_blob(&self, d: &Digest) -> Option<Vec<u8>> {
+        self.small.lock().ok()?.get(&d.hash).cloned()
     }
 
     fn wire_name(&self, d: &Digest) -> Option<String> {
@@ -186,23 +203,30 @@ impl Store for RemoteStore {
     }
 
     fn get_blobs(&self, digests: &[&Digest]) -> Vec<Fetch<Vec<u8>>> {
-        let t = match self.transport() {
-            Ok(t) => t,
-            Err(f) => return digests.iter().map(|_| Fetch::Fault(f.clone())).collect(),
-        };
-        let named: Vec<Option<String>> = digests.iter().map(|d| self.wire_name(d)).collect();
+        // Blobs that came inside a result are answered here (checked then).
+        let known: Vec<Option<Vec<u8>>> = digests.iter().map(|d| self.small_blob(d)).collect();
+        let named: Vec<Option<String>> = digests
+            .iter()
+            .zip(&known)
+            .map(|(d, k)| if k.is_some() { None } else { self.wire_name(d) })
+            .collect();
         let ask: Vec<WireDigest> = digests
             .iter()
             .zip(&named)
             .filter_map(|(d, s)| s.as_ref().map(|s| wire_digest(s, d.size)))
             .collect();
-        let mut answers = t.read_blobs(&ask).into_iter();
+        let mut answers = match self.transport() {
+            _ if ask.is_empty() => Vec::new().into_iter(),
+            Ok(t) => t.read_blobs(&ask).into_iter(),
+            Err(f) => vec![Fetch::Fault(f); ask.len()].into_iter(),
+        };
         digests
             .iter()
-            .zip(&named)
-            .map(|(d, s)| match s {
-                None => Fetch::Miss,
-                Some(sha) => self.check_blob(d, sha, answers.next().unwrap_or(Fetch::Miss)),
+            .zip(named.iter().zip(known))
+            .map(|(d, (s, k))| match (k, s) {
+                (Some(bytes), _) => Fetch::Hit(bytes),
+                (None, None) => Fetch::Miss,
+                (None, Some(sha)) => self.check_blob(d, sha, answers.next().unwrap_or(Fetch::Miss)),
             })
             .collect()
     }
@@ -218,6 +242,7 @@ impl Store for RemoteStore {
             .map(|(d, b)| {
                 let sha = sha256_hex(b);
                 self.remember(d.hash, &sha);
+                self.keep_small(d, b);
                 (wire_digest(&sha, d.size), *b)
             })
             .collect();
@@ -249,6 +274,9 @@ impl Store for RemoteStore {
                 for (b, s) in &decoded.wire_names {
                     self.remember(*b, s);
                 }
+                for (d, bytes) in &decoded.inline {
+                    self.keep_small(d, bytes);
+                }
                 Fetch::Hit(decoded.result)
             }
             Err(p) => {
@@ -279,7 +307,8 @@ impl Store for RemoteStore {
         }
         let sha = |d: &Digest| names.get(&d.hash).cloned().unwrap_or_default();
         let kb = key_bytes(key);
-        let wire = to_wire(&kb, result, &sha, self.trust.signer.as_ref());
+        let small = |d: &Digest| self.small_blob(d);
+        let wire = to_wire(&kb, result, &sha, &small, self.trust.signer.as_ref());
         t.update_action_result(&action_digest(&kb), &wire)
     }
 

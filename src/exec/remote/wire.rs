@@ -9,6 +9,12 @@
 //! holds a key, the signature (see `signing.rs`). Servers keep it as opaque
 //! bytes.
 //!
+//! Small blobs (at most [`INLINE_LIMIT`] bytes: the list of discovered
+//! inputs, most stdout and stderr) also travel inside the result
+//! (`OutputFile.contents`, `stdout_raw`, `stderr_raw`), so a reader needs no
+//! second round trip for them. They are checked against both names like any
+//! blob, and are in the CAS as well (servers check a result's blobs exist).
+//!
 //! The action cache key of action `K` (32 BLAKE3 bytes) is the REAPI digest of
 //! those 32 bytes: SHA-256 hex of `K`, size 32.
 
@@ -21,6 +27,9 @@ use super::signing::{ResultSigner, ResultVerifier};
 use super::transport::{WireDigest, WireResult};
 use crate::exec::action::ActionResult;
 use crate::exec::digest::{sha256_hex, Blake3Hash, Digest, Sha256Hash};
+
+/// Largest blob carried inside a result.
+pub const INLINE_LIMIT: u64 = 16 * 1024;
 
 /// Type URL of coex's metadata inside a stored `ActionResult`.
 pub const NAMES_TYPE_URL: &str = "type.googleapis.com/coex.v1.ResultNames";
@@ -81,15 +90,23 @@ pub fn to_wire(
     key: &[u8],
     result: &ActionResult,
     sha: &dyn Fn(&Digest) -> String,
+    small: &dyn Fn(&Digest) -> Option<Vec<u8>>,
     signer: Option<&ResultSigner>,
 ) -> WireResult {
     let wd = |d: &Digest| wire_digest(&sha(d), d.size);
+    let inline = |d: &Digest| {
+        (d.size <= INLINE_LIMIT)
+            .then(|| small(d))
+            .flatten()
+            .unwrap_or_default()
+    };
     let output_files = result
         .outputs
         .iter()
         .map(|(path, d)| reapi::OutputFile {
             path: path.clone(),
             digest: Some(wd(d)),
+            contents: inline(d),
             ..Default::default()
         })
         .collect();
@@ -109,6 +126,8 @@ pub fn to_wire(
         exit_code: result.exit_code,
         stdout_digest: Some(wd(&result.stdout)),
         stderr_digest: Some(wd(&result.stderr)),
+        stdout_raw: inline(&result.stdout),
+        stderr_raw: inline(&result.stderr),
         execution_metadata: Some(reapi::ExecutedActionMetadata {
             worker: "coex".to_string(),
             auxiliary_metadata: vec![Any {
@@ -127,6 +146,18 @@ pub struct Decoded {
     pub result: ActionResult,
     /// BLAKE3 name → SHA-256 hex of every blob the result names.
     pub wire_names: BTreeMap<Blake3Hash, String>,
+    /// Blobs that came inside the result, checked against both names.
+    pub inline: Vec<(Digest, Vec<u8>)>,
+}
+
+/// The bytes of `d` carried inline (`raw`), if they are really its bytes:
+/// an empty blob needs none; wrong inline bytes are ignored (the blob is
+/// then read from the CAS and checked there).
+fn inline_blob(d: &Digest, sha: &str, raw: &[u8]) -> Option<(Digest, Vec<u8>)> {
+    if raw.is_empty() && d.size != 0 {
+        return None;
+    }
+    (d.matches(raw) && sha256_hex(raw) == sha).then(|| (d.clone(), raw.to_vec()))
 }
 
 /// Decodes a stored result of action `key`; with a verifier, only a result
@@ -158,8 +189,10 @@ pub fn from_wire(
     };
     let mut wire_names = BTreeMap::new();
     let mut outputs = BTreeMap::new();
+    let mut inline = Vec::new();
     for f in &wire.output_files {
         let (d, sha) = local(f.digest.as_ref(), &format!("output '{}'", f.path))?;
+        inline.extend(inline_blob(&d, &sha, &f.contents));
         wire_names.insert(d.hash, sha);
         if outputs.insert(f.path.clone(), d).is_some() {
             return Err(bad(&format!("output '{}' is listed twice", f.path)));
@@ -167,6 +200,8 @@ pub fn from_wire(
     }
     let (stdout, s1) = local(wire.stdout_digest.as_ref(), "stdout")?;
     let (stderr, s2) = local(wire.stderr_digest.as_ref(), "stderr")?;
+    inline.extend(inline_blob(&stdout, &s1, &wire.stdout_raw));
+    inline.extend(inline_blob(&stderr, &s2, &wire.stderr_raw));
     wire_names.insert(stdout.hash, s1);
     wire_names.insert(stderr.hash, s2);
     let result = ActionResult {
@@ -178,7 +213,11 @@ pub fn from_wire(
     if let Some(v) = verifier {
         check_signature(key, &result, &wire_names, &names.signature, v)?;
     }
-    Ok(Decoded { result, wire_names })
+    Ok(Decoded {
+        result,
+        wire_names,
+        inline,
+    })
 }
 
 fn coex_names(wire: &WireResult) -> Result<ResultNames, WireProblem> {
@@ -239,7 +278,13 @@ mod tests {
 
     fn encode(r: &ActionResult, signer: Option<&ResultSigner>) -> WireResult {
         let n = names(r);
-        to_wire(b"k1", r, &|d: &Digest| n[&d.hash].clone(), signer)
+        to_wire(
+            b"k1",
+            r,
+            &|d: &Digest| n[&d.hash].clone(),
+            &|_| None,
+            signer,
+        )
     }
 
     #[test]
@@ -314,5 +359,39 @@ mod tests {
             from_wire(b"k1", &w, None),
             Err(WireProblem::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn small_blobs_ride_inside_the_result_and_wrong_inline_bytes_are_ignored() {
+        let mut outputs = BTreeMap::new();
+        outputs.insert("list.json".to_string(), Digest::of(b"[]"));
+        let r = ActionResult {
+            outputs,
+            exit_code: 0,
+            stdout: Digest::of(b""),
+            stderr: Digest::of(b"warn"),
+        };
+        let bytes = |d: &Digest| {
+            [&b"[]"[..], b"", b"warn"]
+                .into_iter()
+                .find(|b| d.matches(b))
+                .map(<[u8]>::to_vec)
+        };
+        let sha = |d: &Digest| sha256_hex(&bytes(d).expect("known"));
+        let w = to_wire(b"k", &r, &sha, &bytes, None);
+        assert_eq!(w.output_files[0].contents, b"[]");
+        assert_eq!(w.stderr_raw, b"warn");
+        let d = from_wire(b"k", &w, None).expect("valid");
+        let mut got: Vec<Vec<u8>> = d.inline.iter().map(|(_, b)| b.clone()).collect();
+        got.sort();
+        assert_eq!(got, vec![b"".to_vec(), b"[]".to_vec(), b"warn".to_vec()]);
+        let mut bad = w.clone();
+        bad.output_files[0].contents = b"{}".to_vec();
+        let d = from_wire(b"k", &bad, None).expect("still a valid result");
+        assert!(
+            d.inline.iter().all(|(_, b)| b != b"{}"),
+            "wrong bytes are not used"
+        );
+        assert_eq!(d.inline.len(), 2);
     }
 }
