@@ -100,7 +100,16 @@ pub struct BuildGrid {
 }
 
 /// The server's YAML config (the one measured in the project's notes).
-fn config(port: u16, allow_updates: bool, tls: Option<(&Path, &Path)>) -> String {
+fn config(
+    port: u16,
+    allow_updates: bool,
+    tls: Option<(&Path, &Path)>,
+    disk: Option<&Path>,
+) -> String {
+    let storage = match disk {
+        None => "  - !lru-storage &cas\n    size: 512MB\n".to_string(),
+        Some(d) => format!("  - !disk-storage &cas\n    path: \"{}\"\n", d.display()),
+    };
     let channel = match tls {
         None => "    insecure-mode: true\n".to_string(),
         Some((cert, key)) => format!(
@@ -112,7 +121,7 @@ fn config(port: u16, allow_updates: bool, tls: Option<(&Path, &Path)>) -> String
     };
     format!(
         "server:\n  - !channel\n    address: \"127.0.0.1:{port}\"\n{channel}\
-         storages:\n  - !lru-storage &cas\n    size: 512MB\n\
+         storages:\n{storage}\
          caches:\n  - !lru-action-cache &ac\n    storage: *cas\n    max-cached-refs: 10000\n    \
          allow-updates: {allow_updates}\n\
          instances:\n  - name: ''\n    services:\n      - !cas\n        storage: *cas\n      \
@@ -131,6 +140,22 @@ impl BuildGrid {
         Self::launch(true, None)
     }
 
+    /// A writable cache whose CAS is files on disk (see
+    /// [`Self::cas_object`]), so a test can damage a stored blob.
+    pub fn start_on_disk() -> BuildGrid {
+        Self::launch_with(true, None, true)
+    }
+
+    /// Where a disk CAS (see [`Self::start_on_disk`]) keeps the blob with
+    /// SHA-256 `hash`.
+    pub fn cas_object(&self, hash: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("disk-cas/cas/objects")
+            .join(&hash[..2])
+            .join(&hash[2..])
+    }
+
     /// A cache whose action cache clients may only read
     /// (`allow-updates: false`).
     pub fn start_read_only() -> BuildGrid {
@@ -145,13 +170,20 @@ impl BuildGrid {
     /// Starts `bgd` on a free port (retrying if it exits, e.g. the port was
     /// taken) and waits until the port accepts connections.
     fn launch(allow_updates: bool, tls: Option<(&Path, &Path)>) -> BuildGrid {
+        Self::launch_with(allow_updates, tls, false)
+    }
+
+    fn launch_with(allow_updates: bool, tls: Option<(&Path, &Path)>, disk: bool) -> BuildGrid {
         let bgd = bgd();
         let mut dir = tempfile::tempdir().expect("tempdir");
         let log_path = dir.path().join("bgd.log");
         for _attempt in 0..3 {
             let port = free_port();
             let conf = dir.path().join("buildgrid.yml");
-            std::fs::write(&conf, config(port, allow_updates, tls)).expect("write buildgrid.yml");
+            let disk_dir = dir.path().join("disk-cas");
+            let disk_dir = disk.then_some(disk_dir.as_path());
+            std::fs::write(&conf, config(port, allow_updates, tls, disk_dir))
+                .expect("write buildgrid.yml");
             let log = std::fs::File::create(&log_path).expect("create bgd.log");
             let child = Command::new(&bgd)
                 .args(["server", "start"])
