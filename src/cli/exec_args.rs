@@ -35,7 +35,7 @@ pub struct ExecArgs {
     /// File holding the secret key that signs uploaded results (default: the key in $COEX_REMOTE_SIGNING_KEY)
     #[arg(long = "remote-signing-key", value_name = "FILE")]
     pub remote_signing_key: Option<PathBuf>,
-    /// Public key (64 hex digits, or a file holding them): use only remote results it signed (default: $COEX_REMOTE_VERIFY_KEY)
+    /// Public key (64 hex digits, or a file holding them): use only remote results it signed; without --remote-signing-key nothing is uploaded (default: $COEX_REMOTE_VERIFY_KEY)
     #[arg(long = "remote-verify-key", value_name = "KEY|FILE")]
     pub remote_verify_key: Option<String>,
 }
@@ -69,13 +69,19 @@ impl ExecArgs {
     }
 
     /// The remote options, every flag checked now (a bad key or header is
-    /// an error before anything runs, not a warning halfway through).
+    /// an error before anything runs, not a warning halfway through). Each
+    /// error names the flag, or the variable, the bad value came from.
     fn remote_options(&self, url: String) -> Result<RemoteOptions, Failure> {
         let shown = crate::exec::remote::http::redact(&url);
         let grpc = url.starts_with("grpc://") || url.starts_with("grpcs://");
         if !grpc && !url.starts_with("http://") && !url.starts_with("https://") {
+            let from = named(
+                self.remote_cache.is_some(),
+                "--remote-cache",
+                "COEX_REMOTE_CACHE",
+            );
             return Err(bad_remote(
-                format!("unsupported remote cache URL '{shown}'"),
+                format!("unsupported {from} URL '{shown}'"),
                 "Use grpc://HOST:PORT or grpcs://HOST:PORT for a REAPI server (bazel-remote, BuildGrid, \
                  Buildbarn, BuildBuddy, …),\nor http(s)://HOST:PORT/PATH for a Bazel HTTP cache, e.g. \
                  --remote-cache grpc://127.0.0.1:9092",
@@ -88,8 +94,13 @@ impl ExecArgs {
             .or_else(|| env_nonempty("COEX_REMOTE_INSTANCE_NAME"))
             .unwrap_or_default();
         if !grpc && !r.instance_name.is_empty() {
+            let from = named(
+                self.remote_instance_name.is_some(),
+                "--remote-instance-name",
+                "COEX_REMOTE_INSTANCE_NAME",
+            );
             return Err(bad_remote(
-                format!("--remote-instance-name '{}' needs a grpc:// cache", r.instance_name),
+                format!("{from} '{}' needs a grpc:// cache", r.instance_name),
                 "The Bazel HTTP protocol has no instance names: put the instance in the URL path instead, \
                  e.g. http://HOST:PORT/INSTANCE",
             ));
@@ -99,28 +110,100 @@ impl ExecArgs {
             .remote_ca
             .clone()
             .or_else(|| env_nonempty("COEX_REMOTE_CA").map(PathBuf::from));
-        r.signing_key = match &self.remote_signing_key {
-            Some(f) => Some(std::fs::read_to_string(f).map_err(|e| {
-                Failure::new(format!(
-                    "cannot read the signing key file {}: {e}",
-                    f.display()
-                ))
-            })?),
-            None => env_nonempty("COEX_REMOTE_SIGNING_KEY"),
-        };
-        r.verify_key = self
-            .remote_verify_key
-            .clone()
-            .or_else(|| env_nonempty("COEX_REMOTE_VERIFY_KEY"));
-        // Opening checks keys and the CA file without any network I/O.
+        self.check_ca(&r)?;
+        r.signing_key = self.signing_key()?;
+        r.verify_key = self.verify_key()?;
+        // Opening checks the rest without any network I/O.
         crate::exec::remote::RemoteStore::open(&r).map_err(|f| {
             bad_remote(
                 format!("cannot use the remote cache {shown}: {}", f.detail),
-                "Fix or remove the --remote-* flag (or COEX_REMOTE_* variable) named above; \
-                 `coex cache keygen` makes a key pair",
+                "Fix or remove the --remote-* flags (or COEX_REMOTE_* variables) given",
             )
         })?;
         Ok(r)
+    }
+
+    /// The CA file is readable and holds PEM certificates.
+    fn check_ca(&self, r: &RemoteOptions) -> Result<(), Failure> {
+        let Some(file) = &r.ca_file else {
+            return Ok(());
+        };
+        let from = named(self.remote_ca.is_some(), "--remote-ca", "COEX_REMOTE_CA");
+        let fix = "Name a PEM file holding the certificate of the CA that signed the server's \
+                   certificate, e.g. --remote-ca ca.pem";
+        let pem = std::fs::read(file).map_err(|e| {
+            bad_remote(
+                format!("cannot read the {from} file {}: {e}", file.display()),
+                fix,
+            )
+        })?;
+        crate::exec::remote::http::check_ca_pem(&pem)
+            .map_err(|f| bad_remote(format!("{from} {}: {}", file.display(), f.detail), fix))
+    }
+
+    /// The secret key (64 hex digits) from `--remote-signing-key FILE` or
+    /// `COEX_REMOTE_SIGNING_KEY`; never shown in a message.
+    fn signing_key(&self) -> Result<Option<String>, Failure> {
+        use crate::exec::remote::signing::ResultSigner;
+        let (text, from) = match &self.remote_signing_key {
+            Some(f) => {
+                let text = std::fs::read_to_string(f).map_err(|e| {
+                    bad_remote(
+                        format!(
+                            "cannot read the --remote-signing-key file {}: {e}",
+                            f.display()
+                        ),
+                        "Name the file `coex cache keygen -o FILE` wrote",
+                    )
+                })?;
+                (text, format!("--remote-signing-key {}", f.display()))
+            }
+            None => match env_nonempty("COEX_REMOTE_SIGNING_KEY") {
+                Some(text) => (text, "COEX_REMOTE_SIGNING_KEY".to_string()),
+                None => return Ok(None),
+            },
+        };
+        ResultSigner::from_hex(&text).map_err(|e| {
+            bad_remote(
+                format!("{from}: {e}"),
+                "--remote-signing-key names the file `coex cache keygen -o FILE` wrote; \
+                 COEX_REMOTE_SIGNING_KEY holds the key itself (the 64 hex digits in that file)",
+            )
+        })?;
+        Ok(Some(text))
+    }
+
+    /// The public key from `--remote-verify-key KEY|FILE` or
+    /// `COEX_REMOTE_VERIFY_KEY`.
+    fn verify_key(&self) -> Result<Option<String>, Failure> {
+        use crate::exec::remote::signing::{key_text, KeyError, ResultVerifier};
+        let (arg, from) = match &self.remote_verify_key {
+            Some(k) => (k.clone(), "--remote-verify-key"),
+            None => match env_nonempty("COEX_REMOTE_VERIFY_KEY") {
+                Some(k) => (k, "COEX_REMOTE_VERIFY_KEY"),
+                None => return Ok(None),
+            },
+        };
+        let fix =
+            "Give the public key `coex cache keygen` printed (64 hex digits), or a file holding it";
+        let checked = key_text(&arg).and_then(|text| ResultVerifier::from_hex(&text).map(|_| ()));
+        match checked {
+            Ok(()) => Ok(Some(arg)),
+            Err(KeyError::Unreadable { source, .. }) => Err(bad_remote(
+                format!("{from} '{arg}' is neither 64 hex digits nor a readable file: {source}"),
+                fix,
+            )),
+            Err(e) => Err(bad_remote(format!("{from} '{arg}': {e}"), fix)),
+        }
+    }
+}
+
+/// The flag when it was given, else the variable the value came from.
+fn named(flag_given: bool, flag: &'static str, var: &'static str) -> &'static str {
+    if flag_given {
+        flag
+    } else {
+        var
     }
 }
 

@@ -130,7 +130,7 @@ impl Executor {
             // Flags were checked by the CLI; a failure here still only costs
             // the remote (one warning on first use), never the build.
             let store = RemoteStore::open(r).unwrap_or_else(RemoteStore::failed);
-            if r.upload {
+            if r.uploads() {
                 Box::new(store) as Box<dyn Store>
             } else {
                 Box::new(ReadOnly(store)) as Box<dyn Store>

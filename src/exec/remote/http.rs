@@ -101,6 +101,12 @@ fn tls_config(ca_pem: Option<&[u8]>) -> Result<ureq::tls::TlsConfig, StoreFault>
     Ok(b.build())
 }
 
+/// Checks that `pem` holds at least one certificate and nothing that is not
+/// PEM (what `--remote-ca` must name).
+pub fn check_ca_pem(pem: &[u8]) -> Result<(), StoreFault> {
+    tls_config(Some(pem)).map(|_| ())
+}
+
 impl HttpTransport {
     /// A client for `endpoint`; refuses a URL it cannot use.
     pub fn new(endpoint: &HttpEndpoint) -> Result<Self, StoreFault> {

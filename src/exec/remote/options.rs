@@ -44,6 +44,16 @@ impl RemoteOptions {
         }
     }
 
+    /// Whether results are written to the remote: `upload`, unless this
+    /// is a reader that requires signatures and cannot sign. Its results
+    /// would be unsigned, refused by every reader that verifies (itself
+    /// included), and a write replaces the signed entry of the same action
+    /// (an HTTP PUT does): one reader with a stale or wrong key would
+    /// otherwise empty the shared cache for everyone who checks signatures.
+    pub fn uploads(&self) -> bool {
+        self.upload && (self.signing_key.is_some() || self.verify_key.is_none())
+    }
+
     /// The signer and verifier these options name. A writer that signs and
     /// names no other verify key checks reads against its own key.
     pub fn trust(&self) -> Result<Trust, StoreFault> {
@@ -70,5 +80,26 @@ impl RemoteOptions {
                 )
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_reader_that_verifies_without_signing_is_kept_from_uploading() {
+        let key = "11".repeat(32);
+        let mut o = RemoteOptions::new("http://h/c", true);
+        assert!(o.uploads(), "no keys: uploads");
+        o.signing_key = Some(key.clone());
+        assert!(o.uploads(), "signs (and checks its own key)");
+        o.verify_key = Some(key.clone());
+        assert!(o.uploads(), "signs and checks another key");
+        o.signing_key = None;
+        assert!(!o.uploads(), "checks but cannot sign");
+        o.verify_key = None;
+        o.upload = false;
+        assert!(!o.uploads(), "--remote-upload=false");
     }
 }
