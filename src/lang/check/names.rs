@@ -162,7 +162,9 @@ impl Checker {
                         (e.name.name.clone(), e.name.span, Global::Extern(id))
                     }
                     Item::Type(t) => {
-                        if PRIMITIVES.contains(&t.name.name.as_str()) || t.name.name == "List" {
+                        if PRIMITIVES.contains(&t.name.name.as_str())
+                            || matches!(t.name.name.as_str(), "List" | "json")
+                        {
                             self.error(Diagnostic::error(
                                 t.name.span,
                                 format!(

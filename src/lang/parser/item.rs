@@ -122,6 +122,13 @@ impl Parser<'_> {
                 self.bump();
                 ImportTarget::Library(s)
             }
+            TokenKind::Ident(n) if crate::lang::token::is_reserved_word(&n) => {
+                // Refused as a name: not looked for as a module either.
+                let span = self.bump().span;
+                self.refuse_reserved(&n, span);
+                self.end_of_statement()?;
+                return Ok(None);
+            }
             TokenKind::Ident(n) => {
                 self.bump();
                 if self.at(&TokenKind::Dot) {
@@ -154,7 +161,7 @@ impl Parser<'_> {
     /// `const name [: type] = value`.
     fn const_item(&mut self, start: Span) -> PResult<Option<Item>> {
         self.bump();
-        let name = self.expect_ident("for the constant")?;
+        let name = self.decl_name("for the constant")?;
         let ty = if self.eat(&TokenKind::Colon) {
             Some(self.type_expr()?)
         } else {
@@ -175,7 +182,7 @@ impl Parser<'_> {
     /// `extern name(params) [-> ret]`, with an optional closing `~`.
     fn extern_item(&mut self, start: Span) -> PResult<Option<Item>> {
         self.bump();
-        let name = self.expect_ident("for the extern function")?;
+        let name = self.decl_name("for the extern function")?;
         let (params, _, ret) = self.signature("after the extern name", false)?;
         let span = start.to(self.prev_span());
         // The closing `~` is written on the same or the next line;
@@ -216,7 +223,7 @@ impl Parser<'_> {
                 }
                 explicit_self = true;
             } else {
-                let name = self.expect_ident("for the parameter")?;
+                let name = self.decl_name("for the parameter")?;
                 if !self.at(&TokenKind::Colon) {
                     let span = name.span;
                     return Err(self.error_help(
@@ -264,7 +271,7 @@ impl Parser<'_> {
             TokenKind::Task => FuncKind::Task,
             _ => FuncKind::Func,
         };
-        let name = self.expect_ident(&format!("for the {}", kind.keyword()))?;
+        let name = self.decl_name(&format!("for the {}", kind.keyword()))?;
         if self.at(&TokenKind::Lt) {
             self.skip_unsupported(start, "generic functions");
             return Ok(None);
@@ -289,7 +296,7 @@ impl Parser<'_> {
     /// `type Name:` … `~`; generics, aliases and sum types are reported as unsupported.
     fn type_decl(&mut self) -> PResult<Option<Item>> {
         let start = self.bump().span; // type
-        let name = self.expect_ident("for the type")?;
+        let name = self.decl_name("for the type")?;
         if self.at(&TokenKind::Lt) {
             self.skip_unsupported(start, "generics beyond List<T>");
             return Ok(None);
@@ -354,7 +361,11 @@ impl Parser<'_> {
                 TokenKind::Func | TokenKind::Formula | TokenKind::Task => {
                     self.type_method(&mut methods)?
                 }
-                TokenKind::Ident(_) if *self.peek_kind(1) == TokenKind::Colon => {
+                ref k
+                    if (matches!(k, TokenKind::Ident(_))
+                        || TokenKind::keyword(k.text()).is_some())
+                        && *self.peek_kind(1) == TokenKind::Colon =>
+                {
                     self.type_field(&mut fields)?
                 }
                 other => {
@@ -407,7 +418,7 @@ impl Parser<'_> {
 
     /// A field `name: T` inside a type; a bad type skips the line.
     fn type_field(&mut self, fields: &mut Vec<Field>) -> PResult<()> {
-        let fname = self.expect_ident("for the field")?;
+        let fname = self.decl_name("for the field")?;
         self.bump();
         match self.type_expr() {
             Ok(ty) => {

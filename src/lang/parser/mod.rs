@@ -183,25 +183,80 @@ impl Parser<'_> {
         }
     }
 
+    /// A name that is used (after `.`, a named argument): any identifier.
     fn expect_ident(&mut self, context: &str) -> PResult<super::ast::Ident> {
         match self.kind().clone() {
             TokenKind::Ident(name) => {
                 let span = self.bump().span;
                 Ok(super::ast::Ident { name, span })
             }
-            other => {
-                let span = self.error_span();
-                let msg = if TokenKind::keyword(other.text()).is_some() {
-                    format!(
-                        "expected a name {context}, found keyword `{}`",
-                        other.text()
-                    )
-                } else {
-                    format!("expected a name {context}, found {}", other.describe())
-                };
-                Err(self.error(span, msg))
-            }
+            other => Err(self.expected_name(context, &other)),
         }
+    }
+
+    /// A name being declared. A reserved word (docs/language.md) is an
+    /// error but still read as the name, so the rest parses as intended;
+    /// so is a keyword followed by what follows a name (`func if(`).
+    fn decl_name(&mut self, context: &str) -> PResult<super::ast::Ident> {
+        match self.kind().clone() {
+            TokenKind::Ident(name) => {
+                let span = self.bump().span;
+                self.refuse_reserved(&name, span);
+                Ok(super::ast::Ident { name, span })
+            }
+            other if TokenKind::keyword(other.text()).is_some() && self.keyword_as_name() => {
+                let span = self.bump().span;
+                let name = other.text().to_string();
+                self.refuse_reserved(&name, span);
+                Ok(super::ast::Ident { name, span })
+            }
+            other => Err(self.expected_name(context, &other)),
+        }
+    }
+
+    fn expected_name(&mut self, context: &str, found: &TokenKind) -> Reported {
+        let span = self.error_span();
+        let msg = if TokenKind::keyword(found.text()).is_some() {
+            format!(
+                "expected a name {context}, found keyword `{}`",
+                found.text()
+            )
+        } else {
+            format!("expected a name {context}, found {}", found.describe())
+        };
+        self.error(span, msg)
+    }
+
+    /// Whether the keyword at the cursor is followed by what follows a
+    /// declared name (`(`, `:`, `=`, `,`, `)`, `in`, `<`, a line end): it
+    /// was meant as one.
+    fn keyword_as_name(&self) -> bool {
+        matches!(
+            self.peek_kind(1),
+            TokenKind::LParen
+                | TokenKind::RParen
+                | TokenKind::Colon
+                | TokenKind::Assign
+                | TokenKind::Comma
+                | TokenKind::In
+                | TokenKind::Lt
+                | TokenKind::Newline
+                | TokenKind::Eof
+        )
+    }
+
+    /// Reports `` `word` is a reserved word `` at `span` when `word` is a
+    /// keyword or reserved for later; whether it was.
+    fn refuse_reserved(&mut self, word: &str, span: Span) -> bool {
+        let Some(help) = super::token::reserved_word_help(word) else {
+            return false;
+        };
+        self.error_help(
+            span,
+            format!("`{word}` is a reserved word and cannot be used as a name"),
+            &help,
+        );
+        true
     }
 
     fn skip_newlines(&mut self) {

@@ -22,6 +22,14 @@ fn assign_op(k: &TokenKind) -> Option<AssignOp> {
 
 impl Parser<'_> {
     fn at_block_end(&self) -> bool {
+        if matches!(
+            self.kind(),
+            TokenKind::End | TokenKind::Else | TokenKind::Case
+        ) && assign_op(self.peek_kind(1)).is_some()
+        {
+            // `else = 1`: a keyword used as a local's name (reported by `stmt`).
+            return false;
+        }
         matches!(
             self.kind(),
             TokenKind::Tilde | TokenKind::End | TokenKind::Else | TokenKind::Case | TokenKind::Eof
@@ -150,6 +158,16 @@ impl Parser<'_> {
     pub(crate) fn stmt(&mut self) -> PResult<Stmt> {
         self.just_skipped = false;
         let start = self.span();
+        let k = self.kind();
+        if *k != TokenKind::SelfKw
+            && TokenKind::keyword(k.text()).is_some()
+            && assign_op(self.peek_kind(1)).is_some()
+        {
+            // `if = 1`: a keyword where a local's name was meant.
+            let word = k.text();
+            self.refuse_reserved(word, start);
+            return Err(super::Reported);
+        }
         let s = match self.kind().clone() {
             TokenKind::If => self.if_stmt()?,
             TokenKind::While => self.while_stmt(start)?,
@@ -182,6 +200,11 @@ impl Parser<'_> {
                 let span = self.span();
                 return Err(self.unsupported(span, "directives"));
             }
+            TokenKind::Ident(w)
+                if matches!(self.peek_kind(1), TokenKind::Assign | TokenKind::Colon) =>
+            {
+                self.bind_stmt(w)?
+            }
             TokenKind::Ident(w) if w == "match" => {
                 let span = self.span();
                 self.skip_unsupported(span, "match");
@@ -190,11 +213,6 @@ impl Parser<'_> {
             TokenKind::Ident(w) if w == "replace" => {
                 let span = self.span();
                 return Err(self.unsupported(span, "replace"));
-            }
-            TokenKind::Ident(w)
-                if matches!(self.peek_kind(1), TokenKind::Assign | TokenKind::Colon) =>
-            {
-                self.bind_stmt(w)?
             }
             k if k.starts_item() => return Err(self.nested_item()),
             _ => self.expr_or_assign_stmt(start)?,
@@ -297,6 +315,7 @@ impl Parser<'_> {
 
     fn bind_stmt(&mut self, name: String) -> PResult<Stmt> {
         let start = self.bump().span;
+        self.refuse_reserved(&name, start);
         let ident = Ident { name, span: start };
         let ty: Option<TypeExpr> = if self.eat(&TokenKind::Colon) {
             Some(self.type_expr()?)
