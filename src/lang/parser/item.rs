@@ -74,6 +74,10 @@ impl Parser<'_> {
     fn item(&mut self) -> PResult<Option<Item>> {
         self.just_skipped = false;
         let start = self.span();
+        if self.column_of(start.start) > 0 {
+            // An indented declaration: perhaps a block above closed early.
+            self.misaligned = true;
+        }
         match self.kind().clone() {
             TokenKind::Import => self.import_item(start),
             TokenKind::Const => self.const_item(start),
@@ -96,6 +100,7 @@ impl Parser<'_> {
                 Ok(None)
             }
             TokenKind::Tilde | TokenKind::End => {
+                self.mismatched = true;
                 let span = self.bump().span;
                 Err(self.error_help(
                     span,
@@ -104,6 +109,8 @@ impl Parser<'_> {
                 ))
             }
             other => {
+                // Often a statement left over after a block closed early.
+                self.mismatched = true;
                 let found = other.describe();
                 Err(self.error_help(
                     start,
@@ -279,7 +286,7 @@ impl Parser<'_> {
         let (params, explicit_self, ret) = self.signature("after the function name", in_method)?;
         let head_end = self.prev_span();
         self.colon_line_break("the function header")?;
-        let body = self.block()?;
+        let body = self.block(start)?;
         let what = kind.keyword();
         let _ = self.close(start, what);
         Ok(Some(FuncDecl {
@@ -332,10 +339,21 @@ impl Parser<'_> {
     fn type_body(&mut self, start: Span, name: Ident) -> PResult<Option<Item>> {
         let mut fields = Vec::new();
         let mut methods = Vec::new();
+        let col = self.line_indent(start);
         loop {
             self.skip_newlines();
+            if self.by_layout && self.layout_at(col) == super::layout::Layout::Dedent {
+                self.report_unclosed(start, "type");
+                return Ok(Some(Item::Type(TypeDecl {
+                    name,
+                    fields,
+                    methods,
+                    span: start,
+                })));
+            }
             match self.kind().clone() {
                 TokenKind::Tilde | TokenKind::End => {
+                    self.note_alignment(start);
                     let end = self.bump().span;
                     self.end_of_statement()?;
                     return Ok(Some(Item::Type(TypeDecl {
@@ -346,7 +364,8 @@ impl Parser<'_> {
                     })));
                 }
                 TokenKind::Eof => {
-                    self.unclosed_type(start, &name);
+                    // Reported by the second pass, by layout.
+                    self.mismatched = true;
                     return Ok(Some(Item::Type(TypeDecl {
                         name,
                         fields,
@@ -370,6 +389,8 @@ impl Parser<'_> {
                 }
                 other => {
                     let found = other.describe();
+                    // Often the type's `~` is missing.
+                    self.mismatched = true;
                     let span = self.span();
                     self.error_help(
                         span,
@@ -383,21 +404,6 @@ impl Parser<'_> {
                 }
             }
         }
-    }
-
-    /// Reports a type left open at the end of the file.
-    fn unclosed_type(&mut self, start: Span, name: &Ident) {
-        let span = self.span();
-        self.diags.push(
-            crate::lang::diagnostic::Diagnostic::error(
-                span,
-                format!(
-                    "expected `~` to close type `{}`, found end of file",
-                    name.name
-                ),
-            )
-            .with_label(start, "this type is not closed"),
-        );
     }
 
     /// A method inside a type; a failed one is skipped to the next line
