@@ -143,6 +143,7 @@ impl Checker {
                             module: m,
                             item: i,
                             span: c.name.span,
+                            value: None,
                         });
                         self.const_state.push(ConstState::Pending);
                         let id = ConstId(index_u32(self.prog.consts.len() - 1));
