@@ -89,7 +89,7 @@ coex_str *coex_str_concat(const coex_str *a, const coex_str *b);
 int32_t coex_str_eq(const coex_str *a, const coex_str *b);
 /* <0, 0, >0 by bytes (memcmp, then length): for < > <= >= on strings. */
 int64_t coex_str_cmp(const coex_str *a, const coex_str *b);
-int64_t coex_str_len(const coex_str *s);           /* length in bytes      */
+int64_t coex_str_len(const coex_str *s);           /* code points          */
 /* Copy a C string into the GC heap; NULL becomes "". For libc returns. */
 coex_str *coex_str_from_cstr(const char *p);
 

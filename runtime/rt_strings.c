@@ -34,7 +34,45 @@ int64_t coex_str_cmp(const coex_str *a, const coex_str *b) {
     return (a->len > b->len) - (a->len < b->len);
 }
 
-int64_t coex_str_len(const coex_str *s) { return s->len; }
+/* Length of a well-formed UTF-8 sequence starting at p (n bytes left), or 0
+ * when none starts there (RFC 3629: no overlongs, no surrogates, <= U+10FFFF). */
+static int64_t utf8_seq_len(const unsigned char *p, int64_t n) {
+    unsigned char c = p[0];
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (n < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
+        if (c == 0xE0 && p[1] < 0xA0) return 0; /* overlong */
+        if (c == 0xED && p[1] > 0x9F) return 0; /* surrogate */
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xF0 && p[1] < 0x90) return 0; /* overlong */
+        if (c == 0xF4 && p[1] > 0x8F) return 0; /* above U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
+/* `s.len()`: Unicode code points, as the original compiler (Python's len)
+ * counts. Bytes that are not part of well-formed UTF-8 (possible only in
+ * program arguments and extern results) count one each. */
+int64_t coex_str_len(const coex_str *s) {
+    const unsigned char *p = (const unsigned char *)s->bytes;
+    int64_t n = s->len, i = 0, count = 0;
+    while (i < n) {
+        if (p[i] < 0x80) {
+            i++;
+        } else {
+            int64_t k = utf8_seq_len(p + i, n - i);
+            i += k ? k : 1;
+        }
+        count++;
+    }
+    return count;
+}
 
 coex_str *coex_str_from_cstr(const char *p) {
     if (!p) return coex_str_new("", 0);

@@ -10,7 +10,8 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::process::Output;
 
-/// Prints the count, then each argument in brackets with its byte length.
+/// Prints the count, then each argument in brackets with its length (code
+/// points; a byte that is not UTF-8 counts one).
 const ECHO: &str = "\
 func main()
     n = arg_count()
@@ -68,6 +69,11 @@ fn run_passes_every_argument_exactly() {
     let o = run_with(&env, "echo.coex", &[b"\xff\xfe-x"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(o.stdout, b"1\n[\xff\xfe-x] 4\n");
+
+    // `len()` counts code points: "hé" is 2, the emoji 1.
+    let o = run_with(&env, "echo.coex", &["hé".as_bytes(), "😀".as_bytes()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "2\n[hé] 2\n[😀] 1\n");
 }
 
 #[test]

@@ -25,7 +25,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::codegen::ir;
-use crate::lang::ast::Item;
 use crate::lang::span::Span;
 use crate::lang::types::{LocalId, Ty};
 use crate::lang::{CheckedProgram, Diagnostic};
@@ -99,6 +98,24 @@ pub fn lower_program(
     }
 }
 
+/// Adds the back end's verdict to a checked program's diagnostics: when
+/// the front end found no error, every `not supported yet: …` that
+/// [`lower_program`] would report (the lowering runs, nothing is
+/// compiled). `coex check` and `coex tool check` call this, so they refuse
+/// exactly the programs `coex build` refuses. Two things only a build
+/// needs are not asked: a `main` (a module can be checked alone) and FFI
+/// units for library externs (checked against their manifests already).
+pub fn add_backend_diagnostics(prog: &CheckedProgram, diags: &mut Vec<Diagnostic>) {
+    if crate::lang::has_errors(diags) {
+        return;
+    }
+    let mut cx = Bridge::new(prog);
+    cx.check_only = true;
+    let _ = cx.program(&FfiLayout::default());
+    diags.append(&mut cx.errors);
+    diags.sort_by_key(|d| (d.span.file, d.span.start, d.span.end));
+}
+
 /// Lowering state shared by the whole program.
 pub(crate) struct Bridge<'p> {
     pub prog: &'p CheckedProgram,
@@ -106,7 +123,6 @@ pub(crate) struct Bridge<'p> {
     /// Extra bare externs the bridge adds (`atof`, `fmod`), by C name.
     pub helpers: BTreeMap<&'static str, ir::ExternId>,
     pub externs: Vec<ir::Extern>,
-    pub consts: Vec<Option<ir::Literal>>,
     /// Per-function local numbering while lowering one body.
     pub locals: HashMap<LocalId, ir::LocalId>,
     pub fn_locals: Vec<ir::Local>,
@@ -114,6 +130,8 @@ pub(crate) struct Bridge<'p> {
     pub self_local: Option<ir::LocalId>,
     /// Per source file, its lines (split once: every expression needs one).
     lines: std::cell::RefCell<HashMap<u32, std::rc::Rc<Vec<&'p str>>>>,
+    /// Only the verdict is wanted ([`add_backend_diagnostics`]).
+    check_only: bool,
 }
 
 impl<'p> Bridge<'p> {
@@ -123,11 +141,11 @@ impl<'p> Bridge<'p> {
             errors: Vec::new(),
             helpers: BTreeMap::new(),
             externs: Vec::new(),
-            consts: Vec::new(),
             locals: HashMap::new(),
             fn_locals: Vec::new(),
             self_local: None,
             lines: Default::default(),
+            check_only: false,
         }
     }
 
@@ -169,6 +187,14 @@ impl<'p> Bridge<'p> {
     /// named by their file name only, so the object does not depend on the
     /// directory the build ran in; library modules as `lib.cxz/src/m.coex`.
     pub fn loc(&self, span: Span) -> ir::SrcLoc {
+        if self.check_only {
+            // Only the verdict is wanted: no runtime error will print it.
+            return ir::SrcLoc {
+                file: String::new(),
+                line: 0,
+                text: String::new(),
+            };
+        }
         let (name, line, _) = self.prog.sources.location(span.file, span.start as usize);
         let text = self.line_text(span.file, line);
         let file = if name.contains(".cxz/") {
@@ -239,6 +265,7 @@ impl<'p> Bridge<'p> {
         }
         let entry = match self.prog.main {
             Some(m) => Some(ir::FuncId(m.0)),
+            None if self.check_only => None,
             None => {
                 let span = self
                     .prog
@@ -309,6 +336,7 @@ impl<'p> Bridge<'p> {
                                 symbol: index_u32(sym),
                             })
                         }
+                        None if self.check_only => None,
                         None => {
                             self.errors.push(
                                 Diagnostic::error(
@@ -373,15 +401,6 @@ impl<'p> Bridge<'p> {
             locals: std::mem::take(&mut self.fn_locals),
             ret: self.ty(&info.ret),
             body,
-        }
-    }
-
-    /// The AST of const `i`'s value.
-    pub fn const_expr(&self, i: usize) -> Option<&'p crate::lang::ast::Expr> {
-        let c = self.prog.consts.get(i)?;
-        match self.prog.modules.get(c.module)?.ast.items.get(c.item)? {
-            Item::Const(d) => Some(&d.value),
-            _ => None,
         }
     }
 }

@@ -26,7 +26,8 @@ pub struct CheckArgs {
 /// Checks the file; prints all diagnostics; exit 1 if any is an error.
 pub fn run(args: &CheckArgs) -> CmdResult {
     let resolver = crate::plan::resolver::CheckResolver::new(args.lib_dirs.clone());
-    let (program, diags) = lang::check_file(&args.file, &resolver).map_err(Failure::new)?;
+    let (program, mut diags) = lang::check_file(&args.file, &resolver).map_err(Failure::new)?;
+    crate::bridge::add_backend_diagnostics(&program, &mut diags);
     if args.json {
         let text = lang::render_json(&program.sources, &diags);
         let mut out = std::io::stdout().lock();

@@ -15,6 +15,22 @@ use crate::ffi_build::{build_units, plan_json, FfiBuildOptions, FfiUnitInput};
 pub enum DebugCommand {
     /// Build one FFI unit from a directory laid out like a library's ffi/src
     BuildUnit(Box<BuildUnitArgs>),
+    /// Check, lower and compile a program to an object as `coex build`
+    /// does, stopping before any C compile or link: the back end's verdict
+    Codegen(CodegenArgs),
+}
+
+/// Arguments of `coex debug codegen`.
+#[derive(Debug, Args)]
+pub struct CodegenArgs {
+    /// The program's main file
+    pub file: PathBuf,
+    /// Also search DIR for libraries (repeatable), as `coex build -L`
+    #[arg(short = 'L', value_name = "DIR")]
+    pub lib_dirs: Vec<PathBuf>,
+    /// Write the object here (default: nothing is written)
+    #[arg(short = 'o', value_name = "OBJ")]
+    pub output: Option<PathBuf>,
 }
 
 /// Arguments of `coex debug build-unit`.
@@ -90,7 +106,25 @@ fn read_tree(root: &Path, rel: &str, out: &mut BTreeMap<String, Vec<u8>>) -> Res
 pub fn run(cmd: DebugCommand) -> CmdResult {
     match cmd {
         DebugCommand::BuildUnit(a) => build_unit(*a),
+        DebugCommand::Codegen(a) => codegen(&a),
     }
+}
+
+/// `coex debug codegen`: the front end, the bridge and Cranelift, with the
+/// diagnostics `coex build` prints; libraries are read, not built.
+fn codegen(a: &CodegenArgs) -> CmdResult {
+    use crate::plan::program::{compile_object, load_program};
+    let lookup = crate::plan::resolver::Lookup::Search(a.lib_dirs.clone());
+    let loaded = load_program(&a.file, lookup, None).map_err(super::build_cmd::to_failure)?;
+    if let Some(warnings) = &loaded.warnings {
+        eprint!("{}", warnings.render());
+    }
+    let object = compile_object(&loaded).map_err(super::build_cmd::to_failure)?;
+    if let Some(out) = &a.output {
+        std::fs::write(out, object)
+            .map_err(|e| Failure::new(format!("cannot write {}: {e}", out.display())))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn build_unit(a: BuildUnitArgs) -> CmdResult {

@@ -151,11 +151,13 @@ fn first_line(sources: &SourceMap, span: Span) -> std::ops::Range<usize> {
 }
 
 fn to_codespan(sources: &SourceMap, d: &Diagnostic) -> cs::Diagnostic<usize> {
-    let mut labels = vec![cs::Label::primary(
-        d.span.file.0 as usize,
-        first_line(sources, d.span),
-    )];
-    for l in &d.labels {
+    let mut primary = cs::Label::primary(d.span.file.0 as usize, first_line(sources, d.span));
+    // A label on the primary span itself is written under its caret.
+    if let Some(l) = d.labels.iter().find(|l| l.span == d.span) {
+        primary = primary.with_message(&l.message);
+    }
+    let mut labels = vec![primary];
+    for l in d.labels.iter().filter(|l| l.span != d.span) {
         labels.push(
             cs::Label::secondary(l.span.file.0 as usize, first_line(sources, l.span))
                 .with_message(&l.message),

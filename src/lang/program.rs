@@ -71,6 +71,18 @@ pub struct ConstInfo {
     pub module: usize,
     pub item: usize,
     pub span: Span,
+    /// Its value, computed at check time (`None` only where an error was
+    /// reported).
+    pub value: Option<ConstValue>,
+}
+
+/// The compile-time value of a `const`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConstValue {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Str(String),
 }
 
 /// A local variable or parameter.

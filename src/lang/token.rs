@@ -204,9 +204,81 @@ impl TokenKind {
     }
 }
 
+/// Words of full Coex that Coex Core reserves for constructs it does not
+/// have yet, with the construct each one starts. Like the keywords they are
+/// never names (of a type, function, parameter, local, field, const,
+/// extern or module); unlike the keywords they lex as [`TokenKind::Ident`],
+/// so the parser can say `not supported yet: …` where the construct is
+/// written.
+pub const RESERVED_FOR_LATER: [(&str, &str); 10] = [
+    ("await", "`await` expressions"),
+    ("cell", "matrix cells"),
+    ("enum", "sum types"),
+    ("interface", "traits"),
+    ("lambda", "lambdas"),
+    ("llvm_ir", "inline LLVM IR"),
+    ("match", "`match` statements"),
+    ("matrix", "matrices"),
+    ("replace", "`replace` statements"),
+    ("trait", "traits"),
+];
+
+/// Whether `word` is a reserved word: a keyword or reserved for later.
+pub fn is_reserved_word(word: &str) -> bool {
+    TokenKind::keyword(word).is_some() || RESERVED_FOR_LATER.iter().any(|(w, _)| *w == word)
+}
+
+/// Why `word` cannot be a name: `Some(help)` when it is a keyword or a word
+/// reserved for later (the help says which, and what to do).
+pub fn reserved_word_help(word: &str) -> Option<String> {
+    if TokenKind::keyword(word).is_some() {
+        return Some(format!("rename it: `{word}` is a keyword of Coex"));
+    }
+    let (_, what) = RESERVED_FOR_LATER.iter().find(|(w, _)| *w == word)?;
+    Some(format!(
+        "rename it: full Coex uses `{word}` for {what}, which Coex Core does not support yet"
+    ))
+}
+
 /// A token and where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Token {
     pub kind: TokenKind,
     pub span: Span,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The words of the first `` `…` `` span after `marker` in the
+    /// "Reserved words" section of docs/language.md.
+    fn documented(marker: &str) -> Vec<String> {
+        let doc = include_str!("../../docs/language.md");
+        let section = doc.split("## Reserved words").nth(1).expect("section");
+        let after = section.split(marker).nth(1).expect("marker");
+        let span = after.split('`').nth(1).expect("a `…` list");
+        let mut words: Vec<String> = span.split_whitespace().map(String::from).collect();
+        words.sort();
+        words
+    }
+
+    #[test]
+    fn docs_list_exactly_the_reserved_words() {
+        let mut later: Vec<String> = RESERVED_FOR_LATER
+            .iter()
+            .map(|(w, _)| w.to_string())
+            .collect();
+        later.sort();
+        assert_eq!(documented("**Reserved for constructs"), later);
+        let keywords = documented("**Keywords**");
+        assert_eq!(keywords.len(), 26);
+        for w in &keywords {
+            assert!(TokenKind::keyword(w).is_some(), "{w} is not a keyword");
+            assert!(is_reserved_word(w));
+        }
+        for w in ["int", "json", "Matrix", "set", "map"] {
+            assert!(!is_reserved_word(w), "{w}");
+        }
+    }
 }

@@ -116,7 +116,8 @@ impl StagedSources {
     /// Loads and checks the program starting at `entry`; errors are rendered
     /// as `coex check` renders them, warnings go to stderr.
     fn check(&self, entry: &Path) -> Result<lang::CheckedProgram, Failure> {
-        let (program, diags) = lang::check_file(entry, &self.resolver).map_err(Failure::new)?;
+        let (program, mut diags) = lang::check_file(entry, &self.resolver).map_err(Failure::new)?;
+        crate::bridge::add_backend_diagnostics(&program, &mut diags);
         let rendered = lang::render_text(&program.sources, &diags);
         let errors = diags.iter().filter(|d| d.is_error()).count();
         if errors > 0 {

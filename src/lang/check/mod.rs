@@ -5,6 +5,7 @@
 //! mistake is reported once).
 
 mod builtins;
+mod consts;
 mod control;
 mod exprs;
 mod handles;
@@ -55,11 +56,13 @@ fn check_here(loaded: LoadedProgram) -> (CheckedProgram, Vec<Diagnostic>) {
     let mut cx = Checker::new(loaded);
     cx.collect();
     cx.check_consts();
+    cx.fold_consts();
     cx.check_bodies();
     cx.check_formula_cycles();
     cx.check_task_handles();
     cx.check_main();
     cx.check_manifests();
+    cx.check_module_names();
     cx.finish()
 }
 
@@ -204,6 +207,48 @@ impl Checker {
                 Diagnostic::error(f.span, "`main` must be declared as `func main() -> int` or `func main()`")
                     .with_help("main takes no parameters, is a `func`, and returns an int exit status or nothing"),
             );
+        }
+    }
+
+    /// Two different module files imported under one name (`util` beside
+    /// `main.coex` and `lib/util.coex` beside `lib/helper.coex`) are
+    /// fine for the language, but one build action compiles a program's
+    /// modules together by name: refused here as `coex build` refuses it.
+    fn check_module_names(&mut self) {
+        let mut seen: BTreeMap<String, std::path::PathBuf> = BTreeMap::new();
+        for (i, unit) in self.prog.units.iter().enumerate() {
+            let super::loader::UnitOrigin::Program { path } = &unit.origin else {
+                continue;
+            };
+            if i == self.prog.entry.0 as usize {
+                continue;
+            }
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let Some(first) = seen.get(&name) else {
+                seen.insert(name, path.clone());
+                continue;
+            };
+            let span = self
+                .prog
+                .units
+                .iter()
+                .flat_map(|u| &u.imports)
+                .find(|(to, _)| to.0 as usize == i)
+                .map(|(_, span)| *span)
+                .unwrap_or_default();
+            let d = Diagnostic::error(
+                span,
+                format!(
+                    "two different modules are both imported as '{name}': {} and {}",
+                    first.display(),
+                    path.display()
+                ),
+            )
+            .with_help("a program's module names must be unique (one build action compiles them together): rename one");
+            self.diags.push(d);
         }
     }
 

@@ -143,6 +143,7 @@ impl Checker {
                             module: m,
                             item: i,
                             span: c.name.span,
+                            value: None,
                         });
                         self.const_state.push(ConstState::Pending);
                         let id = ConstId(index_u32(self.prog.consts.len() - 1));
@@ -162,7 +163,9 @@ impl Checker {
                         (e.name.name.clone(), e.name.span, Global::Extern(id))
                     }
                     Item::Type(t) => {
-                        if PRIMITIVES.contains(&t.name.name.as_str()) || t.name.name == "List" {
+                        if PRIMITIVES.contains(&t.name.name.as_str())
+                            || matches!(t.name.name.as_str(), "List" | "json")
+                        {
                             self.error(Diagnostic::error(
                                 t.name.span,
                                 format!(

@@ -264,11 +264,10 @@ impl Parser<'_> {
                 if let Some(what) = reserved_expr_word(&name) {
                     return Err(self.unsupported(span, what));
                 }
-                if *self.peek_kind(1) == TokenKind::Lt
-                    && matches!(
-                        generic_construct(&name),
-                        "maps" | "sets" | "channels" | "atomics" | "matrices" | "tuples"
-                    )
+                if matches!(
+                    generic_construct(&name),
+                    "maps" | "sets" | "channels" | "atomics" | "matrices" | "tuples"
+                ) && self.generic_args_follow()
                 {
                     let what = generic_construct(&name);
                     return Err(self.unsupported(span, what));
@@ -373,9 +372,12 @@ impl Parser<'_> {
                     self.unsupported(start, what);
                     return Ok(self.skip_balanced(start, &TokenKind::Lt, &TokenKind::Gt));
                 }
+                // `json` is a type name of full Coex (like `int`); the
+                // others are reserved words. `Matrix`, `Json` … are
+                // ordinary names: a program may declare such a type.
                 let what = match name.as_str() {
-                    "json" | "JSON" | "Json" => Some("JSON"),
-                    "matrix" | "Matrix" => Some("matrices"),
+                    "json" => Some("JSON"),
+                    "matrix" => Some("matrices"),
                     "cell" => Some("cell"),
                     _ => None,
                 };
@@ -396,6 +398,36 @@ impl Parser<'_> {
                 let span = self.error_span();
                 Err(self.error(span, msg))
             }
+        }
+    }
+
+    /// Whether `<` then type-shaped tokens then `>` follow the name at the
+    /// cursor on this line (`Map<string, int>`), not a comparison
+    /// (`set < 5`, where `set` is a local).
+    fn generic_args_follow(&self) -> bool {
+        if *self.peek_kind(1) != TokenKind::Lt {
+            return false;
+        }
+        let mut depth = 0usize;
+        let mut ahead = 1;
+        loop {
+            match self.peek_kind(ahead) {
+                TokenKind::Lt => depth += 1,
+                TokenKind::Gt => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return ahead > 2;
+                    }
+                }
+                TokenKind::Ident(_)
+                | TokenKind::Comma
+                | TokenKind::LBracket
+                | TokenKind::RBracket
+                | TokenKind::LParen
+                | TokenKind::RParen => {}
+                _ => return false,
+            }
+            ahead += 1;
         }
     }
 
@@ -426,6 +458,6 @@ impl Parser<'_> {
 
     /// A name for a binding, or an error naming the context.
     pub(crate) fn binding_name(&mut self, context: &str) -> PResult<Ident> {
-        self.expect_ident(context)
+        self.decl_name(context)
     }
 }

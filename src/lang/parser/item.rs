@@ -74,6 +74,10 @@ impl Parser<'_> {
     fn item(&mut self) -> PResult<Option<Item>> {
         self.just_skipped = false;
         let start = self.span();
+        if self.column_of(start.start) > 0 {
+            // An indented declaration: perhaps a block above closed early.
+            self.misaligned = true;
+        }
         match self.kind().clone() {
             TokenKind::Import => self.import_item(start),
             TokenKind::Const => self.const_item(start),
@@ -96,6 +100,7 @@ impl Parser<'_> {
                 Ok(None)
             }
             TokenKind::Tilde | TokenKind::End => {
+                self.mismatched = true;
                 let span = self.bump().span;
                 Err(self.error_help(
                     span,
@@ -104,6 +109,8 @@ impl Parser<'_> {
                 ))
             }
             other => {
+                // Often a statement left over after a block closed early.
+                self.mismatched = true;
                 let found = other.describe();
                 Err(self.error_help(
                     start,
@@ -121,6 +128,13 @@ impl Parser<'_> {
             TokenKind::Str(s) => {
                 self.bump();
                 ImportTarget::Library(s)
+            }
+            TokenKind::Ident(n) if crate::lang::token::is_reserved_word(&n) => {
+                // Refused as a name: not looked for as a module either.
+                let span = self.bump().span;
+                self.refuse_reserved(&n, span);
+                self.end_of_statement()?;
+                return Ok(None);
             }
             TokenKind::Ident(n) => {
                 self.bump();
@@ -154,7 +168,7 @@ impl Parser<'_> {
     /// `const name [: type] = value`.
     fn const_item(&mut self, start: Span) -> PResult<Option<Item>> {
         self.bump();
-        let name = self.expect_ident("for the constant")?;
+        let name = self.decl_name("for the constant")?;
         let ty = if self.eat(&TokenKind::Colon) {
             Some(self.type_expr()?)
         } else {
@@ -175,7 +189,7 @@ impl Parser<'_> {
     /// `extern name(params) [-> ret]`, with an optional closing `~`.
     fn extern_item(&mut self, start: Span) -> PResult<Option<Item>> {
         self.bump();
-        let name = self.expect_ident("for the extern function")?;
+        let name = self.decl_name("for the extern function")?;
         let (params, _, ret) = self.signature("after the extern name", false)?;
         let span = start.to(self.prev_span());
         // The closing `~` is written on the same or the next line;
@@ -216,7 +230,7 @@ impl Parser<'_> {
                 }
                 explicit_self = true;
             } else {
-                let name = self.expect_ident("for the parameter")?;
+                let name = self.decl_name("for the parameter")?;
                 if !self.at(&TokenKind::Colon) {
                     let span = name.span;
                     return Err(self.error_help(
@@ -264,7 +278,7 @@ impl Parser<'_> {
             TokenKind::Task => FuncKind::Task,
             _ => FuncKind::Func,
         };
-        let name = self.expect_ident(&format!("for the {}", kind.keyword()))?;
+        let name = self.decl_name(&format!("for the {}", kind.keyword()))?;
         if self.at(&TokenKind::Lt) {
             self.skip_unsupported(start, "generic functions");
             return Ok(None);
@@ -272,7 +286,7 @@ impl Parser<'_> {
         let (params, explicit_self, ret) = self.signature("after the function name", in_method)?;
         let head_end = self.prev_span();
         self.colon_line_break("the function header")?;
-        let body = self.block()?;
+        let body = self.block(start)?;
         let what = kind.keyword();
         let _ = self.close(start, what);
         Ok(Some(FuncDecl {
@@ -289,7 +303,7 @@ impl Parser<'_> {
     /// `type Name:` … `~`; generics, aliases and sum types are reported as unsupported.
     fn type_decl(&mut self) -> PResult<Option<Item>> {
         let start = self.bump().span; // type
-        let name = self.expect_ident("for the type")?;
+        let name = self.decl_name("for the type")?;
         if self.at(&TokenKind::Lt) {
             self.skip_unsupported(start, "generics beyond List<T>");
             return Ok(None);
@@ -325,10 +339,21 @@ impl Parser<'_> {
     fn type_body(&mut self, start: Span, name: Ident) -> PResult<Option<Item>> {
         let mut fields = Vec::new();
         let mut methods = Vec::new();
+        let col = self.line_indent(start);
         loop {
             self.skip_newlines();
+            if self.by_layout && self.layout_at(col) == super::layout::Layout::Dedent {
+                self.report_unclosed(start, "type");
+                return Ok(Some(Item::Type(TypeDecl {
+                    name,
+                    fields,
+                    methods,
+                    span: start,
+                })));
+            }
             match self.kind().clone() {
                 TokenKind::Tilde | TokenKind::End => {
+                    self.note_alignment(start);
                     let end = self.bump().span;
                     self.end_of_statement()?;
                     return Ok(Some(Item::Type(TypeDecl {
@@ -339,7 +364,8 @@ impl Parser<'_> {
                     })));
                 }
                 TokenKind::Eof => {
-                    self.unclosed_type(start, &name);
+                    // Reported by the second pass, by layout.
+                    self.mismatched = true;
                     return Ok(Some(Item::Type(TypeDecl {
                         name,
                         fields,
@@ -354,11 +380,17 @@ impl Parser<'_> {
                 TokenKind::Func | TokenKind::Formula | TokenKind::Task => {
                     self.type_method(&mut methods)?
                 }
-                TokenKind::Ident(_) if *self.peek_kind(1) == TokenKind::Colon => {
+                ref k
+                    if (matches!(k, TokenKind::Ident(_))
+                        || TokenKind::keyword(k.text()).is_some())
+                        && *self.peek_kind(1) == TokenKind::Colon =>
+                {
                     self.type_field(&mut fields)?
                 }
                 other => {
                     let found = other.describe();
+                    // Often the type's `~` is missing.
+                    self.mismatched = true;
                     let span = self.span();
                     self.error_help(
                         span,
@@ -372,21 +404,6 @@ impl Parser<'_> {
                 }
             }
         }
-    }
-
-    /// Reports a type left open at the end of the file.
-    fn unclosed_type(&mut self, start: Span, name: &Ident) {
-        let span = self.span();
-        self.diags.push(
-            crate::lang::diagnostic::Diagnostic::error(
-                span,
-                format!(
-                    "expected `~` to close type `{}`, found end of file",
-                    name.name
-                ),
-            )
-            .with_label(start, "this type is not closed"),
-        );
     }
 
     /// A method inside a type; a failed one is skipped to the next line
@@ -407,7 +424,7 @@ impl Parser<'_> {
 
     /// A field `name: T` inside a type; a bad type skips the line.
     fn type_field(&mut self, fields: &mut Vec<Field>) -> PResult<()> {
-        let fname = self.expect_ident("for the field")?;
+        let fname = self.decl_name("for the field")?;
         self.bump();
         match self.type_expr() {
             Ok(ty) => {

@@ -6,6 +6,7 @@
 
 mod expr;
 mod item;
+mod layout;
 mod stmt;
 
 use super::ast::{Module, NodeId};
@@ -31,7 +32,22 @@ pub fn parse(file: FileId, src: &str, next_id: &mut u32) -> ParseOutput {
     crate::lang::stack::with_deep_stack(|| parse_here(file, src, next_id))
 }
 
+/// Parses once; when the blocks do not match up (a `~` missing or extra),
+/// parses again reading the layout (see [`layout`]), so the unclosed block
+/// itself is reported and the rest of the file keeps its intended shape.
 fn parse_here(file: FileId, src: &str, next_id: &mut u32) -> ParseOutput {
+    let first_id = *next_id;
+    let (out, mismatched) = parse_pass(file, src, next_id, false);
+    if !mismatched {
+        return out;
+    }
+    *next_id = first_id;
+    parse_pass(file, src, next_id, true).0
+}
+
+/// One parse of the file; also whether its blocks look mismatched (see
+/// [`layout`] for when).
+fn parse_pass(file: FileId, src: &str, next_id: &mut u32, by_layout: bool) -> (ParseOutput, bool) {
     let (tokens, mut diagnostics) = lexer::lex(file, src);
     let mut p = Parser {
         src,
@@ -42,15 +58,20 @@ fn parse_here(file: FileId, src: &str, next_id: &mut u32) -> ParseOutput {
         depth: 0,
         too_deep_reported: false,
         just_skipped: false,
+        by_layout,
+        mismatched: false,
+        misaligned: false,
     };
     let module = p.module();
     *next_id = p.next_id;
     diagnostics.append(&mut p.diags);
     diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
-    ParseOutput {
+    let mismatched = p.mismatched || (p.misaligned && super::has_errors(&diagnostics));
+    let out = ParseOutput {
         module,
         diagnostics,
-    }
+    };
+    (out, mismatched)
 }
 
 /// Marker: an error was already reported, the caller should recover.
@@ -70,6 +91,12 @@ pub(crate) struct Parser<'a> {
     /// An unsupported construct was reported and skipped whole: the
     /// caller must not skip further.
     just_skipped: bool,
+    /// Blocks end where the layout says (second pass, see [`layout`]).
+    by_layout: bool,
+    /// A block was not closed or a `~` closed nothing (first pass).
+    mismatched: bool,
+    /// A `~` or a declaration is indented unlike its opener (first pass).
+    misaligned: bool,
 }
 
 impl Parser<'_> {
@@ -183,25 +210,80 @@ impl Parser<'_> {
         }
     }
 
+    /// A name that is used (after `.`, a named argument): any identifier.
     fn expect_ident(&mut self, context: &str) -> PResult<super::ast::Ident> {
         match self.kind().clone() {
             TokenKind::Ident(name) => {
                 let span = self.bump().span;
                 Ok(super::ast::Ident { name, span })
             }
-            other => {
-                let span = self.error_span();
-                let msg = if TokenKind::keyword(other.text()).is_some() {
-                    format!(
-                        "expected a name {context}, found keyword `{}`",
-                        other.text()
-                    )
-                } else {
-                    format!("expected a name {context}, found {}", other.describe())
-                };
-                Err(self.error(span, msg))
-            }
+            other => Err(self.expected_name(context, &other)),
         }
+    }
+
+    /// A name being declared. A reserved word (docs/language.md) is an
+    /// error but still read as the name, so the rest parses as intended;
+    /// so is a keyword followed by what follows a name (`func if(`).
+    fn decl_name(&mut self, context: &str) -> PResult<super::ast::Ident> {
+        match self.kind().clone() {
+            TokenKind::Ident(name) => {
+                let span = self.bump().span;
+                self.refuse_reserved(&name, span);
+                Ok(super::ast::Ident { name, span })
+            }
+            other if TokenKind::keyword(other.text()).is_some() && self.keyword_as_name() => {
+                let span = self.bump().span;
+                let name = other.text().to_string();
+                self.refuse_reserved(&name, span);
+                Ok(super::ast::Ident { name, span })
+            }
+            other => Err(self.expected_name(context, &other)),
+        }
+    }
+
+    fn expected_name(&mut self, context: &str, found: &TokenKind) -> Reported {
+        let span = self.error_span();
+        let msg = if TokenKind::keyword(found.text()).is_some() {
+            format!(
+                "expected a name {context}, found keyword `{}`",
+                found.text()
+            )
+        } else {
+            format!("expected a name {context}, found {}", found.describe())
+        };
+        self.error(span, msg)
+    }
+
+    /// Whether the keyword at the cursor is followed by what follows a
+    /// declared name (`(`, `:`, `=`, `,`, `)`, `in`, `<`, a line end): it
+    /// was meant as one.
+    fn keyword_as_name(&self) -> bool {
+        matches!(
+            self.peek_kind(1),
+            TokenKind::LParen
+                | TokenKind::RParen
+                | TokenKind::Colon
+                | TokenKind::Assign
+                | TokenKind::Comma
+                | TokenKind::In
+                | TokenKind::Lt
+                | TokenKind::Newline
+                | TokenKind::Eof
+        )
+    }
+
+    /// Reports `` `word` is a reserved word `` at `span` when `word` is a
+    /// keyword or reserved for later; whether it was.
+    fn refuse_reserved(&mut self, word: &str, span: Span) -> bool {
+        let Some(help) = super::token::reserved_word_help(word) else {
+            return false;
+        };
+        self.error_help(
+            span,
+            format!("`{word}` is a reserved word and cannot be used as a name"),
+            &help,
+        );
+        true
     }
 
     fn skip_newlines(&mut self) {
@@ -221,6 +303,10 @@ impl Parser<'_> {
     /// Requires the end of a statement: a separator, or a block closer that
     /// the enclosing block will consume.
     fn end_of_statement(&mut self) -> PResult<()> {
+        if self.by_layout && self.first_on_line(self.pos) {
+            // A block read as closed by layout ended at a line start.
+            return Ok(());
+        }
         match self.kind() {
             TokenKind::Newline => {
                 self.skip_newlines();

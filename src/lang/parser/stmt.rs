@@ -8,7 +8,7 @@ use crate::lang::ast::{
 use crate::lang::span::Span;
 use crate::lang::token::TokenKind;
 
-fn assign_op(k: &TokenKind) -> Option<AssignOp> {
+pub(super) fn assign_op(k: &TokenKind) -> Option<AssignOp> {
     Some(match k {
         TokenKind::Assign => AssignOp::Set,
         TokenKind::PlusAssign => AssignOp::Add,
@@ -22,19 +22,40 @@ fn assign_op(k: &TokenKind) -> Option<AssignOp> {
 
 impl Parser<'_> {
     fn at_block_end(&self) -> bool {
+        if matches!(
+            self.kind(),
+            TokenKind::End | TokenKind::Else | TokenKind::Case
+        ) && assign_op(self.peek_kind(1)).is_some()
+        {
+            // `else = 1`: a keyword used as a local's name (reported by `stmt`).
+            return false;
+        }
         matches!(
             self.kind(),
             TokenKind::Tilde | TokenKind::End | TokenKind::Else | TokenKind::Case | TokenKind::Eof
         ) || self.at_item_start()
     }
 
-    /// Statements up to (not including) a block closer.
-    pub(crate) fn block(&mut self) -> PResult<Block> {
+    /// Whether the block opened on a line indented `col` ends here.
+    fn block_ends(&mut self, col: usize) -> bool {
+        if !self.by_layout {
+            return self.at_block_end();
+        }
+        match self.layout_at(col) {
+            super::layout::Layout::Inside => self.at_block_end(),
+            _ => true,
+        }
+    }
+
+    /// Statements up to (not including) a block closer; `open` is the
+    /// construct's first token.
+    pub(crate) fn block(&mut self, open: Span) -> PResult<Block> {
         self.enter()?;
+        let col = self.line_indent(open);
         let start = self.span();
         let mut stmts = Vec::new();
         self.skip_newlines();
-        while !self.at_block_end() {
+        while !self.block_ends(col) {
             let start_pos = self.pos;
             match self.stmt() {
                 Ok(s) => stmts.push(s),
@@ -95,6 +116,15 @@ impl Parser<'_> {
                 .all(|t| t.kind != TokenKind::Newline)
     }
 
+    /// Whether an `else` (or `~`) at the cursor belongs to the construct
+    /// opened at `open` (by layout: not on a line indented less than its
+    /// opener).
+    fn else_continues(&self, open: Span) -> bool {
+        !self.by_layout
+            || !self.first_on_line(self.pos)
+            || self.column_of(self.span().start) >= self.line_indent(open)
+    }
+
     /// The end of a block header: an optional `:` then a line break.
     fn header_end(&mut self, what: &str) -> PResult<()> {
         // `header: stmt; stmt; ~` puts the block on the same line.
@@ -115,28 +145,18 @@ impl Parser<'_> {
     }
 
     /// Consumes the `~` (or `end`) that closes a construct opened at `open`.
+    /// Without one, the first pass only notes that the blocks do not match
+    /// up: the file is then parsed again by layout, which says which block
+    /// is unclosed (see [`super::layout`]).
     pub(crate) fn close(&mut self, open: Span, what: &str) -> PResult<Span> {
+        if self.by_layout {
+            return Ok(self.close_by_layout(open, what));
+        }
         if matches!(self.kind(), TokenKind::Tilde | TokenKind::End) {
-            let t = self.bump();
-            Ok(t.span)
+            self.note_alignment(open);
+            Ok(self.bump().span)
         } else {
-            let found = self.kind().describe();
-            let span = self.error_span();
-            // One unclosed block is reported once, not once per enclosing block.
-            if self
-                .diags
-                .last()
-                .is_some_and(|d| d.span == span && d.message.starts_with("expected `~` to close"))
-            {
-                return Err(super::Reported);
-            }
-            self.diags.push(
-                crate::lang::diagnostic::Diagnostic::error(
-                    span,
-                    format!("expected `~` to close the {what}, found {found}"),
-                )
-                .with_label(open, format!("this {what} is not closed")),
-            );
+            self.mismatched = true;
             Err(super::Reported)
         }
     }
@@ -150,6 +170,16 @@ impl Parser<'_> {
     pub(crate) fn stmt(&mut self) -> PResult<Stmt> {
         self.just_skipped = false;
         let start = self.span();
+        let k = self.kind();
+        if *k != TokenKind::SelfKw
+            && TokenKind::keyword(k.text()).is_some()
+            && assign_op(self.peek_kind(1)).is_some()
+        {
+            // `if = 1`: a keyword where a local's name was meant.
+            let word = k.text();
+            self.refuse_reserved(word, start);
+            return Err(super::Reported);
+        }
         let s = match self.kind().clone() {
             TokenKind::If => self.if_stmt()?,
             TokenKind::While => self.while_stmt(start)?,
@@ -182,6 +212,11 @@ impl Parser<'_> {
                 let span = self.span();
                 return Err(self.unsupported(span, "directives"));
             }
+            TokenKind::Ident(w)
+                if matches!(self.peek_kind(1), TokenKind::Assign | TokenKind::Colon) =>
+            {
+                self.bind_stmt(w)?
+            }
             TokenKind::Ident(w) if w == "match" => {
                 let span = self.span();
                 self.skip_unsupported(span, "match");
@@ -190,11 +225,6 @@ impl Parser<'_> {
             TokenKind::Ident(w) if w == "replace" => {
                 let span = self.span();
                 return Err(self.unsupported(span, "replace"));
-            }
-            TokenKind::Ident(w)
-                if matches!(self.peek_kind(1), TokenKind::Assign | TokenKind::Colon) =>
-            {
-                self.bind_stmt(w)?
             }
             k if k.starts_item() => return Err(self.nested_item()),
             _ => self.expr_or_assign_stmt(start)?,
@@ -208,7 +238,7 @@ impl Parser<'_> {
         self.bump();
         let cond = self.expr()?;
         self.header_end("while")?;
-        let body = self.block()?;
+        let body = self.block(start)?;
         let end = self.close(start, "while loop")?;
         Ok(self.stmt_node(StmtKind::While { cond, body }, start.to(end)))
     }
@@ -218,10 +248,10 @@ impl Parser<'_> {
         self.bump();
         let deadline = self.expr()?;
         self.header_end("within")?;
-        let body = self.block()?;
-        let otherwise = if self.eat(&TokenKind::Else) {
+        let body = self.block(start)?;
+        let otherwise = if self.else_continues(start) && self.eat(&TokenKind::Else) {
             self.header_end("else")?;
-            Some(self.block()?)
+            Some(self.block(start)?)
         } else {
             None
         };
@@ -297,6 +327,7 @@ impl Parser<'_> {
 
     fn bind_stmt(&mut self, name: String) -> PResult<Stmt> {
         let start = self.bump().span;
+        self.refuse_reserved(&name, start);
         let ident = Ident { name, span: start };
         let ty: Option<TypeExpr> = if self.eat(&TokenKind::Colon) {
             Some(self.type_expr()?)
@@ -332,7 +363,7 @@ impl Parser<'_> {
         self.expect(&TokenKind::In, "after the loop variable")?;
         let iter = self.expr()?;
         self.header_end(what)?;
-        let body = self.block()?;
+        let body = self.block(start)?;
         let end = self.close(start, what)?;
         Ok((var, iter, body, end))
     }
@@ -360,17 +391,23 @@ impl Parser<'_> {
         let start = self.bump().span; // if
         let cond = self.expr()?;
         self.header_end("if")?;
-        let then = self.block()?;
+        let then = self.block(start)?;
         let mut closed_early = None;
         // Lenient form: `~` before `else` (`if …~ else … ~`).
-        if matches!(self.kind(), TokenKind::Tilde | TokenKind::End) {
+        if matches!(self.kind(), TokenKind::Tilde | TokenKind::End) && self.else_continues(start) {
             let mut ahead = 1;
-            while *self.peek_kind(ahead) == TokenKind::Newline {
+            // By layout, further `~`s before the `else` are extra ones.
+            while *self.peek_kind(ahead) == TokenKind::Newline
+                || (self.by_layout && self.closer_at(self.pos + ahead))
+            {
                 ahead += 1;
             }
             if *self.peek_kind(ahead) == TokenKind::Else {
                 self.bump();
                 self.skip_newlines();
+                while self.closer_at(self.pos) {
+                    self.extra_closer();
+                }
             } else {
                 closed_early = Some(self.bump().span);
             }
@@ -385,7 +422,7 @@ impl Parser<'_> {
                 start.to(end),
             ));
         }
-        if self.eat(&TokenKind::Else) {
+        if self.else_continues(start) && self.eat(&TokenKind::Else) {
             if self.at(&TokenKind::If) {
                 let nested = self.if_stmt()?;
                 let span = start.to(nested.span);
@@ -403,7 +440,7 @@ impl Parser<'_> {
                 ));
             }
             self.header_end("else")?;
-            let otherwise = self.block()?;
+            let otherwise = self.block(start)?;
             let end = self.close(start, "if")?;
             return Ok(self.stmt_node(
                 StmtKind::If {
@@ -429,8 +466,12 @@ impl Parser<'_> {
         let start = self.bump().span; // select
         self.header_end("select")?;
         let mut cases = Vec::new();
+        let col = self.line_indent(start);
         loop {
             self.skip_newlines();
+            if self.by_layout && self.layout_at(col) == super::layout::Layout::Dedent {
+                break; // `close` reports the select as unclosed
+            }
             match self.kind() {
                 TokenKind::Case => match self.select_case() {
                     Ok(c) => cases.push(c),
@@ -439,6 +480,8 @@ impl Parser<'_> {
                 TokenKind::Tilde | TokenKind::End | TokenKind::Eof => break,
                 other => {
                     let found = other.describe();
+                    // Often a case whose `~` is missing or doubled.
+                    self.mismatched = true;
                     let span = self.span();
                     self.error_help(
                         span,
@@ -475,7 +518,7 @@ impl Parser<'_> {
         };
         self.expect(&TokenKind::Colon, "after the select case")?;
         self.header_end("case")?;
-        let body = self.block()?;
+        let body = self.block(start)?;
         let end = if self.at(&TokenKind::Case) {
             self.prev_span()
         } else {

@@ -97,3 +97,49 @@ fn deep_nesting_is_an_error_not_a_crash() {
         "{errs:?}"
     );
 }
+
+/// Every clean Coex file of the repository parses to the same tree when
+/// blocks are read by layout (the second pass of a file whose `~`s do
+/// not match up), so that pass never blames a block a person reads as
+/// closed.
+#[test]
+fn layout_reading_agrees_on_clean_files() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    let mut dirs = vec![root.join("tests"), root.join("examples")];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).expect("read_dir").flatten() {
+            let p = e.path();
+            if p.is_dir() && !p.ends_with("invalid") {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "coex") {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() > 20, "{files:?}");
+    let mut checked = 0;
+    for f in files {
+        let src = std::fs::read_to_string(&f).expect("read");
+        let (mut next_a, mut next_b) = (0, 0);
+        let (plain, mismatched) = parse_pass(FileId(0), &src, &mut next_a, false);
+        if mismatched || !plain.diagnostics.is_empty() {
+            continue;
+        }
+        let (layout, _) = parse_pass(FileId(0), &src, &mut next_b, true);
+        assert!(
+            layout.diagnostics.is_empty(),
+            "{}: {:#?}",
+            f.display(),
+            layout.diagnostics
+        );
+        assert_eq!(
+            format!("{:?}", plain.module),
+            format!("{:?}", layout.module),
+            "{}",
+            f.display()
+        );
+        checked += 1;
+    }
+    assert!(checked > 20, "{checked}");
+}
