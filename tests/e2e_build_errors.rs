@@ -163,7 +163,7 @@ fn two_libraries_under_one_import_name_are_refused() {
 }
 
 #[test]
-fn an_https_remote_cache_is_refused_before_building() {
+fn an_unsupported_remote_cache_scheme_is_refused_before_building() {
     let env = Env::new();
     let work = work_with(&env, &[("main.coex", HELLO)]);
     let o = env.coex_in(
@@ -172,15 +172,19 @@ fn an_https_remote_cache_is_refused_before_building() {
             "build",
             "main.coex",
             "--remote-cache",
-            "https://cache.example/x",
+            "ftp://cache.example/x",
         ],
     );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
     assert!(
         text(&o.stderr)
-            .starts_with("error: unsupported remote cache URL 'https://cache.example/x'"),
+            .starts_with("error: unsupported --remote-cache URL 'ftp://cache.example/x'"),
         "{}",
         text(&o.stderr)
+    );
+    assert!(
+        text(&o.stderr).contains("grpc://"),
+        "the fix names what works"
     );
     assert_eq!(files_in(&work), ["main.coex"]);
 }
