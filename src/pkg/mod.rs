@@ -6,10 +6,12 @@
 //! - [`lock`]: the lock file, written in one stable form.
 //! - [`fetch`]: downloading an archive over `http(s)://`.
 //! - [`install`]: `coex pkg install`; [`manage`]: `list` and `remove`.
+//! - [`locked`]: the `--locked` check of `build`, `run` and `check`.
 
 pub mod fetch;
 pub mod install;
 pub mod lock;
+pub mod locked;
 pub mod manage;
 pub mod project;
 
