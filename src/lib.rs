@@ -27,5 +27,6 @@ pub mod failure;
 pub mod ffi_build;
 pub mod lang;
 pub mod link;
+pub mod pkg;
 pub mod plan;
 pub mod toolchain;

@@ -41,7 +41,9 @@ fn not_found_prints_the_contract_text() {
          - ~/.coex/lib/regex.cxz\n  \
          - /usr/local/lib/coex/regex.cxz\n\
          \n\
-         To install: coex pkg install regex\n"
+         To install it into the project's lib folder (./lib), give its archive's path or URL:\n  \
+         coex pkg install path/to/regex.cxz\n  \
+         coex pkg install https://…/regex.cxz\n"
     );
 }
 

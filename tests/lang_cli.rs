@@ -98,7 +98,7 @@ fn libraries_are_found_with_dash_l_and_checked_against_their_manifest() {
         .code(1)
         .stderr(
             predicate::str::contains("error: Library 'counter' not found").and(
-                predicate::str::contains("To install: coex pkg install counter"),
+                predicate::str::contains("coex pkg install path/to/counter.cxz"),
             ),
         );
     coex(t.path())

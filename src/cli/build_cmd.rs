@@ -18,6 +18,9 @@ pub struct ProgramArgs {
     /// Also search DIR for libraries named by `import "name"` (repeatable; before COEX_PATH)
     #[arg(short = 'L', value_name = "DIR")]
     pub lib_dirs: Vec<PathBuf>,
+    /// Refuse imported libraries that coex.lock does not record with the same digest
+    #[arg(long)]
+    pub locked: bool,
     #[command(flatten)]
     pub exec: ExecArgs,
 }
@@ -71,7 +74,13 @@ fn build_it(
         lib_dirs: p.lib_dirs.clone(),
         output: output.map(Path::to_path_buf),
     };
-    let build = build_program_checked(&p.file, &opts, before_run).map_err(to_failure)?;
+    let build = build_program_checked(&p.file, &opts, |loaded| {
+        if p.locked {
+            crate::pkg::locked::check(&p.file, &loaded.libraries)?;
+        }
+        before_run(loaded)
+    })
+    .map_err(to_failure)?;
     if let Some(warnings) = &build.warnings {
         eprint!("{}", warnings.render());
     }

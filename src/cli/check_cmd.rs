@@ -17,6 +17,10 @@ pub struct CheckArgs {
     /// Also search DIR for libraries named by `import "name"` (repeatable)
     #[arg(short = 'L', value_name = "DIR")]
     pub lib_dirs: Vec<PathBuf>,
+    /// Refuse imported libraries that coex.lock does not record with the same digest
+    /// (unpacked library folders are then not used)
+    #[arg(long)]
+    pub locked: bool,
     /// Print diagnostics as JSON lines on stdout:
     /// {file, line, col, end_line, end_col, severity, message, help}
     #[arg(long)]
@@ -25,8 +29,12 @@ pub struct CheckArgs {
 
 /// Checks the file; prints all diagnostics; exit 1 if any is an error.
 pub fn run(args: &CheckArgs) -> CmdResult {
-    let resolver = crate::plan::resolver::CheckResolver::new(args.lib_dirs.clone());
+    let mut resolver = crate::plan::resolver::CheckResolver::new(args.lib_dirs.clone());
+    resolver.archives_only = args.locked;
     let (program, mut diags) = lang::check_file(&args.file, &resolver).map_err(Failure::new)?;
+    if args.locked {
+        crate::pkg::locked::check(&args.file, &resolver.libraries()).map_err(Failure::new)?;
+    }
     crate::bridge::add_backend_diagnostics(&program, &mut diags);
     if args.json {
         let text = lang::render_json(&program.sources, &diags);

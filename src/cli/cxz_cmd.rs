@@ -10,7 +10,7 @@ use crate::cxz::search::{parse_import, ImportTarget, LibrarySearch};
 use crate::cxz::{inspect, pack_dir_checked, CxzArchive};
 use crate::failure::{CmdResult, Failure};
 use crate::ffi_build::{build_units, check_image_paths, FfiBuildOptions};
-use crate::plan::library_check::extern_problems;
+use crate::plan::library_check::{extern_problems, verify};
 use crate::plan::{default_out_dir, select_units, unit_inputs};
 
 #[derive(Debug, Subcommand)]
@@ -78,13 +78,7 @@ pub fn run(cmd: CxzCommand) -> CmdResult {
         }
         CxzCommand::Verify { file } => {
             let archive = CxzArchive::open(&file).map_err(Failure::new)?;
-            let problems = extern_problems(&archive);
-            if !problems.is_empty() {
-                return Err(Failure::new(crate::cxz::CxzError::Invalid {
-                    path: file.display().to_string(),
-                    problems,
-                }));
-            }
+            let archive = verify(archive, &file.display().to_string()).map_err(Failure::new)?;
             println!("{}", inspect::summary(&archive));
             Ok(ExitCode::SUCCESS)
         }

@@ -12,6 +12,7 @@ mod check_cmd;
 mod cxz_cmd;
 mod debug_cmd;
 mod exec_args;
+mod pkg_cmd;
 mod plan_cmd;
 mod tool_cmd;
 
@@ -22,6 +23,7 @@ Examples:
   coex check app.coex                           check Coex source, no build
   coex cxz pack examples/libs/counter -o counter.cxz
   coex cxz inspect counter.cxz --json
+  coex pkg install path/to/counter.cxz          install into ./lib, record in coex.lock
   coex cache stats";
 
 /// Hermetic, content-addressed builds for Coex programs and `.cxz` libraries.
@@ -45,6 +47,9 @@ pub enum Command {
     /// Work with `.cxz` library archives (e.g. `coex cxz inspect lib.cxz`)
     #[command(subcommand)]
     Cxz(cxz_cmd::CxzCommand),
+    /// Install `.cxz` libraries into the project's lib folder, recorded in coex.lock (e.g. `coex pkg install path/to/counter.cxz`)
+    #[command(subcommand)]
+    Pkg(pkg_cmd::PkgCommand),
     /// Inspect and maintain the local build cache (e.g. `coex cache stats`)
     #[command(subcommand)]
     Cache(cache_cmd::CacheCommand),
@@ -64,6 +69,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check_cmd::run(&args),
         Command::Plan(args) => plan_cmd::run(&args),
         Command::Cxz(cmd) => cxz_cmd::run(cmd),
+        Command::Pkg(cmd) => pkg_cmd::run(cmd),
         Command::Cache(cmd) => cache_cmd::run(cmd),
         Command::Debug(cmd) => debug_cmd::run(cmd),
         Command::Tool(cmd) => tool_cmd::run(cmd),

@@ -82,8 +82,11 @@ impl LibrarySearch {
             candidates.push(d.join(&file));
             searched.push(d.join(&file).display().to_string());
         }
-        candidates.push(import_dir.join("lib").join(&file));
-        searched.push(format!("./lib/{file}"));
+        // The project's lib folder: beside the governing coex.lock, else
+        // beside the importing file (`crate::pkg::project`).
+        let lib_dir = crate::pkg::project::lib_dir_for(import_dir);
+        candidates.push(lib_dir.join(&file));
+        searched.push(crate::pkg::project::shown(&lib_dir.join(&file)));
         if let Some(home) = &self.home {
             candidates.push(home.join(".coex").join("lib").join(&file));
         }
@@ -99,6 +102,7 @@ impl LibrarySearch {
         Err(LibraryNotFound {
             name: name.to_string(),
             searched,
+            lib_dir: Some(lib_dir),
         })
     }
 }
@@ -121,6 +125,8 @@ pub struct LibraryNotFound {
     pub name: String,
     /// Every place looked at, in order, as shown to the user.
     pub searched: Vec<String>,
+    /// The project's lib folder, where `coex pkg install` would put it.
+    pub lib_dir: Option<PathBuf>,
 }
 
 impl fmt::Display for LibraryNotFound {
@@ -132,7 +138,24 @@ impl fmt::Display for LibraryNotFound {
             writeln!(f, "  - {s}")?;
         }
         writeln!(f)?;
-        write!(f, "To install: coex pkg install {}", self.name)
+        let name = &self.name;
+        // `coex pkg install` run in the current folder installs into its
+        // project's lib folder: `--lib` only when that is another one.
+        let (into, flag) = match &self.lib_dir {
+            Some(dir) => {
+                let flag = crate::pkg::project::lib_flag_for(dir)
+                    .map(|d| format!("--lib {} ", crate::pkg::project::shell_word(&d)))
+                    .unwrap_or_default();
+                (crate::pkg::project::shown(dir), flag)
+            }
+            None => ("./lib".to_string(), String::new()),
+        };
+        writeln!(
+            f,
+            "To install it into the project's lib folder ({into}), give its archive's path or URL:"
+        )?;
+        writeln!(f, "  coex pkg install {flag}path/to/{name}.cxz")?;
+        write!(f, "  coex pkg install {flag}https://…/{name}.cxz")
     }
 }
 
@@ -147,8 +170,10 @@ mod tests {
         assert_eq!(
             format!("error: {err}"),
             "error: Library 'regex' not found\n\n\
-             Searched in:\n  - ./lib/regex.cxz\n  - ~/.coex/lib/regex.cxz\n  - /usr/local/lib/coex/regex.cxz\n\n\
-             To install: coex pkg install regex"
+             Searched in:\n  - /nonexistent-dir/lib/regex.cxz\n  - ~/.coex/lib/regex.cxz\n  - /usr/local/lib/coex/regex.cxz\n\n\
+             To install it into the project's lib folder (/nonexistent-dir/lib), give its archive's path or URL:\n  \
+             coex pkg install --lib /nonexistent-dir/lib path/to/regex.cxz\n  \
+             coex pkg install --lib /nonexistent-dir/lib https://…/regex.cxz"
         );
     }
 

@@ -117,7 +117,7 @@ pub trait LibraryResolver {
 
 /// A resolver over *unpacked* libraries: a directory `NAME/` holding
 /// `manifest.toml` and `src/*.coex`, searched for like a `.cxz` (the `-L`
-/// directories, `COEX_PATH`, then `./lib` beside the importing file).
+/// directories, `COEX_PATH`, then the project's lib folder, see `crate::pkg::project`).
 /// Stand-in until the `.cxz` reader is wired in; also used by tests.
 #[derive(Debug, Clone, Default)]
 pub struct DirLibraryResolver {
@@ -145,7 +145,7 @@ impl DirLibraryResolver {
                     .map(|d| Path::new(d).join(stem)),
             );
         }
-        out.push(base.join("lib").join(stem));
+        out.push(crate::pkg::project::lib_dir_for(base).join(stem));
         out
     }
 }
@@ -165,6 +165,7 @@ impl LibraryResolver for DirLibraryResolver {
             crate::cxz::search::LibraryNotFound {
                 name,
                 searched: candidates.iter().map(|c| c.display().to_string()).collect(),
+                lib_dir: None,
             },
         ))
     }

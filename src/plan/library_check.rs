@@ -73,3 +73,18 @@ pub fn extern_problems(archive: &CxzArchive) -> Vec<Problem> {
     problems.extend(verify_externs(&archive.manifest, &externs));
     problems
 }
+
+/// Everything `coex cxz verify` checks, for an archive already opened
+/// (which applied the archive and manifest rules): its externs agree with
+/// its manifest. `display` names the archive in the error.
+pub fn verify(archive: CxzArchive, display: &str) -> Result<CxzArchive, crate::cxz::CxzError> {
+    let problems = extern_problems(&archive);
+    if problems.is_empty() {
+        Ok(archive)
+    } else {
+        Err(crate::cxz::CxzError::Invalid {
+            path: display.to_string(),
+            problems,
+        })
+    }
+}

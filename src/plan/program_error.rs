@@ -132,6 +132,9 @@ pub enum ProgramError {
     /// The output path cannot be written (or is one of the build's inputs).
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// `--locked`: an imported library is not the one `coex.lock` records.
+    #[error(transparent)]
+    Locked(#[from] crate::pkg::PkgError),
     /// The executable was evicted between the build and reading it back.
     #[error("the executable vanished from the cache during the build; run the build again")]
     ExecutableVanished,

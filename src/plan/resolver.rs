@@ -3,7 +3,7 @@
 //! to the front end.
 //!
 //! Two ways to find an archive: the §3 search (`-L` dirs, `COEX_PATH`,
-//! `./lib`, `~/.coex/lib`, the system dir) for `coex build`/`run`/`check`,
+//! the project's lib folder, `~/.coex/lib`, the system dir) for `coex build`/`run`/`check`,
 //! or a fixed `NAME → FILE` map for `coex tool codegen` (Bazel's `--cxz`).
 //! Every archive it opens is remembered under its *import name* (the last
 //! path component of the import string, without `.cxz`), which is what the
@@ -264,6 +264,8 @@ pub fn layout_of(libraries: &BTreeMap<String, ResolvedLibrary>) -> FfiLayout {
 pub struct CheckResolver {
     cxz: CxzResolver,
     dirs: crate::lang::DirLibraryResolver,
+    /// Only `.cxz` archives (`coex check --locked`: a folder has no digest).
+    pub archives_only: bool,
 }
 
 impl CheckResolver {
@@ -274,7 +276,13 @@ impl CheckResolver {
             dirs: crate::lang::DirLibraryResolver {
                 search_dirs: lib_dirs,
             },
+            archives_only: false,
         }
+    }
+
+    /// The `.cxz` libraries opened so far, by import name.
+    pub fn libraries(&self) -> BTreeMap<String, ResolvedLibrary> {
+        self.cxz.libraries()
     }
 }
 
@@ -282,7 +290,9 @@ impl LibraryResolver for CheckResolver {
     fn resolve(&self, spec: &str, importing_file: &Path) -> Result<LibraryModules, ResolveError> {
         match self.cxz.resolve(spec, importing_file) {
             Ok(m) => Ok(m),
-            Err(e) if e.is_not_found() => self.dirs.resolve(spec, importing_file).map_err(|_| e),
+            Err(e) if e.is_not_found() && !self.archives_only => {
+                self.dirs.resolve(spec, importing_file).map_err(|_| e)
+            }
             Err(e) => Err(e),
         }
     }
