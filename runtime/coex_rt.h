@@ -214,6 +214,36 @@ int32_t coex_within_expired(void);
 
 /* ---- runtime-internal (not called by generated code) ------------------- */
 
+/* ---- stacks and crashes (rt_stack.c, rt_crash.c; docs/runtime.md) ------ */
+
+/* The stack of every Coex thread: the thread running coex_main and the
+ * `task for` workers (reserved address space; pages are used on demand). */
+#define COEX_STACK_SIZE ((size_t)256 << 20)
+/* A thread running Coex code: its own COEX_STACK_SIZE stack (reused after
+ * the join) and alternate signal stack; with default pthread attributes
+ * when no such stack can be had. The struct stays put until the join. */
+typedef struct coex_stack_map coex_stack_map;
+typedef struct coex_thread {
+    pthread_t id;
+    void *(*fn)(void *);
+    void *arg;
+    coex_stack_map *stack; /* NULL: default attributes */
+} coex_thread;
+/* Starts fn(arg) on t; pthread_create's result. */
+int coex_rt_thread_start(coex_thread *t, void *(*fn)(void *), void *arg);
+void coex_rt_thread_join(coex_thread *t);
+/* For threads started otherwise (the process's main thread, FFI helper
+ * threads): an alternate signal stack (the crash handler runs there, so a
+ * stack overflow can be reported) and the stack bounds; exit frees them. */
+void coex_rt_thread_enter(void);
+void coex_rt_thread_exit(void);
+/* Bounds [lo, hi) of this thread's usable stack, 0 when unknown; written
+ * by the thread itself (coex_rt_thread_enter), read by its crash handler. */
+extern __thread uintptr_t coex_stack_lo, coex_stack_hi;
+/* Runs coex_main on a COEX_STACK_SIZE thread (on the process's own stack
+ * when no thread can be created); its status. */
+int64_t coex_rt_run_main(void);
+
 extern const coex_unit_desc coex_ffi_unit_table[];
 extern const int64_t coex_ffi_unit_count;
 

@@ -247,6 +247,7 @@ static int idle_count;
 
 static void *helper_main(void *arg) {
     helper *h = arg;
+    coex_rt_thread_enter(); /* an overflow in the C call is reported too */
     for (;;) {
         pthread_mutex_lock(&h->lock);
         while (!h->job) pthread_cond_wait(&h->wake, &h->lock);
@@ -263,6 +264,7 @@ static void *helper_main(void *arg) {
         }
         pthread_mutex_unlock(&idle_lock);
         if (!keep) {
+            coex_rt_thread_exit();
             pthread_mutex_destroy(&h->lock);
             pthread_cond_destroy(&h->wake);
             free(h);

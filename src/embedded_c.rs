@@ -25,6 +25,7 @@ pub const RUNTIME_SOURCES: &[(&str, &str)] = &[
     ("rt_lists.c", include_str!("../runtime/rt_lists.c")),
     ("rt_main.c", include_str!("../runtime/rt_main.c")),
     ("rt_print.c", include_str!("../runtime/rt_print.c")),
+    ("rt_stack.c", include_str!("../runtime/rt_stack.c")),
     ("rt_strings.c", include_str!("../runtime/rt_strings.c")),
     ("rt_tasks.c", include_str!("../runtime/rt_tasks.c")),
 ];

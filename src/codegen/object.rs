@@ -25,6 +25,10 @@ pub fn host_isa() -> Result<OwnedTargetIsa, CodegenError> {
     };
     set(&mut fb, "opt_level", "speed")?;
     set(&mut fb, "is_pic", "true")?;
+    // Frames over 4 KiB touch every page on the way down, so a deep
+    // recursion always faults in the stack guard (runtime/rt_stack.c).
+    set(&mut fb, "enable_probestack", "true")?;
+    set(&mut fb, "probestack_strategy", "inline")?;
     let isa_builder = cranelift_native::builder().map_err(|e| CodegenError::Isa(e.to_string()))?;
     isa_builder
         .finish(settings::Flags::new(fb))
