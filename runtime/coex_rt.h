@@ -255,6 +255,9 @@ extern __thread uintptr_t coex_stack_lo, coex_stack_hi;
 /* Runs coex_main on a COEX_STACK_SIZE thread (on the process's own stack
  * when no thread can be created); its status. */
 int64_t coex_rt_run_main(void);
+/* Installs the crash handler (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT) and
+ * the calling thread's alternate stack; after coex_rt_init. */
+void coex_rt_crash_init(void);
 
 /* Codegen's table of generated functions, in address order of definition:
  * where each starts and which Coex function it is ("func 'f'", NULL for

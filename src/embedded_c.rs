@@ -17,6 +17,7 @@ pub const RUNTIME_HEADERS: &[(&str, &str)] = &[
 /// The runtime's C files (one compile action each), in a fixed order.
 pub const RUNTIME_SOURCES: &[(&str, &str)] = &[
     ("rt_alloc.c", include_str!("../runtime/rt_alloc.c")),
+    ("rt_crash.c", include_str!("../runtime/rt_crash.c")),
     ("rt_errors.c", include_str!("../runtime/rt_errors.c")),
     ("rt_ffi_call.c", include_str!("../runtime/rt_ffi_call.c")),
     ("rt_ffi_load.c", include_str!("../runtime/rt_ffi_load.c")),
