@@ -155,9 +155,21 @@ void coex_task_scope_exit(void);
  *     the resolved function pointer of that symbol in the scope's instance of
  *     unit u (unit_base(u) = symbols of the units before u); entry
  *     total_symbols + u points to that instance's shim event word. */
+typedef struct coex_ffi_site coex_ffi_site;
 typedef struct coex_ffi_thread {
     void *const *fast; /* offset 0 */
+    /* offset 8: the extern call running on this thread, NULL between calls
+     * (set around the C call by the fast path and by run_call; read by the
+     * crash handler on the same thread, rt_crash.c). */
+    const coex_ffi_site *site;
 } coex_ffi_thread;
+/* One extern call site: unit, symbol index, source location. The fast path
+ * points at one in read-only data (codegen emits one per call site). */
+struct coex_ffi_site {
+    int64_t unit;
+    int64_t sym;
+    const coex_loc *loc;
+};
 extern __thread coex_ffi_thread coex_ffi_thread_state;
 
 /* Entry/exit of a func that may (transitively) call externs: the outermost
@@ -213,6 +225,50 @@ void coex_within_exit(void);
 int32_t coex_within_expired(void);
 
 /* ---- runtime-internal (not called by generated code) ------------------- */
+
+/* ---- stacks and crashes (rt_stack.c, rt_crash.c; docs/runtime.md) ------ */
+
+/* The stack of every Coex thread: the thread running coex_main and the
+ * `task for` workers (reserved address space; pages are used on demand). */
+#define COEX_STACK_SIZE ((size_t)256 << 20)
+/* A thread running Coex code: its own COEX_STACK_SIZE stack (reused after
+ * the join) and alternate signal stack; with default pthread attributes
+ * when no such stack can be had. The struct stays put until the join. */
+typedef struct coex_stack_map coex_stack_map;
+typedef struct coex_thread {
+    pthread_t id;
+    void *(*fn)(void *);
+    void *arg;
+    coex_stack_map *stack; /* NULL: default attributes */
+} coex_thread;
+/* Starts fn(arg) on t; pthread_create's result. */
+int coex_rt_thread_start(coex_thread *t, void *(*fn)(void *), void *arg);
+void coex_rt_thread_join(coex_thread *t);
+/* For threads started otherwise (the process's main thread, FFI helper
+ * threads): an alternate signal stack (the crash handler runs there, so a
+ * stack overflow can be reported) and the stack bounds; exit frees them. */
+void coex_rt_thread_enter(void);
+void coex_rt_thread_exit(void);
+/* Bounds [lo, hi) of this thread's usable stack, 0 when unknown; written
+ * by the thread itself (coex_rt_thread_enter), read by its crash handler. */
+extern __thread uintptr_t coex_stack_lo, coex_stack_hi;
+/* Runs coex_main on a COEX_STACK_SIZE thread (on the process's own stack
+ * when no thread can be created); its status. */
+int64_t coex_rt_run_main(void);
+/* Installs the crash handler (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT) and
+ * the calling thread's alternate stack; after coex_rt_init. */
+void coex_rt_crash_init(void);
+
+/* Codegen's table of generated functions, in address order of definition:
+ * where each starts and which Coex function it is ("func 'f'", NULL for
+ * glue such as trampolines). The last entry (name NULL) is an empty marker
+ * function placed after all generated code: its start is the end. */
+typedef struct coex_func_entry {
+    const void *start;
+    const char *name;
+} coex_func_entry;
+extern const coex_func_entry coex_func_table[];
+extern const int64_t coex_func_count;
 
 extern const coex_unit_desc coex_ffi_unit_table[];
 extern const int64_t coex_ffi_unit_count;

@@ -35,12 +35,18 @@ static __thread int64_t call_unit;
 static __thread int32_t *call_status;
 static __thread const coex_loc *call_loc;
 static __thread int call_failed;
+/* The full-path call's site, pointed at by coex_ffi_thread_state.site while
+ * its C function runs (the crash handler names it). Own thread only. */
+static __thread coex_ffi_site call_site;
 
 /* The generated fast path: one load of the thread's call table, one load of
  * the function pointer, a test of the instance's event word, a direct
  * indirect call (no runtime call). */
 __thread coex_ffi_thread coex_ffi_thread_state;
 _Static_assert(offsetof(coex_ffi_thread, fast) == 0, "ffi.rs THREAD_FAST");
+_Static_assert(offsetof(coex_ffi_thread, site) == 8, "ffi.rs THREAD_SITE");
+_Static_assert(sizeof(coex_ffi_site) == 24 && offsetof(coex_ffi_site, loc) == 16,
+               "object.rs ffi_site layout");
 /* String argument copies of the call (in call_instance's heap, or in the
  * process heap when the image has no shim). */
 static __thread char **arg_copies;
@@ -72,6 +78,7 @@ void *coex_ffi_fn(int64_t unit, int64_t sym, int32_t *status, const coex_loc *lo
     call_status = status;
     call_loc = loc;
     call_failed = 0;
+    call_site = (coex_ffi_site){unit, sym, loc};
     ffi_scope *scope = coex_ffi_current_scope;
     ffi_instance *inst = scope ? scope->instances[unit] : NULL;
     if (!inst) inst = coex_ffi_scope_instance(unit, loc);
@@ -181,9 +188,13 @@ __attribute__((noinline, cold)) static void run_blocking_call(coex_ffi_tramp tra
     GC_do_blocking(run_blocking, &a);
 }
 
+/* The site is set and cleared by this thread only; the handler that reads
+ * it runs on this thread, and the opaque call keeps the stores around it. */
 static inline void run_call(coex_ffi_tramp tramp, void *fn, int64_t *slots) {
+    coex_ffi_thread_state.site = &call_site;
     if (__builtin_expect(coex_ffi_settings.gc_blocking, 0)) run_blocking_call(tramp, fn, slots);
     else tramp(fn, slots);
+    coex_ffi_thread_state.site = NULL;
 }
 
 /* A call running on a helper thread under a deadline. */
@@ -195,6 +206,7 @@ typedef struct timed_call {
     coex_ffi_tramp tramp;
     void *fn;
     ffi_instance *inst;   /* owned by the call once abandoned            */
+    coex_ffi_site site;   /* the caller's call, for the crash handler    */
     char **args;          /* process-heap string copies (no-shim images) */
     int64_t nargs;
     int64_t nslots;
@@ -214,7 +226,9 @@ static void timed_call_free(timed_call *c) {
  * pthread_create; not here): it touches no GC memory, so a collection never
  * signals or waits for it, even while an abandoned call runs on. */
 static void timed_call_run(timed_call *c) {
+    coex_ffi_thread_state.site = &c->site; /* as in run_call, this thread's own */
     c->tramp(c->fn, c->slots);
+    coex_ffi_thread_state.site = NULL;
     pthread_mutex_lock(&c->lock);
     c->done = 1;
     int abandoned = c->abandoned;
@@ -247,6 +261,7 @@ static int idle_count;
 
 static void *helper_main(void *arg) {
     helper *h = arg;
+    coex_rt_thread_enter(); /* an overflow in the C call is reported too */
     for (;;) {
         pthread_mutex_lock(&h->lock);
         while (!h->job) pthread_cond_wait(&h->wake, &h->lock);
@@ -263,6 +278,7 @@ static void *helper_main(void *arg) {
         }
         pthread_mutex_unlock(&idle_lock);
         if (!keep) {
+            coex_rt_thread_exit();
             pthread_mutex_destroy(&h->lock);
             pthread_cond_destroy(&h->wake);
             free(h);
@@ -322,6 +338,7 @@ static void invoke_with_deadline(coex_ffi_tramp tramp, void *fn, int64_t *slots,
     c->tramp = tramp;
     c->fn = fn;
     c->inst = call_instance;
+    c->site = call_site;
     c->nslots = nslots;
     memcpy(c->slots, slots, (size_t)nslots * sizeof(int64_t));
 

@@ -1,5 +1,6 @@
-/* rt_main.c: the process entry point. Keeps the program's arguments, runs the
- * generated coex_main (the Coex `main`, its return value the exit status),
+/* rt_main.c: the process entry point. Keeps the program's arguments, installs
+ * the crash handler, runs the generated coex_main (the Coex `main`, its
+ * return value the exit status) on a thread with a large stack (rt_stack.c),
  * flushes stdout, exits. Also the `arg_count()` / `arg(i)` built-ins. */
 #include "coex_rt.h"
 
@@ -33,7 +34,8 @@ int main(int argc, char **argv) {
     rt_argc = argc;
     rt_argv = argv;
     coex_rt_init();
-    int64_t status = coex_main();
+    coex_rt_crash_init();
+    int64_t status = coex_rt_run_main();
     coex_rt_flush_all();
     coex_rt_report_peak();
     return (int)(status & 0xff);

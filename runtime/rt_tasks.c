@@ -4,7 +4,9 @@
  * instances, see rt_ffi_scope.c) and its own yield list; the parent waits for all
  * iterations (the implicit barrier) and concatenates the yields in input
  * order, so the result never depends on scheduling. Threads are created with
- * GC_pthread_create (via GC_THREADS) so the collector scans their stacks. */
+ * GC_pthread_create (via GC_THREADS) so the collector scans their stacks,
+ * with the same large stack and alternate signal stack as the thread
+ * running coex_main (rt_stack.c). */
 #include "coex_rt.h"
 
 #include <pthread.h>
@@ -70,16 +72,16 @@ coex_list *coex_task_for(coex_list *items, coex_task_body body, int64_t *env) {
 
     int64_t threads = pool_size();
     if (threads > n) threads = n;
-    pthread_t *ids = calloc((size_t)(threads > 0 ? threads : 1), sizeof(pthread_t));
+    coex_thread *ids = calloc((size_t)(threads > 0 ? threads : 1), sizeof(coex_thread));
     if (!ids) coex_rt_error("out of memory", NULL);
     int64_t started = 0;
     /* The parent is one of the workers; threads - 1 helpers join it. */
     for (int64_t t = 1; t < threads; t++) {
-        if (pthread_create(&ids[started], NULL, worker, &job) != 0) break;
+        if (coex_rt_thread_start(&ids[started], worker, &job) != 0) break;
         started++;
     }
     run_iterations(&job);
-    for (int64_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
+    for (int64_t t = 0; t < started; t++) coex_rt_thread_join(&ids[t]);
     free(ids);
 
     int64_t total = 0;

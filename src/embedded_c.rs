@@ -17,6 +17,7 @@ pub const RUNTIME_HEADERS: &[(&str, &str)] = &[
 /// The runtime's C files (one compile action each), in a fixed order.
 pub const RUNTIME_SOURCES: &[(&str, &str)] = &[
     ("rt_alloc.c", include_str!("../runtime/rt_alloc.c")),
+    ("rt_crash.c", include_str!("../runtime/rt_crash.c")),
     ("rt_errors.c", include_str!("../runtime/rt_errors.c")),
     ("rt_ffi_call.c", include_str!("../runtime/rt_ffi_call.c")),
     ("rt_ffi_load.c", include_str!("../runtime/rt_ffi_load.c")),
@@ -25,6 +26,7 @@ pub const RUNTIME_SOURCES: &[(&str, &str)] = &[
     ("rt_lists.c", include_str!("../runtime/rt_lists.c")),
     ("rt_main.c", include_str!("../runtime/rt_main.c")),
     ("rt_print.c", include_str!("../runtime/rt_print.c")),
+    ("rt_stack.c", include_str!("../runtime/rt_stack.c")),
     ("rt_strings.c", include_str!("../runtime/rt_strings.c")),
     ("rt_tasks.c", include_str!("../runtime/rt_tasks.c")),
 ];

@@ -63,13 +63,18 @@ impl Env {
 
     /// `coex run tests/ffi_e2e/<program> -L libs` with extra variables.
     fn run(&self, program: &str, vars: &[(&str, &str)]) -> Output {
+        self.run_args(program, &[], vars)
+    }
+
+    /// The same with program arguments (`-- ARGS`).
+    fn run_args(&self, program: &str, args: &[&str], vars: &[(&str, &str)]) -> Output {
         let main = self.path().join(program);
         std::fs::copy(here().join(program), &main).unwrap();
         let libs = self.path().join("libs");
-        self.coex(
-            &["run", main.to_str().unwrap(), "-L", libs.to_str().unwrap()],
-            vars,
-        )
+        let mut argv = vec!["run", main.to_str().unwrap(), "-L", libs.to_str().unwrap()];
+        argv.push("--");
+        argv.extend_from_slice(args);
+        self.coex(&argv, vars)
     }
 }
 
@@ -181,4 +186,56 @@ fn initial_exec_tls_is_refused_by_cxz_build_and_by_program_builds() {
         "{err}"
     );
     assert_eq!(text(&o.stdout), "");
+}
+
+/// A crash inside library C: what the program printed before is kept (stdout
+/// is a pipe here, so it was still buffered), then one error naming the
+/// library, the extern, the signal and the call's line; status 1, not 139.
+#[test]
+fn a_crash_in_library_c_is_reported_with_the_call_site() {
+    let env = Env::new();
+    env.pack("crashlib");
+    let cases = [
+        ("null", "crash_null", "SIGSEGV", 9),
+        ("abort", "crash_abort", "SIGABRT", 12),
+        ("div", "crash_div", "SIGFPE", 15),
+        ("str", "crash_str", "SIGSEGV", 18),
+        ("deep", "crash_deep", "SIGSEGV", 21),
+        ("task", "crash_null", "SIGSEGV", 25),
+        ("within", "crash_null", "SIGSEGV", 31),
+    ];
+    for (what, ext, sig, line) in cases {
+        let o = env.run_args("crash.coex", &[what], &[("COEX_THREADS", "2")]);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{what}: {err}");
+        assert_eq!(text(&o.stdout), "before\n2\n", "{what}: {err}");
+        let want = format!("error: FFI library 'crashlib' crashed in extern '{ext}' ({sig})\n");
+        assert!(err.contains(&want), "{what}: {err}");
+        assert!(
+            err.contains(&format!("crash.coex:{line}\n")),
+            "{what}: {err}"
+        );
+        assert_eq!(err.matches("error:").count(), 1, "{what}: {err}");
+    }
+    let o = env.run_args("crash.coex", &["deep"], &[]);
+    assert!(text(&o.stderr).contains("ran out of stack (stack overflow)"));
+}
+
+/// A bad pointer returned by C crashes the runtime's copy of the result,
+/// after the extern returned: a crash of the program itself.
+#[test]
+fn a_crash_outside_library_c_is_reported_as_a_program_crash() {
+    let env = Env::new();
+    env.pack("crashlib");
+    let o = env.run_args("crash.coex", &["bad"], &[]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(text(&o.stdout), "before\n2\n", "{err}");
+    assert!(
+        err.contains("error: the program crashed (SIGSEGV) in func 'main'\n"),
+        "{err}"
+    );
+    let o = env.run_args("crash.coex", &["none"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "before\n2\nafter\n");
 }

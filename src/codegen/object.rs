@@ -25,6 +25,10 @@ pub fn host_isa() -> Result<OwnedTargetIsa, CodegenError> {
     };
     set(&mut fb, "opt_level", "speed")?;
     set(&mut fb, "is_pic", "true")?;
+    // Frames over 4 KiB touch every page on the way down, so a deep
+    // recursion always faults in the stack guard (runtime/rt_stack.c).
+    set(&mut fb, "enable_probestack", "true")?;
+    set(&mut fb, "probestack_strategy", "inline")?;
     let isa_builder = cranelift_native::builder().map_err(|e| CodegenError::Isa(e.to_string()))?;
     isa_builder
         .finish(settings::Flags::new(fb))
@@ -56,6 +60,7 @@ pub struct ModuleCtx {
     runtime: BTreeMap<RtFn, FuncId>,
     strings: BTreeMap<String, DataId>,
     locs: BTreeMap<(String, u32, String), DataId>,
+    sites: BTreeMap<(u32, u32, DataId), DataId>,
     cstrings: BTreeMap<Vec<u8>, DataId>,
     anon_count: u32,
 }
@@ -74,6 +79,7 @@ impl ModuleCtx {
             runtime: BTreeMap::new(),
             strings: BTreeMap::new(),
             locs: BTreeMap::new(),
+            sites: BTreeMap::new(),
             cstrings: BTreeMap::new(),
             anon_count: 0,
         }
@@ -145,6 +151,38 @@ impl ModuleCtx {
         bytes.push(0);
         let id = self.define_rodata("coex_loc", bytes)?;
         self.locs.insert(key, id);
+        Ok(id)
+    }
+
+    /// An extern call site as a runtime `coex_ffi_site` {unit, symbol,
+    /// location}: the call fast path points the thread at it during the
+    /// call, so a crash in the library names the extern and the line.
+    pub fn ffi_site(
+        &mut self,
+        unit: u32,
+        symbol: u32,
+        loc: &SrcLoc,
+    ) -> Result<DataId, CodegenError> {
+        let loc_id = self.location(loc)?;
+        if let Some(id) = self.sites.get(&(unit, symbol, loc_id)) {
+            return Ok(*id);
+        }
+        let name = format!("coex_site{}", self.anon_count);
+        self.anon_count += 1;
+        let id = self
+            .module
+            .declare_data(&name, Linkage::Local, false, false)
+            .map_err(module_err)?;
+        let mut bytes = i64::from(unit).to_le_bytes().to_vec();
+        bytes.extend_from_slice(&i64::from(symbol).to_le_bytes());
+        bytes.extend_from_slice(&[0; 8]);
+        let mut desc = DataDescription::new();
+        desc.define(bytes.into_boxed_slice());
+        desc.set_align(8);
+        let gv = self.module.declare_data_in_data(loc_id, &mut desc);
+        desc.write_data_addr(16, gv, 0);
+        self.module.define_data(id, &desc).map_err(module_err)?;
+        self.sites.insert((unit, symbol, loc_id), id);
         Ok(id)
     }
 

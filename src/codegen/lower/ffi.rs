@@ -31,6 +31,9 @@ use crate::codegen::CodegenError;
 /// Offset of the call table in the runtime's `coex_ffi_thread`
 /// (runtime/coex_rt.h; a static assert in rt_ffi_call.c keeps it).
 const THREAD_FAST: i32 = 0;
+/// Offset of the current call's site (`coex_ffi_site*`, NULL between
+/// calls) in `coex_ffi_thread`; the runtime's crash handler reads it.
+const THREAD_SITE: i32 = 8;
 /// `COEX_SHIM_EVENT_CAP`: the instance's allocator hit a heap cap.
 const SHIM_EVENT_CAP: u32 = 1;
 
@@ -102,7 +105,8 @@ impl<'b> FnLowerer<'_, 'b> {
     /// The inline fast path of an extern call without string arguments:
     /// the function pointer comes from the thread's call table (one load of
     /// the table, one of the entry), the shim's event word is tested before
-    /// and after, and the C function is called directly. A NULL entry (no instance yet, `within`
+    /// and after, and the C function is called directly (the thread's
+    /// `site` names the call meanwhile, for the crash handler). A NULL entry (no instance yet, `within`
     /// active on the thread, GC-blocking mode) or a pending heap-cap event
     /// takes the full path instead; a heap cap hit during the call reports
     /// ResourceExhausted like the full path.
@@ -144,7 +148,12 @@ impl<'b> FnLowerer<'_, 'b> {
         self.b.ins().brif(cap, full_b, &[], call_b, &[]);
 
         self.b.switch_to_block(call_b);
+        let site = self.m.ffi_site(ffi.unit, ffi.symbol, loc)?;
+        let site = self.m.data_addr(&mut self.b, site);
+        self.b.ins().store(flags, site, thread, THREAD_SITE);
         let r = self.call_c_direct(csig, fnptr, &vals, args);
+        let null = self.b.ins().iconst(types::I64, 0);
+        self.b.ins().store(flags, null, thread, THREAD_SITE);
         let ev = self.b.ins().load(types::I32, flags, events, 0);
         let cap = self.b.ins().band_imm_u(ev, i64::from(SHIM_EVENT_CAP));
         self.b.ins().brif(cap, cap_b, &[], ok_b, &[]);

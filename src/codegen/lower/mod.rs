@@ -7,6 +7,7 @@
 mod calls;
 mod exprs;
 mod ffi;
+mod functable;
 mod scopes;
 mod stmts;
 mod tasks;
@@ -37,6 +38,7 @@ pub fn compile_program(program: &Program) -> Result<Vec<u8>, CodegenError> {
     pl.define_trampolines()?;
     pl.define_entry()?;
     pl.define_unit_table()?;
+    pl.define_func_table()?;
     emit(pl.m.module)
 }
 
@@ -67,6 +69,11 @@ pub(crate) struct ProgramLowering<'p> {
     pub trampolines: Vec<Option<FuncId>>,
     pub pending_tasks: Vec<PendingTask>,
     pub task_count: u32,
+    /// Every function defined so far, in definition (= address) order.
+    pub defined: Vec<FuncId>,
+    /// What crash messages call a defined function ("func 'f'"); glue
+    /// (trampolines, `coex_main`) has none.
+    pub func_names: std::collections::BTreeMap<FuncId, String>,
     ctx: Context,
     fctx: FunctionBuilderContext,
 }
@@ -129,12 +136,14 @@ impl<'p> ProgramLowering<'p> {
         Ok(ProgramLowering {
             program,
             m,
-            funcs,
             needs_scope: scopes::scope_analysis(program),
             bare_externs: vec![None; program.externs.len()],
             trampolines: vec![None; program.externs.len()],
             pending_tasks: Vec::new(),
             task_count: 0,
+            defined: Vec::new(),
+            func_names: functable::program_names(program, &funcs),
+            funcs,
             ctx: Context::new(),
             fctx: FunctionBuilderContext::new(),
         })
@@ -145,6 +154,7 @@ impl<'p> ProgramLowering<'p> {
             self.lower_function(i)?;
             while !self.pending_tasks.is_empty() {
                 let task = self.pending_tasks.remove(0);
+                self.name_task_body(&task);
                 self.lower_task_body(&task)?;
             }
         }
@@ -179,6 +189,7 @@ impl<'p> ProgramLowering<'p> {
             .module
             .define_function(id, &mut self.ctx)
             .map_err(|e| CodegenError::Module(format!("{e:?}")))?;
+        self.defined.push(id);
         Ok(())
     }
 
