@@ -1,13 +1,15 @@
 //! Expressions: literals, locals, operators, records, lists and built-ins.
 //!
-//! Value semantics of lists: whenever a list value is *read from a binding*
-//! (local, field, element) to be used as a value, it is marked shared
-//! (`coex_list_share`), so a later append through any binding copies first.
-//! Read-only uses (`len`, indexing, `get`, `for … in`) borrow without marking.
+//! Value semantics of lists and records: whenever a container is *read from
+//! a binding* (local, field, element) to be used as a value, it is marked
+//! shared (`places.rs`), so a later write through any binding copies first;
+//! Read-only uses (`len`, indexing, `get`, fields of fields) borrow without
+//! marking.
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 
+use super::places::slot_kind;
 use super::{cl_type, slot_offset, FnLowerer};
 use crate::codegen::ir::{BinOp, Builtin, Expr, ExprKind, Literal, Type, UnOp};
 use crate::codegen::runtime_abi::RtFn;
@@ -20,13 +22,20 @@ impl FnLowerer<'_, '_> {
             .ok_or_else(|| self.bad("a void expression used as a value"))
     }
 
-    /// Lower a list/string operand of a read-only operation without marking
-    /// it shared.
+    /// Lower the operand of a read-only operation (a list to index or
+    /// measure, a record to read a field of) without marking it shared: a
+    /// local, or a field or element of a borrowed operand.
     pub(crate) fn lower_borrowed(&mut self, e: &Expr) -> Result<Value, CodegenError> {
         match &e.kind {
             ExprKind::Local(l) => {
                 let var = self.var(*l)?;
                 Ok(self.b.use_var(var))
+            }
+            ExprKind::Field(rec, index) => self.borrow_field(rec, *index, &e.ty),
+            ExprKind::Index(list, index) | ExprKind::Builtin(Builtin::Get(list, index)) => {
+                let l = self.lower_borrowed(list)?;
+                let i = self.lower_value(index)?;
+                self.load_element(l, i, &e.ty, &e.loc)
             }
             _ => self.lower_value(e),
         }
@@ -47,7 +56,7 @@ impl FnLowerer<'_, '_> {
             ExprKind::Local(l) => {
                 let var = self.var(*l)?;
                 let v = self.b.use_var(var);
-                self.share_if_list(v, &e.ty)?
+                self.share_value(v, &e.ty)?
             }
             ExprKind::Binary(op, a, b) => self.lower_binary(*op, a, b, e)?,
             ExprKind::Unary(op, a) => self.lower_unary(*op, a)?,
@@ -61,15 +70,6 @@ impl FnLowerer<'_, '_> {
             ExprKind::Builtin(b) => return self.lower_builtin(b, e, true),
         };
         Ok(Some(v))
-    }
-
-    /// Mark a list value shared (it is now held by a second binding).
-    pub(crate) fn share_if_list(&mut self, v: Value, ty: &Type) -> Result<Value, CodegenError> {
-        if ty.is_list() {
-            self.rt_val(RtFn::ListShare, &[v])
-        } else {
-            Ok(v)
-        }
     }
 
     pub(crate) fn lower_literal(&mut self, lit: &Literal) -> Result<Value, CodegenError> {
@@ -274,25 +274,39 @@ impl FnLowerer<'_, '_> {
             Some(n) if (index as usize) < n => {}
             _ => return Err(self.bad(format!("field {index} of a value of type {:?}", rec.ty))),
         }
+        let v = self.borrow_field(rec, index, ty)?;
+        self.share_value(v, ty)
+    }
+
+    /// Field `index` of a borrowed record, not marked shared.
+    fn borrow_field(&mut self, rec: &Expr, index: u32, ty: &Type) -> Result<Value, CodegenError> {
         let r = self.lower_borrowed(rec)?;
-        let slot = self
-            .b
-            .ins()
-            .load(types::I64, MemFlagsData::trusted(), r, (index * 8) as i32);
-        let v = self.value_of_slot(slot, ty);
-        self.share_if_list(v, ty)
+        let slot = self.b.ins().load(
+            types::I64,
+            MemFlagsData::trusted(),
+            r,
+            slot_offset(index as usize)?,
+        );
+        Ok(self.value_of_slot(slot, ty))
     }
 
     fn lower_list_literal(&mut self, items: &[Expr], ty: &Type) -> Result<Value, CodegenError> {
-        if !ty.is_list() {
+        let Type::List(elem) = ty else {
             return Err(self.bad("list literal without a list type"));
-        }
+        };
         let cap = self.b.ins().iconst(types::I64, items.len() as i64);
-        let mut list = self.rt_val(RtFn::ListNew, &[cap])?;
+        // `[]`: its element type may be a guess (`[?]`), so the first
+        // append decides how the list stores its elements.
+        let kind = if items.is_empty() {
+            -1
+        } else {
+            slot_kind(self.shared.program, elem)
+        };
+        let kind = self.b.ins().iconst(types::I64, kind);
+        let mut list = self.rt_val(RtFn::ListNew, &[cap, kind])?;
         for item in items {
             let v = self.lower_value(item)?;
-            let s = self.slot_of(v, &item.ty);
-            list = self.rt_val(RtFn::ListAppend, &[list, s])?;
+            list = self.append_value(list, v, elem)?;
         }
         Ok(list)
     }
@@ -300,10 +314,8 @@ impl FnLowerer<'_, '_> {
     fn lower_index(&mut self, list: &Expr, index: &Expr, e: &Expr) -> Result<Value, CodegenError> {
         let l = self.lower_borrowed(list)?;
         let i = self.lower_value(index)?;
-        let loc = self.loc_addr(&e.loc)?;
-        let slot = self.rt_val(RtFn::ListGet, &[l, i, loc])?;
-        let v = self.value_of_slot(slot, &e.ty);
-        self.share_if_list(v, &e.ty)
+        let v = self.load_element(l, i, &e.ty, &e.loc)?;
+        self.share_value(v, &e.ty)
     }
 
     /// Built-ins. `as_value` is false for an `xs.append(v)` statement, whose
@@ -318,24 +330,17 @@ impl FnLowerer<'_, '_> {
             Builtin::Len(a) => {
                 let x = self.lower_borrowed(a)?;
                 match a.ty {
-                    Type::Str => self.rt_val(RtFn::StrLen, &[x])?,
-                    Type::List(_) => self.rt_val(RtFn::ListLen, &[x])?,
+                    // both start with their length (runtime/coex_rt.h)
+                    Type::Str | Type::List(_) => self.list_len(x),
                     ref t => return Err(self.bad(format!("len of {t:?}"))),
                 }
             }
             Builtin::Get(list, index) => self.lower_index(list, index, e)?,
-            Builtin::Append(local, value) => {
+            Builtin::Append(place, value) => self.lower_append(place, value, as_value)?,
+            Builtin::Appended(list, value) => {
+                let l = self.lower_value(list)?;
                 let v = self.lower_value(value)?;
-                let s = self.slot_of(v, &value.ty);
-                let var = self.var(*local)?;
-                let cur = self.b.use_var(var);
-                let new = self.rt_val(RtFn::ListAppend, &[cur, s])?;
-                self.b.def_var(var, new);
-                if as_value {
-                    self.rt_val(RtFn::ListShare, &[new])?
-                } else {
-                    new
-                }
+                self.append_value(l, v, &value.ty)?
             }
             Builtin::ToString(a) => {
                 let x = self.lower_value(a)?;

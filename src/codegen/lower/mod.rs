@@ -7,6 +7,7 @@
 mod calls;
 mod exprs;
 mod ffi;
+mod places;
 mod scopes;
 mod stmts;
 mod tasks;
