@@ -394,6 +394,11 @@ pub enum ExprKind {
     Const(ConstId),
     /// A local or parameter.
     Local(LocalId),
+    /// A local or parameter read for the last time before it is assigned
+    /// again or the function ends: its value moves on without being marked
+    /// shared. Produced by codegen's move pass (`codegen::moves`) from
+    /// [`ExprKind::Local`]; a front end need not produce it.
+    Move(LocalId),
     /// Binary operation.
     Binary(BinOp, Box<Expr>, Box<Expr>),
     /// Unary operation.

@@ -3,6 +3,7 @@
 //! Value semantics of lists and records: whenever a container is *read from
 //! a binding* (local, field, element) to be used as a value, it is marked
 //! shared (`places.rs`), so a later write through any binding copies first;
+//! a local's last read (`ExprKind::Move`) passes the value on unmarked.
 //! Read-only uses (`len`, indexing, `get`, fields of fields) borrow without
 //! marking.
 
@@ -27,7 +28,7 @@ impl FnLowerer<'_, '_> {
     /// local, or a field or element of a borrowed operand.
     pub(crate) fn lower_borrowed(&mut self, e: &Expr) -> Result<Value, CodegenError> {
         match &e.kind {
-            ExprKind::Local(l) => {
+            ExprKind::Local(l) | ExprKind::Move(l) => {
                 let var = self.var(*l)?;
                 Ok(self.b.use_var(var))
             }
@@ -57,6 +58,10 @@ impl FnLowerer<'_, '_> {
                 let var = self.var(*l)?;
                 let v = self.b.use_var(var);
                 self.share_value(v, &e.ty)?
+            }
+            ExprKind::Move(l) => {
+                let var = self.var(*l)?;
+                self.b.use_var(var)
             }
             ExprKind::Binary(op, a, b) => self.lower_binary(*op, a, b, e)?,
             ExprKind::Unary(op, a) => self.lower_unary(*op, a)?,

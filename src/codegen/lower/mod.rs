@@ -31,7 +31,11 @@ use super::CodegenError;
 /// `coex_ffi_unit_table` and `coex_ffi_unit_count`, and imports the runtime
 /// functions of [`RtFn`], bare externs by their C names, and one
 /// `coex_ffi_unit_<i>_image`/`_len` pair per FFI unit (see [`embed`]).
+///
+/// The last reads of list and record locals become moves first
+/// ([`super::moves`]).
 pub fn compile_program(program: &Program) -> Result<Vec<u8>, CodegenError> {
+    let program = &super::moves::with_moves(program);
     let module = new_object_module("coex_program")?;
     let mut pl = ProgramLowering::new(program, ModuleCtx::new(module))?;
     pl.lower_all()?;

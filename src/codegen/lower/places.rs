@@ -4,7 +4,8 @@
 //! Both kinds of container carry a `shared` flag (docs/runtime.md, "Lists
 //! and records"): a `coex_list` at offset 16, a record of n fields in its
 //! slot n. A value read from a binding to be kept elsewhere is marked
-//! shared ([`FnLowerer::share_value`]). A write to a place (`xs[i] = v`, `b.items[i] =
+//! shared ([`FnLowerer::share_value`]) unless the move pass proved the
+//! binding dead afterwards. A write to a place (`xs[i] = v`, `b.items[i] =
 //! v`, `xs[i].append(v)`) walks the path from the root local and makes
 //! every container on it writable ([`FnLowerer::writable`]): an unshared
 //! one is written in place, a shared one is copied by the runtime first and

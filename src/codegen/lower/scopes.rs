@@ -140,7 +140,7 @@ impl ScopeVisitor<'_> {
     fn expr(&mut self, e: &crate::codegen::ir::Expr) {
         use crate::codegen::ir::Builtin as B;
         match &e.kind {
-            ExprKind::Lit(_) | ExprKind::Const(_) | ExprKind::Local(_) => {}
+            ExprKind::Lit(_) | ExprKind::Const(_) | ExprKind::Local(_) | ExprKind::Move(_) => {}
             ExprKind::Binary(_, a, b) | ExprKind::Index(a, b) => {
                 self.expr(a);
                 self.expr(b);
