@@ -1,10 +1,10 @@
 //! Expressions: literals, names, operators, calls (functions, methods,
 //! externs, constructors, built-ins), fields and indexing.
 //!
-//! `int op float` is a float in Coex; the IR has no conversion, so the int
-//! side becomes a float literal when it is one, and otherwise goes through
-//! libc's `atof` on its decimal text (exact for every int a double holds,
-//! correctly rounded beyond). Float `%` is libc's `fmod`.
+//! `int op float` is a float in Coex: the int side becomes a float literal
+//! when it is one, and otherwise an `int → float` conversion (one machine
+//! instruction; exact for every int a double holds, correctly rounded to
+//! nearest beyond). Float `%` is libc's `fmod`.
 
 use crate::codegen::ir::{self, Builtin as IrBuiltin, ExprKind as K, Literal, Type};
 use crate::lang::ast::{self, BinOp, ExprKind, UnOp};
@@ -211,14 +211,8 @@ impl Bridge<'_> {
             };
         }
         let loc = e.loc.clone();
-        let text = ir::Expr {
-            kind: K::Builtin(IrBuiltin::ToString(Box::new(e))),
-            ty: Type::Str,
-            loc: loc.clone(),
-        };
-        let atof = self.helper_at("atof", vec![Type::Str], Type::Float, None);
         ir::Expr {
-            kind: K::CallExtern(atof, vec![text]),
+            kind: K::Unary(ir::UnOp::ToFloat, Box::new(e)),
             ty: Type::Float,
             loc,
         }

@@ -103,7 +103,7 @@ pub fn lower_program(
 pub(crate) struct Bridge<'p> {
     pub prog: &'p CheckedProgram,
     pub errors: Vec<Diagnostic>,
-    /// Extra bare externs the bridge adds (`atof`, `fmod`), by C name.
+    /// Extra bare externs the bridge adds (`fmod`), by C name.
     pub helpers: BTreeMap<&'static str, ir::ExternId>,
     pub externs: Vec<ir::Extern>,
     pub consts: Vec<Option<ir::Literal>>,
@@ -436,13 +436,20 @@ mod tests {
     fn int_in_a_float_operation_is_converted() {
         let p =
             lower("func main()\n    n = 2\n    print(n * 1.5)\n    print(3 + 0.5)\n~\n").unwrap();
-        let atof = p
-            .externs
-            .iter()
-            .position(|e| e.name == "atof")
-            .expect("atof helper");
-        assert!(p.externs[atof].ffi.is_none());
-        let ir::Stmt::Expr(e) = &main_body(&p)[2] else {
+        assert!(p.externs.is_empty(), "{:?}", p.externs);
+        let body = main_body(&p);
+        let ir::Stmt::Expr(e) = &body[1] else {
+            panic!()
+        };
+        let ir::ExprKind::Builtin(ir::Builtin::Print(arg)) = &e.kind else {
+            panic!()
+        };
+        let ir::ExprKind::Binary(_, a, _) = &arg.kind else {
+            panic!()
+        };
+        assert!(matches!(a.kind, ir::ExprKind::Unary(ir::UnOp::ToFloat, _)));
+        assert_eq!(a.ty, ir::Type::Float);
+        let ir::Stmt::Expr(e) = &body[2] else {
             panic!()
         };
         let ir::ExprKind::Builtin(ir::Builtin::Print(arg)) = &e.kind else {

@@ -354,6 +354,13 @@ pub enum UnOp {
     Neg,
     /// `not b`
     Not,
+    /// int to float: the nearest double (ties to even), one instruction;
+    /// exact for every int of magnitude up to 2^53.
+    ToFloat,
+    /// float to int: truncation toward zero, saturating at the int range
+    /// (values beyond it give `INT64_MIN`/`INT64_MAX`), NaN gives 0; one
+    /// instruction sequence, never a trap.
+    ToInt,
 }
 
 /// Built-in operations on values.

@@ -64,7 +64,7 @@ impl FnLowerer<'_, '_> {
                 self.b.use_var(var)
             }
             ExprKind::Binary(op, a, b) => self.lower_binary(*op, a, b, e)?,
-            ExprKind::Unary(op, a) => self.lower_unary(*op, a)?,
+            ExprKind::Unary(op, a) => self.lower_unary(*op, a, &e.ty)?,
             ExprKind::Ternary(c, a, b) => self.lower_ternary(c, a, b, &e.ty)?,
             ExprKind::Call(f, args) => return self.lower_call(*f, args),
             ExprKind::CallExtern(x, args) => return self.lower_extern_call(*x, args, &e.loc),
@@ -206,13 +206,17 @@ impl FnLowerer<'_, '_> {
         Ok(self.b.block_params(done)[0])
     }
 
-    fn lower_unary(&mut self, op: UnOp, a: &Expr) -> Result<Value, CodegenError> {
+    fn lower_unary(&mut self, op: UnOp, a: &Expr, ty: &Type) -> Result<Value, CodegenError> {
         let x = self.lower_value(a)?;
-        Ok(match (op, &a.ty) {
-            (UnOp::Neg, Type::Int) => self.b.ins().ineg(x),
-            (UnOp::Neg, Type::Float) => self.b.ins().fneg(x),
-            (UnOp::Not, Type::Bool) => self.b.ins().icmp_imm_s(IntCC::Equal, x, 0),
-            (op, t) => return Err(self.bad(format!("{op:?} on {t:?}"))),
+        Ok(match (op, &a.ty, ty) {
+            (UnOp::Neg, Type::Int, _) => self.b.ins().ineg(x),
+            (UnOp::Neg, Type::Float, _) => self.b.ins().fneg(x),
+            (UnOp::Not, Type::Bool, _) => self.b.ins().icmp_imm_s(IntCC::Equal, x, 0),
+            // cvtsi2sd: round to nearest, ties to even (as strtod would).
+            (UnOp::ToFloat, Type::Int, Type::Float) => self.b.ins().fcvt_from_sint(types::F64, x),
+            // cvttsd2si plus fix-ups: truncation, saturation, NaN -> 0.
+            (UnOp::ToInt, Type::Float, Type::Int) => self.b.ins().fcvt_to_sint_sat(types::I64, x),
+            (op, t, r) => return Err(self.bad(format!("{op:?} on {t:?} giving {r:?}"))),
         })
     }
 
