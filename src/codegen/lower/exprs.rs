@@ -117,7 +117,15 @@ impl FnLowerer<'_, '_> {
             (Type::Float, BinOp::Add) => self.b.ins().fadd(x, y),
             (Type::Float, BinOp::Sub) => self.b.ins().fsub(x, y),
             (Type::Float, BinOp::Mul) => self.b.ins().fmul(x, y),
-            (Type::Float, BinOp::Div) => self.b.ins().fdiv(x, y),
+            (Type::Float, BinOp::Div) => match exact_reciprocal(b) {
+                // x / 2^k is exactly x * 2^-k (the same rounding, the same
+                // infinities and NaNs), and a multiply is far cheaper.
+                Some(r) => {
+                    let r = self.b.ins().f64const(r);
+                    self.b.ins().fmul(x, r)
+                }
+                None => self.b.ins().fdiv(x, y),
+            },
             (Type::Float, BinOp::Mod) => return Err(CodegenError::Unsupported("float %".into())),
             (Type::Float, _) => {
                 let cc = float_cc(op).ok_or_else(|| self.bad(format!("{op:?} on float")))?;
@@ -392,6 +400,18 @@ impl FnLowerer<'_, '_> {
         };
         Ok(Some(v))
     }
+}
+
+/// `1 / c` when `b` is a float literal `c` that is a power of two whose
+/// reciprocal is a normal double (so dividing by `c` and multiplying by
+/// the reciprocal round identically).
+fn exact_reciprocal(b: &Expr) -> Option<f64> {
+    let ExprKind::Lit(Literal::Float(c)) = b.kind else {
+        return None;
+    };
+    let r = 1.0 / c;
+    let power_of_two = c.is_normal() && c.to_bits() & ((1u64 << 52) - 1) == 0;
+    (power_of_two && r.is_normal()).then_some(r)
 }
 
 fn int_cc(op: BinOp) -> Option<IntCC> {

@@ -121,7 +121,9 @@ impl FnLowerer<'_, '_> {
         self.b.ins().jump(header, &[]);
         self.b.switch_to_block(header);
         let c = self.lower_value(cond)?;
-        self.b.ins().brif(c, body_b, &[], exit, &[]);
+        // Exit edge first, as in `counted_loop`.
+        let stop = self.b.ins().icmp_imm_s(IntCC::Equal, c, 0);
+        self.b.ins().brif(stop, exit, &[], body_b, &[]);
         self.b.switch_to_block(body_b);
         self.with_loop(header, exit, body)?;
         self.b.switch_to_block(exit);
@@ -232,8 +234,13 @@ impl FnLowerer<'_, '_> {
         self.b.switch_to_block(header);
         let i = self.b.use_var(counter);
         let n = limit(self)?;
-        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, n);
-        self.b.ins().brif(more, body_b, &[], exit, &[]);
+        // Exit edge first: Cranelift lays out the second successor first,
+        // so the body follows the header and the exit comes after it. The
+        // register allocator splits live ranges in that order: with the
+        // exit (and the calls after the loop) first, a float accumulator
+        // printed after the loop was kept on the stack inside it.
+        let done = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, i, n);
+        self.b.ins().brif(done, exit, &[], body_b, &[]);
         self.b.switch_to_block(body_b);
         bind(self, i)?;
         self.with_loop(step, exit, body)?;
