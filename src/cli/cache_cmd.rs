@@ -56,7 +56,10 @@ fn keygen(out: &std::path::Path) -> CmdResult {
     println!("secret key written to {} (keep it private)", out.display());
     println!("public key: {public}");
     println!();
-    println!("writers:  coex build … --remote-signing-key {}", out.display());
+    println!(
+        "writers:  coex build … --remote-signing-key {}",
+        out.display()
+    );
     println!("readers:  coex build … --remote-verify-key {public}");
     Ok(ExitCode::SUCCESS)
 }
