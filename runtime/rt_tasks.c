@@ -22,7 +22,7 @@ typedef struct task_job {
     coex_task_body body;
     int64_t *env;
     coex_list **results; /* GC array: yields of iteration i */
-    int64_t kind;         /* what the yields are (COEX_KIND_*) */
+    int64_t kind;         /* what the yields are (COEX_KIND_*); set before the workers start */
     _Atomic int64_t next; /* next item to claim: fetch_add gives each worker distinct indices */
 } task_job;
 
@@ -37,6 +37,7 @@ static void run_iterations(task_job *job) {
         if (i >= job->items->len) return;
         task_ctx ctx = {coex_list_new(1, job->kind)};
         coex_task_scope_enter();
+        /* items is read-only while the tasks run: its holder waits in coex_task_for */
         job->body(job->env, coex_list_at(job->items, i), &ctx);
         coex_task_scope_exit();
         job->results[i] = ctx.yields;
