@@ -107,6 +107,8 @@ coex_list *coex_list_append(coex_list *l, int64_t v, int64_t kind) {
         l->cap = 4;
         l->slots = alloc_slots(l->cap, kind);
     }
+    /* plain read: an unshared list is reachable from this thread only, and a
+     * flag another thread may set is already 1 (set before it could see l) */
     if (l->shared) {
         l = copy_list(l, l->len + 1);
     } else if (l->len == l->cap) {
