@@ -11,8 +11,10 @@
  *   int    int64_t                 float  double
  *   bool   int32_t 0/1 at this ABI (i8 inside generated code)
  *   string coex_str*               list   coex_list*       record int64_t*
- * Lists and records store every element in an 8-byte slot: ints as is, floats
- * as their bit pattern, bools as 0/1, strings/lists/records as pointers.
+ * Records store every field in an 8-byte slot: ints as is, floats as their
+ * bit pattern, bools as 0/1, strings/lists/records as pointers. Lists do
+ * the same except that bools take one byte each; the runtime takes and
+ * returns list elements as slot values (a bool as 0/1).
  */
 #ifndef COEX_RT_H
 #define COEX_RT_H
@@ -32,15 +34,32 @@ typedef struct coex_str {
     char bytes[];
 } coex_str;
 
-/* List of 8-byte slots with value semantics by copy-on-write (docs/runtime.md):
- * `shared` is set whenever the list value is copied into a second binding
- * (coex_list_share); a mutation of a shared list first copies it. */
+/* List with value semantics (docs/runtime.md, "Lists and records"):
+ * `shared` is set when the list value is copied into a second binding; a
+ * write or append to a shared list first copies it. `kind` says what the
+ * elements are (COEX_KIND_*): bools take one byte each, every other element
+ * an 8-byte slot; copies mark the containers they hold shared, and the
+ * collector skips scalar elements. Generated code reads len, cap, shared
+ * and slots at these offsets (src/codegen/lower/places.rs). */
 typedef struct coex_list {
-    int64_t len;
-    int64_t cap;
-    int64_t shared;
-    int64_t *slots;
+    int64_t len;    /* offset 0  */
+    int64_t cap;    /* offset 8  */
+    int64_t shared; /* offset 16 */
+    void *slots;    /* offset 24: cap elements */
+    int64_t kind;   /* offset 32 */
 } coex_list;
+
+/* What the elements of a list (or the fields of a record) are. */
+#define COEX_KIND_UNDECIDED -1 /* `[]` as written: no slots yet, the first
+                                * append says what it holds (its type may
+                                * not be known where the literal is) */
+#define COEX_KIND_SCALAR 0 /* int, float: 8-byte slots, no pointers      */
+#define COEX_KIND_BOOL 1   /* bools: one byte (0/1) per list element       */
+#define COEX_KIND_STRING 2 /* immutable strings: never copied, never marked */
+#define COEX_KIND_LIST 3   /* lists: marked shared when their holder is copied */
+/* COEX_KIND_RECORD + n: records of n fields, marked likewise (the flag is
+ * the record's slot n). */
+#define COEX_KIND_RECORD 4
 
 /* Source location of a runtime check, emitted by codegen in read-only data:
  * the 1-based line number, then "file\0source line text\0". */
@@ -106,23 +125,35 @@ coex_str *coex_bool_to_string(int32_t v);
 
 /* ---- lists (rt_lists.c) ------------------------------------------------ */
 
-coex_list *coex_list_new(int64_t cap);            /* empty, unshared        */
+/* An empty, unshared list with room for cap elements of the given kind
+ * (COEX_KIND_UNDECIDED: no room at all). */
+coex_list *coex_list_new(int64_t cap, int64_t kind);
 int64_t coex_list_len(const coex_list *l);
-/* Element i, or a runtime error "index out of range" at loc. */
+/* Element i as a slot value (a bool as 0/1), or a runtime error "index out
+ * of range" at loc. */
 int64_t coex_list_get(const coex_list *l, int64_t i, const coex_loc *loc);
-/* Append v to l in place when l is unshared, else to a copy; returns the list
- * that now holds the result (generated code stores it back into the variable). */
-coex_list *coex_list_append(coex_list *l, int64_t v);
+/* Append v (a slot value of the given kind) to l in place when l is
+ * unshared, else to a copy; returns the list that now holds the result
+ * (generated code stores it back where l was). An undecided empty list
+ * takes the kind. */
+coex_list *coex_list_append(coex_list *l, int64_t v, int64_t kind);
 /* Mark l as held by more than one binding; returns l. */
 coex_list *coex_list_share(coex_list *l);
+/* An unshared copy of l (before a write to shared l); the containers it
+ * holds are marked shared. */
+coex_list *coex_list_copy(const coex_list *l);
 /* [a, a+1, ..., b-1] (empty when b <= a). */
 coex_list *coex_list_range(int64_t a, int64_t b);
 
 /* ---- records (rt_alloc.c) ---------------------------------------------- */
 
-/* A record of n 8-byte slots in the GC heap. Records are immutable once
- * constructed (Core has no field assignment), so sharing them is safe. */
+/* A record of n 8-byte slots in the GC heap, followed by its shared flag
+ * (slot n, 0 here). Records are containers like lists: a field write goes
+ * in place when the record is unshared, else to a copy. */
 int64_t *coex_record_new(int64_t nslots);
+/* An unshared copy of record r of n fields; kinds[i] (COEX_KIND_*) is what
+ * field i holds, so held containers are marked shared (NULL: none). */
+int64_t *coex_record_copy(const int64_t *r, int64_t n, const int64_t *kinds);
 /* Debug hook: env COEX_RT_PEAK_RSS=1 prints "coex-rt: peak-rss-kb N" to
  * stderr at exit (VmHWM of /proc/self/status). */
 void coex_rt_report_peak(void);
@@ -134,8 +165,9 @@ void coex_rt_report_peak(void);
 typedef void (*coex_task_body)(int64_t *env, int64_t item, void *ctx);
 /* Run body once per element of items on a bounded pool of OS threads
  * (env COEX_THREADS, default: number of cores), each iteration an isolated
- * task with its own FFI scope; returns the yields concatenated in input order. */
-coex_list *coex_task_for(coex_list *items, coex_task_body body, int64_t *env);
+ * task with its own FFI scope; returns the yields concatenated in input
+ * order, a list of the given kind (COEX_KIND_*). */
+coex_list *coex_task_for(coex_list *items, coex_task_body body, int64_t *env, int64_t kind);
 void coex_task_yield(void *ctx, int64_t v);
 /* Bracket a directly called `task` function: a fresh, isolated FFI scope.
  * Returns the calling thread's coex_ffi_thread (see the FFI section). */
@@ -225,6 +257,9 @@ void coex_within_exit(void);
 int32_t coex_within_expired(void);
 
 /* ---- runtime-internal (not called by generated code) ------------------- */
+
+/* Element i of l as a slot value (no bounds check). */
+int64_t coex_list_at(const coex_list *l, int64_t i);
 
 /* ---- stacks and crashes (rt_stack.c, rt_crash.c; docs/runtime.md) ------ */
 

@@ -1,4 +1,6 @@
-/* rt_alloc.c: the GC heap (Boehm, conservative, thread-aware) and records. */
+/* rt_alloc.c: the GC heap (Boehm, conservative, thread-aware) and records.
+ * A record of n fields is n + 1 slots: the fields, then its shared flag
+ * (0 when allocated: GC_MALLOC clears; see rt_lists.c for the flag). */
 #include "coex_rt.h"
 
 #include <stdio.h>
@@ -11,7 +13,7 @@ void coex_rt_init(void) {
 }
 
 int64_t *coex_record_new(int64_t nslots) {
-    int64_t *r = GC_MALLOC((size_t)(nslots > 0 ? nslots : 1) * sizeof(int64_t));
+    int64_t *r = GC_MALLOC((size_t)(nslots > 0 ? nslots + 1 : 1) * sizeof(int64_t));
     if (!r) coex_rt_error("out of memory", NULL);
     return r;
 }

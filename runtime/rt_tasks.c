@@ -24,21 +24,23 @@ typedef struct task_job {
     coex_task_body body;
     int64_t *env;
     coex_list **results; /* GC array: yields of iteration i */
+    int64_t kind;         /* what the yields are (COEX_KIND_*); set before the workers start */
     _Atomic int64_t next; /* next item to claim: fetch_add gives each worker distinct indices */
 } task_job;
 
 void coex_task_yield(void *ctx, int64_t v) {
     task_ctx *t = ctx;
-    t->yields = coex_list_append(t->yields, v);
+    t->yields = coex_list_append(t->yields, v, t->yields->kind);
 }
 
 static void run_iterations(task_job *job) {
     for (;;) {
         int64_t i = atomic_fetch_add(&job->next, 1);
         if (i >= job->items->len) return;
-        task_ctx ctx = {coex_list_new(1)};
+        task_ctx ctx = {coex_list_new(1, job->kind)};
         coex_task_scope_enter();
-        job->body(job->env, job->items->slots[i], &ctx);
+        /* items is read-only while the tasks run: its holder waits in coex_task_for */
+        job->body(job->env, coex_list_at(job->items, i), &ctx);
         coex_task_scope_exit();
         job->results[i] = ctx.yields;
     }
@@ -60,12 +62,13 @@ static int64_t pool_size(void) {
     return n >= 1 ? n : 1;
 }
 
-coex_list *coex_task_for(coex_list *items, coex_task_body body, int64_t *env) {
+coex_list *coex_task_for(coex_list *items, coex_task_body body, int64_t *env, int64_t kind) {
     int64_t n = items->len;
     task_job job;
     job.items = items;
     job.body = body;
     job.env = env;
+    job.kind = kind;
     job.results = GC_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(coex_list *));
     if (!job.results) coex_rt_error("out of memory", NULL);
     atomic_init(&job.next, 0);
@@ -86,10 +89,10 @@ coex_list *coex_task_for(coex_list *items, coex_task_body body, int64_t *env) {
 
     int64_t total = 0;
     for (int64_t i = 0; i < n; i++) total += job.results[i]->len;
-    coex_list *out = coex_list_new(total);
+    coex_list *out = coex_list_new(total, kind);
     for (int64_t i = 0; i < n; i++) {
         coex_list *r = job.results[i];
-        for (int64_t k = 0; k < r->len; k++) out->slots[out->len++] = r->slots[k];
+        for (int64_t k = 0; k < r->len; k++) coex_list_append(out, coex_list_at(r, k), kind);
     }
     return out;
 }

@@ -104,19 +104,17 @@ fn unsupported_constructs_are_errors_at_their_position() {
     // Found by the back-end bridge.
     std::fs::write(
         env.path().join("app.coex"),
-        "type B:\n    items: [int]\n~\n\nfunc main() -> int\n    b = B([1])\n    b.items.append(2)\n    return 0\n~\n",
+        "extern labs(x: int) -> int\n\nfunc main() -> int\n    select\n        case a = labs(1):\n            print(a)\n        ~\n        case b = labs(2):\n            print(b)\n        ~\n    ~\n    return 0\n~\n",
     )
     .unwrap();
     let o = env.coex_in(env.path(), &["run", "app.coex"]);
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
     assert!(
-        err.contains(
-            "error: not supported yet: `append` on a list that is not held by a local variable"
-        ),
+        err.contains("error: not supported yet: `select` with more than one call arm"),
         "{err}"
     );
-    assert!(err.contains("app.coex:7:5"), "{err}");
+    assert!(err.contains("app.coex:4:5"), "{err}");
     // Found by the front end.
     std::fs::write(
         env.path().join("maps.coex"),

@@ -1,10 +1,10 @@
 //! Expressions: literals, names, operators, calls (functions, methods,
 //! externs, constructors, built-ins), fields and indexing.
 //!
-//! `int op float` is a float in Coex; the IR has no conversion, so the int
-//! side becomes a float literal when it is one, and otherwise goes through
-//! libc's `atof` on its decimal text (exact for every int a double holds,
-//! correctly rounded beyond). Float `%` is libc's `fmod`.
+//! `int op float` is a float in Coex: the int side becomes a float literal
+//! when it is one, and otherwise an `int → float` conversion (one machine
+//! instruction; exact for every int a double holds, correctly rounded to
+//! nearest beyond). Float `%` is libc's `fmod`.
 
 use crate::codegen::ir::{self, Builtin as IrBuiltin, ExprKind as K, Literal, Type};
 use crate::lang::ast::{self, BinOp, ExprKind, UnOp};
@@ -211,14 +211,8 @@ impl Bridge<'_> {
             };
         }
         let loc = e.loc.clone();
-        let text = ir::Expr {
-            kind: K::Builtin(IrBuiltin::ToString(Box::new(e))),
-            ty: Type::Str,
-            loc: loc.clone(),
-        };
-        let atof = self.helper_at("atof", vec![Type::Str], Type::Float, None);
         ir::Expr {
-            kind: K::CallExtern(atof, vec![text]),
+            kind: K::Unary(ir::UnOp::ToFloat, Box::new(e)),
             ty: Type::Float,
             loc,
         }
@@ -356,6 +350,34 @@ impl Bridge<'_> {
         }
     }
 
+    /// `list.append(v)`: on a place (a variable, a field or an element:
+    /// `xs`, `b.items`, `xs[i]`) the list there grows, `v` lowered before
+    /// the place's indices (the order codegen evaluates them in); on any
+    /// other list value (`make().append(v)`), that value grows.
+    fn append(&mut self, e: &ast::Expr, list: &ast::Expr, value: &ast::Expr) -> ir::Expr {
+        let ty = self.type_of(list);
+        let is_place = matches!(
+            list.kind,
+            ExprKind::Name(_) | ExprKind::SelfRef | ExprKind::Field { .. } | ExprKind::Index { .. }
+        );
+        let receiver = (!is_place).then(|| self.expr(list));
+        let mut v = self.expr(value);
+        if let Type::List(el) = &ty {
+            self.fill_unknown(&mut v, el);
+        }
+        let kind = match receiver {
+            Some(mut l) => {
+                self.fill_unknown(&mut l, &ty);
+                IrBuiltin::Appended(Box::new(l), Box::new(v))
+            }
+            None => match self.place(list) {
+                Some(place) => IrBuiltin::Append(place, Box::new(v)),
+                None => return self.dummy(e.span),
+            },
+        };
+        self.mk(K::Builtin(kind), ty, e.span)
+    }
+
     fn builtin(
         &mut self,
         e: &ast::Expr,
@@ -376,32 +398,7 @@ impl Bridge<'_> {
             return self.dummy(e.span);
         }
         let kind = match b {
-            Builtin::Append => {
-                let list = operands[0];
-                let local = match (&list.kind, self.prog.names.get(&list.id)) {
-                    (ExprKind::Name(_), Some(NameRef::Local(l))) => Some(self.local(*l)),
-                    _ => None,
-                };
-                let Some(local) = local else {
-                    self.unsupported(
-                        list.span,
-                        "`append` on a list that is not held by a local variable",
-                        "copy the list into a local first: `xs = r.items` then `xs.append(v)`",
-                    );
-                    return self.dummy(e.span);
-                };
-                let mut v = self.expr(operands[1]);
-                if let Type::List(el) = &self.fn_locals[local.0 as usize].ty {
-                    let el = (**el).clone();
-                    self.fill_unknown(&mut v, &el);
-                }
-                let ty = self.fn_locals[local.0 as usize].ty.clone();
-                return self.mk(
-                    K::Builtin(IrBuiltin::Append(local, Box::new(v))),
-                    ty,
-                    e.span,
-                );
-            }
+            Builtin::Append => return self.append(e, operands[0], operands[1]),
             Builtin::Print => IrBuiltin::Print(Box::new(self.expr(operands[0]))),
             Builtin::Len => IrBuiltin::Len(Box::new(self.expr(operands[0]))),
             Builtin::ToString => IrBuiltin::ToString(Box::new(self.expr(operands[0]))),

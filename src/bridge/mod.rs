@@ -13,8 +13,8 @@
 //! other local in the order the body first mentions it.
 //!
 //! Split by concern: [`consts`] (compile-time values of `const`), [`stmts`]
-//! (statements, assignments to fields), [`exprs`] (expressions, calls,
-//! built-ins, int→float conversion).
+//! (statements, assignments to fields and elements), [`exprs`]
+//! (expressions, calls, built-ins, int→float conversion).
 
 mod consts;
 mod exprs;
@@ -120,7 +120,7 @@ pub fn add_backend_diagnostics(prog: &CheckedProgram, diags: &mut Vec<Diagnostic
 pub(crate) struct Bridge<'p> {
     pub prog: &'p CheckedProgram,
     pub errors: Vec<Diagnostic>,
-    /// Extra bare externs the bridge adds (`atof`, `fmod`), by C name.
+    /// Extra bare externs the bridge adds (`fmod`), by C name.
     pub helpers: BTreeMap<&'static str, ir::ExternId>,
     pub externs: Vec<ir::Extern>,
     /// Per-function local numbering while lowering one body.
@@ -439,34 +439,36 @@ mod tests {
     }
 
     #[test]
-    fn field_assignment_rebuilds_the_record() {
+    fn field_assignment_is_a_store_to_a_place() {
         let src =
             "type P:\n    x: int\n    y: int\n~\nfunc main()\n    p = P(1, 2)\n    p.y = 5\n~\n";
         let p = lower(src).unwrap();
-        let ir::Stmt::Assign { value, .. } = &main_body(&p)[1] else {
-            panic!()
+        let ir::Stmt::Store { place, value } = &main_body(&p)[1] else {
+            panic!("{:?}", main_body(&p))
         };
-        let ir::ExprKind::Record(_, parts) = &value.kind else {
-            panic!("{value:?}")
-        };
-        assert!(matches!(parts[0].kind, ir::ExprKind::Field(_, 0)));
-        assert!(matches!(
-            parts[1].kind,
-            ir::ExprKind::Lit(ir::Literal::Int(5))
-        ));
+        assert_eq!(place.root, ir::LocalId(0));
+        assert!(matches!(place.path[..], [ir::Step::Field(1)]));
+        assert!(matches!(value.kind, ir::ExprKind::Lit(ir::Literal::Int(5))));
     }
 
     #[test]
     fn int_in_a_float_operation_is_converted() {
         let p =
             lower("func main()\n    n = 2\n    print(n * 1.5)\n    print(3 + 0.5)\n~\n").unwrap();
-        let atof = p
-            .externs
-            .iter()
-            .position(|e| e.name == "atof")
-            .expect("atof helper");
-        assert!(p.externs[atof].ffi.is_none());
-        let ir::Stmt::Expr(e) = &main_body(&p)[2] else {
+        assert!(p.externs.is_empty(), "{:?}", p.externs);
+        let body = main_body(&p);
+        let ir::Stmt::Expr(e) = &body[1] else {
+            panic!()
+        };
+        let ir::ExprKind::Builtin(ir::Builtin::Print(arg)) = &e.kind else {
+            panic!()
+        };
+        let ir::ExprKind::Binary(_, a, _) = &arg.kind else {
+            panic!()
+        };
+        assert!(matches!(a.kind, ir::ExprKind::Unary(ir::UnOp::ToFloat, _)));
+        assert_eq!(a.ty, ir::Type::Float);
+        let ir::Stmt::Expr(e) = &body[2] else {
             panic!()
         };
         let ir::ExprKind::Builtin(ir::Builtin::Print(arg)) = &e.kind else {
@@ -479,24 +481,47 @@ mod tests {
     }
 
     #[test]
-    fn element_assignment_rebuilds_the_list_and_append_needs_a_local() {
+    fn element_stores_and_appends_go_to_places() {
         let p = lower("func main()\n    xs = [1]\n    xs[0] = 2\n~\n").unwrap();
-        let ir::Stmt::If { then_body, .. } = &main_body(&p)[1] else {
+        let ir::Stmt::Store { place, .. } = &main_body(&p)[1] else {
             panic!()
         };
-        assert!(
-            matches!(then_body.last(), Some(ir::Stmt::Assign { local, .. }) if *local == ir::LocalId(0))
-        );
-        assert!(then_body
-            .iter()
-            .any(|s| matches!(s, ir::Stmt::ForRange { .. })));
-        let src =
-            "type B:\n    items: [int]\n~\nfunc main()\n    b = B([1])\n    b.items.append(2)\n~\n";
+        assert_eq!(place.root, ir::LocalId(0));
+        assert!(matches!(place.path[..], [ir::Step::Index(_)]));
+        let src = "type B:\n    items: [[int]]\n~\nfunc main()\n    b = B([[1]])\n    b.items.append([2])\n    b.items[0].append(3)\n~\n";
+        let p = lower(src).unwrap();
+        let body = main_body(&p);
+        let ir::Stmt::Expr(e) = &body[1] else {
+            panic!()
+        };
+        let ir::ExprKind::Builtin(ir::Builtin::Append(place, _)) = &e.kind else {
+            panic!("{e:?}")
+        };
+        assert!(matches!(place.path[..], [ir::Step::Field(0)]));
+        let ir::Stmt::Expr(e) = &body[2] else {
+            panic!()
+        };
+        let ir::ExprKind::Builtin(ir::Builtin::Append(place, _)) = &e.kind else {
+            panic!("{e:?}")
+        };
+        assert!(matches!(
+            place.path[..],
+            [ir::Step::Field(0), ir::Step::Index(_)]
+        ));
+    }
+
+    #[test]
+    fn a_select_arm_must_call_an_extern() {
+        let src = "func f() -> int\n    return 1\n~\nfunc main()\n    select\n        case r = f():\n            print(r)\n        ~\n        case ResourceExhausted:\n            print(0)\n        ~\n    ~\n~\n";
         let errs = lower(src).unwrap_err();
         assert_eq!(errs.len(), 1);
-        assert!(errs[0].message.starts_with(
-            "not supported yet: `append` on a list that is not held by a local variable"
-        ));
+        assert!(errs[0]
+            .message
+            .contains("a `select` arm calling something other than an extern"));
+        assert!(errs[0]
+            .help
+            .as_deref()
+            .is_some_and(|h| h.contains("outcome of one extern call")));
     }
 
     #[test]

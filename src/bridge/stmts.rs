@@ -1,11 +1,10 @@
 //! Statements. Compound assignment becomes plain assignment (`n += 1` →
-//! `n = n + 1`); assigning a field (`p.x = 1`, `a.b.c += 2`) rebuilds the
-//! records along the path, which is exactly value semantics for immutable
-//! records; `xs[i] = v` rebuilds the list with one element replaced (the IR
-//! has no element store); `for` over `range(a, b)` / `a..b` becomes a
-//! counted loop.
+//! `n = n + 1`); assigning a field or an element (`p.x = 1`, `a.b.c += 2`,
+//! `xs[i] = v`, `g.cells[i][j] = v`) becomes one `Store` to a place, which
+//! codegen does in place (copying only shared containers); `for` over
+//! `range(a, b)` / `a..b` becomes a counted loop.
 
-use crate::codegen::ir::{self, ExprKind as K, Stmt as S, Type};
+use crate::codegen::ir::{self, Stmt as S, Type};
 use crate::lang::ast::{self, AssignOp, BinOp, ExprKind, SelectCaseKind, StmtKind};
 use crate::lang::program::{Builtin, CallTarget, NameRef};
 use crate::lang::span::index_u32;
@@ -178,190 +177,78 @@ impl Bridge<'_> {
         self.store(target, v)
     }
 
-    /// Stores `v` into the place `target` names.
+    /// Stores `v` into the place `target` names: a local is assigned; a
+    /// field or element path (`p.x`, `xs[i]`, `g.cells[i][j]`) becomes one
+    /// in-place [`S::Store`] (copy-on-write when shared, see docs/runtime.md).
     fn store(&mut self, target: &ast::Expr, mut v: ir::Expr) -> Option<ir::Stmt> {
-        match &target.kind {
-            ExprKind::Name(_) => match self.prog.names.get(&target.id) {
-                Some(NameRef::Local(l)) => {
-                    let local = self.local(*l);
-                    let want = self.fn_locals[local.0 as usize].ty.clone();
-                    self.fill_unknown(&mut v, &want);
-                    Some(S::Assign { local, value: v })
-                }
+        let want = self.type_of(target);
+        self.fill_unknown(&mut v, &want);
+        let place = self.place(target)?;
+        Some(if place.path.is_empty() {
+            S::Assign {
+                local: place.root,
+                value: v,
+            }
+        } else {
+            S::Store { place, value: v }
+        })
+    }
+
+    /// The place an assignment target or an `append` receiver names: a
+    /// local (or `self`), then fields and elements. `None` (with an error)
+    /// for anything else.
+    pub(super) fn place(&mut self, e: &ast::Expr) -> Option<ir::Place> {
+        match &e.kind {
+            ExprKind::Name(_) => match self.prog.names.get(&e.id) {
+                Some(NameRef::Local(l)) => Some(self.local(*l).into()),
                 _ => {
-                    self.unsupported(target.span, "assigning to this name", "");
+                    self.unsupported(e.span, "assigning to this name", "");
                     None
                 }
             },
             ExprKind::SelfRef => match self.self_local {
-                Some(local) => Some(S::Assign { local, value: v }),
+                Some(local) => Some(local.into()),
                 None => {
-                    self.unsupported(target.span, "assigning to `self` here", "");
+                    self.unsupported(e.span, "assigning to `self` here", "");
                     None
                 }
             },
             ExprKind::Field { object, name } => {
-                // object.name = v  ==>  object = Rec(object.f0, …, v, …)
-                let obj = self.expr(object);
-                let Type::Record(r) = obj.ty.clone() else {
-                    self.unsupported(target.span, "assigning to this field", "");
+                let field = match self.type_of(object) {
+                    Type::Record(r) => self.prog.records[r.0 as usize]
+                        .fields
+                        .iter()
+                        .position(|(f, _)| f == &name.name),
+                    _ => None,
+                };
+                let Some(field) = field else {
+                    self.unsupported(e.span, "assigning to this field", "");
                     return None;
                 };
-                let fields = self.prog.records[r.0 as usize].fields.clone();
-                let mut parts = Vec::new();
-                for (i, (fname, fty)) in fields.iter().enumerate() {
-                    if fname == &name.name {
-                        let mut v = v.clone();
-                        let want = self.ty(fty);
-                        self.fill_unknown(&mut v, &want);
-                        parts.push(v);
-                    } else {
-                        parts.push(ir::Expr {
-                            kind: K::Field(Box::new(obj.clone()), index_u32(i)),
-                            ty: self.ty(fty),
-                            loc: obj.loc.clone(),
-                        });
-                    }
-                }
-                let rebuilt = ir::Expr {
-                    kind: K::Record(r, parts),
-                    ty: Type::Record(r),
-                    loc: self.loc(target.span),
-                };
-                self.store(object, rebuilt)
+                let mut place = self.place(object)?;
+                place.path.push(ir::Step::Field(index_u32(field)));
+                Some(place)
             }
-            ExprKind::Index { object, index } => self.store_index(target, object, index, v),
+            ExprKind::Index { object, index } => {
+                if !self.type_of(object).is_list() {
+                    self.unsupported(e.span, "assigning to this element", "");
+                    return None;
+                }
+                let mut place = self.place(object)?;
+                let mut i = self.expr(index);
+                // the bounds error points at the whole `xs[i]`
+                i.loc = self.loc(e.span);
+                place.path.push(ir::Step::Index(i));
+                Some(place)
+            }
             _ => {
-                self.unsupported(target.span, "assigning to this expression", "");
+                self.unsupported(
+                    e.span,
+                    "assigning to this expression",
+                    "assign to a variable, a field or an element",
+                );
                 None
             }
-        }
-    }
-
-    /// A fresh IR local the bridge needs (not a source variable).
-    fn temp(&mut self, name: &str, ty: Type) -> ir::LocalId {
-        self.fn_locals.push(ir::Local {
-            name: format!("<{name}>"),
-            ty,
-        });
-        ir::LocalId(index_u32(self.fn_locals.len() - 1))
-    }
-
-    fn local_expr(&self, l: ir::LocalId, loc: &ir::SrcLoc) -> ir::Expr {
-        ir::Expr {
-            kind: K::Local(l),
-            ty: self.fn_locals[l.0 as usize].ty.clone(),
-            loc: loc.clone(),
-        }
-    }
-
-    /// `object[index] = v`: lists are values, so the list is rebuilt with
-    /// the one element replaced (O(length)), after the same bounds check as
-    /// reading `object[index]`, then stored back into `object` (a local, a
-    /// field path or another element). The statements are grouped in an
-    /// `if true` block.
-    fn store_index(
-        &mut self,
-        target: &ast::Expr,
-        object: &ast::Expr,
-        index: &ast::Expr,
-        v: ir::Expr,
-    ) -> Option<ir::Stmt> {
-        let list = self.expr(object);
-        let Type::List(elem) = list.ty.clone() else {
-            self.unsupported(target.span, "assigning to this element", "");
-            return None;
-        };
-        let loc = self.loc(target.span);
-        let mk = |kind: K, ty: Type| ir::Expr {
-            kind,
-            ty,
-            loc: loc.clone(),
-        };
-        let t = ElementStore {
-            index: self.temp("index", Type::Int),
-            value: self.temp("value", (*elem).clone()),
-            out: self.temp("list", list.ty.clone()),
-            k: self.temp("k", Type::Int),
-        };
-        let idx = self.expr(index);
-        let mut v = v;
-        self.fill_unknown(&mut v, &elem);
-        let mut stmts = vec![
-            S::Assign {
-                local: t.index,
-                value: idx,
-            },
-            S::Assign {
-                local: t.value,
-                value: v,
-            },
-            // Bounds check: reading the element fails exactly as `xs[i]` does.
-            S::Expr(mk(
-                K::Index(
-                    Box::new(list.clone()),
-                    Box::new(self.local_expr(t.index, &loc)),
-                ),
-                (*elem).clone(),
-            )),
-            S::Assign {
-                local: t.out,
-                value: mk(K::List(Vec::new()), list.ty.clone()),
-            },
-        ];
-        stmts.push(self.copy_replacing(&list, &elem, &t, &loc));
-        stmts.push(self.store(object, self.local_expr(t.out, &loc))?);
-        Some(S::If {
-            cond: mk(K::Lit(ir::Literal::Bool(true)), Type::Bool),
-            then_body: stmts,
-            else_body: Vec::new(),
-        })
-    }
-
-    /// The loop of an element store: appends each element of `list` to
-    /// `t.out`, taking `t.value` instead at position `t.index`.
-    fn copy_replacing(
-        &self,
-        list: &ir::Expr,
-        elem: &Type,
-        t: &ElementStore,
-        loc: &ir::SrcLoc,
-    ) -> ir::Stmt {
-        let mk = |kind: K, ty: Type| ir::Expr {
-            kind,
-            ty,
-            loc: loc.clone(),
-        };
-        let lk = self.local_expr(t.k, loc);
-        let pick = mk(
-            K::Ternary(
-                Box::new(mk(
-                    K::Binary(
-                        ir::BinOp::Eq,
-                        Box::new(lk.clone()),
-                        Box::new(self.local_expr(t.index, loc)),
-                    ),
-                    Type::Bool,
-                )),
-                Box::new(self.local_expr(t.value, loc)),
-                Box::new(mk(
-                    K::Index(Box::new(list.clone()), Box::new(lk)),
-                    elem.clone(),
-                )),
-            ),
-            elem.clone(),
-        );
-        S::ForRange {
-            var: t.k,
-            start: mk(K::Lit(ir::Literal::Int(0)), Type::Int),
-            end: mk(
-                K::Builtin(ir::Builtin::Len(Box::new(list.clone()))),
-                Type::Int,
-            ),
-            body: vec![S::Expr(mk(
-                K::Builtin(ir::Builtin::Append(t.out, Box::new(pick))),
-                list.ty.clone(),
-            ))],
         }
     }
 
@@ -390,7 +277,7 @@ impl Bridge<'_> {
             self.unsupported(
                 call.span,
                 "a `select` arm calling something other than an extern",
-                "a `select` arm waits for an FFI instance; call an extern of a library there",
+                "ResourceExhausted is the outcome of one extern call, and a Coex function cannot be left halfway; call the extern in the arm (a function that needs backpressure can use `select` itself)",
             );
             return None;
         };
@@ -426,13 +313,4 @@ impl Bridge<'_> {
             exhausted,
         })
     }
-}
-
-/// The temporaries of `xs[i] = v`: the index and value (each evaluated
-/// once), the rebuilt list and the copy loop's counter.
-struct ElementStore {
-    index: ir::LocalId,
-    value: ir::LocalId,
-    out: ir::LocalId,
-    k: ir::LocalId,
 }

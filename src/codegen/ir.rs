@@ -28,9 +28,16 @@ pub enum Type {
 }
 
 impl Type {
-    /// True for types whose values are lists (they need sharing on copy).
+    /// True for types whose values are lists.
     pub fn is_list(&self) -> bool {
         matches!(self, Type::List(_))
+    }
+
+    /// True for mutable containers (lists and records): values held by
+    /// reference with a shared flag, copied before a write when shared
+    /// (docs/runtime.md, "Lists and records").
+    pub fn is_container(&self) -> bool {
+        matches!(self, Type::List(_) | Type::Record(_))
     }
 }
 
@@ -177,6 +184,12 @@ pub enum Stmt {
     /// `x = e` (first binding or rebinding; compound `x += e` is lowered by
     /// the bridge to `x = x + e`).
     Assign { local: LocalId, value: Expr },
+    /// `p.x = e`, `xs[i] = e`, `g.cells[i][j] = e`: writes one field or
+    /// element in place. `value` is evaluated first, then the place's
+    /// indices in order; every container on the path that is shared is
+    /// copied first (value semantics), an index out of range stops the
+    /// program like reading it would.
+    Store { place: Place, value: Expr },
     /// `if c … else …` (`else if` chains nest in `else_body`).
     If {
         cond: Expr,
@@ -235,6 +248,35 @@ pub enum Stmt {
         body: Vec<Stmt>,
         else_body: Vec<Stmt>,
     },
+}
+
+/// A place a statement writes or appends to: a local, then a path of
+/// fields and elements (`b.items[i]` is local `b`, field `items`, index
+/// `i`). An empty path is the local itself.
+#[derive(Debug, Clone)]
+pub struct Place {
+    /// The local that holds the outermost container.
+    pub root: LocalId,
+    /// Steps from the root's value down to the place.
+    pub path: Vec<Step>,
+}
+
+/// One step of a [`Place`].
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// A record field by index.
+    Field(u32),
+    /// A list element (bounds-checked at the index expression's location).
+    Index(Expr),
+}
+
+impl From<LocalId> for Place {
+    fn from(root: LocalId) -> Place {
+        Place {
+            root,
+            path: Vec::new(),
+        }
+    }
 }
 
 /// A literal value.
@@ -312,6 +354,13 @@ pub enum UnOp {
     Neg,
     /// `not b`
     Not,
+    /// int to float: the nearest double (ties to even), one instruction;
+    /// exact for every int of magnitude up to 2^53.
+    ToFloat,
+    /// float to int: truncation toward zero, saturating at the int range
+    /// (values beyond it give `INT64_MIN`/`INT64_MAX`), NaN gives 0; one
+    /// instruction sequence, never a trap.
+    ToInt,
 }
 
 /// Built-in operations on values.
@@ -321,9 +370,15 @@ pub enum Builtin {
     Len(Box<Expr>),
     /// `xs.get(i)` (same bounds check as indexing).
     Get(Box<Expr>, Box<Expr>),
-    /// `xs.append(v)`: appends to the list held by the local and stores the
-    /// resulting list back into it; the expression's value is that list.
-    Append(LocalId, Box<Expr>),
+    /// `xs.append(v)`, `b.items.append(v)`, `xs[i].append(v)`: appends to
+    /// the list at the place (in place unless it is shared, see
+    /// [`Stmt::Store`]); the expression's value is that list. `v` is
+    /// evaluated first, then the place's indices.
+    Append(Place, Box<Expr>),
+    /// `e.append(v)` on a list that no place holds (a call result, a
+    /// literal): that list with `v` appended (in place when it is unshared,
+    /// as a fresh list's is). The list is evaluated first, then `v`.
+    Appended(Box<Expr>, Box<Expr>),
     /// `v.to_string()` for int, float, bool, string.
     ToString(Box<Expr>),
     /// `range(a, b)` as a list value.
@@ -346,6 +401,11 @@ pub enum ExprKind {
     Const(ConstId),
     /// A local or parameter.
     Local(LocalId),
+    /// A local or parameter read for the last time before it is assigned
+    /// again or the function ends: its value moves on without being marked
+    /// shared. Produced by codegen's move pass (`codegen::moves`) from
+    /// [`ExprKind::Local`]; a front end need not produce it.
+    Move(LocalId),
     /// Binary operation.
     Binary(BinOp, Box<Expr>, Box<Expr>),
     /// Unary operation.

@@ -9,6 +9,7 @@
 pub mod embed;
 pub mod ir;
 pub mod lower;
+pub mod moves;
 pub mod object;
 pub mod runtime_abi;
 

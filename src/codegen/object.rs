@@ -62,6 +62,7 @@ pub struct ModuleCtx {
     locs: BTreeMap<(String, u32, String), DataId>,
     sites: BTreeMap<(u32, u32, DataId), DataId>,
     cstrings: BTreeMap<Vec<u8>, DataId>,
+    record_kinds: BTreeMap<u32, DataId>,
     anon_count: u32,
 }
 
@@ -81,6 +82,7 @@ impl ModuleCtx {
             locs: BTreeMap::new(),
             sites: BTreeMap::new(),
             cstrings: BTreeMap::new(),
+            record_kinds: BTreeMap::new(),
             anon_count: 0,
         }
     }
@@ -135,6 +137,18 @@ impl ModuleCtx {
         owned.push(0);
         let id = self.define_rodata("coex_cstr", owned)?;
         self.cstrings.insert(bytes.to_vec(), id);
+        Ok(id)
+    }
+
+    /// The field kinds (`COEX_KIND_*`, one `int64_t` per field) of record
+    /// `record`, for `coex_record_copy`; defined once per record.
+    pub fn record_kinds(&mut self, record: u32, kinds: &[i64]) -> Result<DataId, CodegenError> {
+        if let Some(id) = self.record_kinds.get(&record) {
+            return Ok(*id);
+        }
+        let bytes = kinds.iter().flat_map(|k| k.to_le_bytes()).collect();
+        let id = self.define_rodata("coex_kinds", bytes)?;
+        self.record_kinds.insert(record, id);
         Ok(id)
     }
 

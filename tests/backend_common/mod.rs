@@ -257,7 +257,10 @@ impl FnB {
     }
     pub fn append(&self, id: LocalId, v: Expr) -> Expr {
         let ty = self.locals[id.0 as usize].ty.clone();
-        e(ExprKind::Builtin(Builtin::Append(id, Box::new(v))), ty)
+        e(
+            ExprKind::Builtin(Builtin::Append(id.into(), Box::new(v))),
+            ty,
+        )
     }
     pub fn push(&mut self, s: Stmt) {
         self.body.push(s);

@@ -1,13 +1,16 @@
 //! Expressions: literals, locals, operators, records, lists and built-ins.
 //!
-//! Value semantics of lists: whenever a list value is *read from a binding*
-//! (local, field, element) to be used as a value, it is marked shared
-//! (`coex_list_share`), so a later append through any binding copies first.
-//! Read-only uses (`len`, indexing, `get`, `for … in`) borrow without marking.
+//! Value semantics of lists and records: whenever a container is *read from
+//! a binding* (local, field, element) to be used as a value, it is marked
+//! shared (`places.rs`), so a later write through any binding copies first;
+//! a local's last read (`ExprKind::Move`) passes the value on unmarked.
+//! Read-only uses (`len`, indexing, `get`, fields of fields) borrow without
+//! marking.
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 
+use super::places::slot_kind;
 use super::{cl_type, slot_offset, FnLowerer};
 use crate::codegen::ir::{BinOp, Builtin, Expr, ExprKind, Literal, Type, UnOp};
 use crate::codegen::runtime_abi::RtFn;
@@ -20,13 +23,20 @@ impl FnLowerer<'_, '_> {
             .ok_or_else(|| self.bad("a void expression used as a value"))
     }
 
-    /// Lower a list/string operand of a read-only operation without marking
-    /// it shared.
+    /// Lower the operand of a read-only operation (a list to index or
+    /// measure, a record to read a field of) without marking it shared: a
+    /// local, or a field or element of a borrowed operand.
     pub(crate) fn lower_borrowed(&mut self, e: &Expr) -> Result<Value, CodegenError> {
         match &e.kind {
-            ExprKind::Local(l) => {
+            ExprKind::Local(l) | ExprKind::Move(l) => {
                 let var = self.var(*l)?;
                 Ok(self.b.use_var(var))
+            }
+            ExprKind::Field(rec, index) => self.borrow_field(rec, *index, &e.ty),
+            ExprKind::Index(list, index) | ExprKind::Builtin(Builtin::Get(list, index)) => {
+                let l = self.lower_borrowed(list)?;
+                let i = self.lower_value(index)?;
+                self.load_element(l, i, &e.ty, &e.loc)
             }
             _ => self.lower_value(e),
         }
@@ -47,10 +57,14 @@ impl FnLowerer<'_, '_> {
             ExprKind::Local(l) => {
                 let var = self.var(*l)?;
                 let v = self.b.use_var(var);
-                self.share_if_list(v, &e.ty)?
+                self.share_value(v, &e.ty)?
+            }
+            ExprKind::Move(l) => {
+                let var = self.var(*l)?;
+                self.b.use_var(var)
             }
             ExprKind::Binary(op, a, b) => self.lower_binary(*op, a, b, e)?,
-            ExprKind::Unary(op, a) => self.lower_unary(*op, a)?,
+            ExprKind::Unary(op, a) => self.lower_unary(*op, a, &e.ty)?,
             ExprKind::Ternary(c, a, b) => self.lower_ternary(c, a, b, &e.ty)?,
             ExprKind::Call(f, args) => return self.lower_call(*f, args),
             ExprKind::CallExtern(x, args) => return self.lower_extern_call(*x, args, &e.loc),
@@ -61,15 +75,6 @@ impl FnLowerer<'_, '_> {
             ExprKind::Builtin(b) => return self.lower_builtin(b, e, true),
         };
         Ok(Some(v))
-    }
-
-    /// Mark a list value shared (it is now held by a second binding).
-    pub(crate) fn share_if_list(&mut self, v: Value, ty: &Type) -> Result<Value, CodegenError> {
-        if ty.is_list() {
-            self.rt_val(RtFn::ListShare, &[v])
-        } else {
-            Ok(v)
-        }
     }
 
     pub(crate) fn lower_literal(&mut self, lit: &Literal) -> Result<Value, CodegenError> {
@@ -112,7 +117,15 @@ impl FnLowerer<'_, '_> {
             (Type::Float, BinOp::Add) => self.b.ins().fadd(x, y),
             (Type::Float, BinOp::Sub) => self.b.ins().fsub(x, y),
             (Type::Float, BinOp::Mul) => self.b.ins().fmul(x, y),
-            (Type::Float, BinOp::Div) => self.b.ins().fdiv(x, y),
+            (Type::Float, BinOp::Div) => match exact_reciprocal(b) {
+                // x / 2^k is exactly x * 2^-k (the same rounding, the same
+                // infinities and NaNs), and a multiply is far cheaper.
+                Some(r) => {
+                    let r = self.b.ins().f64const(r);
+                    self.b.ins().fmul(x, r)
+                }
+                None => self.b.ins().fdiv(x, y),
+            },
             (Type::Float, BinOp::Mod) => return Err(CodegenError::Unsupported("float %".into())),
             (Type::Float, _) => {
                 let cc = float_cc(op).ok_or_else(|| self.bad(format!("{op:?} on float")))?;
@@ -201,13 +214,17 @@ impl FnLowerer<'_, '_> {
         Ok(self.b.block_params(done)[0])
     }
 
-    fn lower_unary(&mut self, op: UnOp, a: &Expr) -> Result<Value, CodegenError> {
+    fn lower_unary(&mut self, op: UnOp, a: &Expr, ty: &Type) -> Result<Value, CodegenError> {
         let x = self.lower_value(a)?;
-        Ok(match (op, &a.ty) {
-            (UnOp::Neg, Type::Int) => self.b.ins().ineg(x),
-            (UnOp::Neg, Type::Float) => self.b.ins().fneg(x),
-            (UnOp::Not, Type::Bool) => self.b.ins().icmp_imm_s(IntCC::Equal, x, 0),
-            (op, t) => return Err(self.bad(format!("{op:?} on {t:?}"))),
+        Ok(match (op, &a.ty, ty) {
+            (UnOp::Neg, Type::Int, _) => self.b.ins().ineg(x),
+            (UnOp::Neg, Type::Float, _) => self.b.ins().fneg(x),
+            (UnOp::Not, Type::Bool, _) => self.b.ins().icmp_imm_s(IntCC::Equal, x, 0),
+            // cvtsi2sd: round to nearest, ties to even (as strtod would).
+            (UnOp::ToFloat, Type::Int, Type::Float) => self.b.ins().fcvt_from_sint(types::F64, x),
+            // cvttsd2si plus fix-ups: truncation, saturation, NaN -> 0.
+            (UnOp::ToInt, Type::Float, Type::Int) => self.b.ins().fcvt_to_sint_sat(types::I64, x),
+            (op, t, r) => return Err(self.bad(format!("{op:?} on {t:?} giving {r:?}"))),
         })
     }
 
@@ -274,25 +291,39 @@ impl FnLowerer<'_, '_> {
             Some(n) if (index as usize) < n => {}
             _ => return Err(self.bad(format!("field {index} of a value of type {:?}", rec.ty))),
         }
+        let v = self.borrow_field(rec, index, ty)?;
+        self.share_value(v, ty)
+    }
+
+    /// Field `index` of a borrowed record, not marked shared.
+    fn borrow_field(&mut self, rec: &Expr, index: u32, ty: &Type) -> Result<Value, CodegenError> {
         let r = self.lower_borrowed(rec)?;
-        let slot = self
-            .b
-            .ins()
-            .load(types::I64, MemFlagsData::trusted(), r, (index * 8) as i32);
-        let v = self.value_of_slot(slot, ty);
-        self.share_if_list(v, ty)
+        let slot = self.b.ins().load(
+            types::I64,
+            MemFlagsData::trusted(),
+            r,
+            slot_offset(index as usize)?,
+        );
+        Ok(self.value_of_slot(slot, ty))
     }
 
     fn lower_list_literal(&mut self, items: &[Expr], ty: &Type) -> Result<Value, CodegenError> {
-        if !ty.is_list() {
+        let Type::List(elem) = ty else {
             return Err(self.bad("list literal without a list type"));
-        }
+        };
         let cap = self.b.ins().iconst(types::I64, items.len() as i64);
-        let mut list = self.rt_val(RtFn::ListNew, &[cap])?;
+        // `[]`: its element type may be a guess (`[?]`), so the first
+        // append decides how the list stores its elements.
+        let kind = if items.is_empty() {
+            -1
+        } else {
+            slot_kind(self.shared.program, elem)
+        };
+        let kind = self.b.ins().iconst(types::I64, kind);
+        let mut list = self.rt_val(RtFn::ListNew, &[cap, kind])?;
         for item in items {
             let v = self.lower_value(item)?;
-            let s = self.slot_of(v, &item.ty);
-            list = self.rt_val(RtFn::ListAppend, &[list, s])?;
+            list = self.append_value(list, v, elem)?;
         }
         Ok(list)
     }
@@ -300,10 +331,8 @@ impl FnLowerer<'_, '_> {
     fn lower_index(&mut self, list: &Expr, index: &Expr, e: &Expr) -> Result<Value, CodegenError> {
         let l = self.lower_borrowed(list)?;
         let i = self.lower_value(index)?;
-        let loc = self.loc_addr(&e.loc)?;
-        let slot = self.rt_val(RtFn::ListGet, &[l, i, loc])?;
-        let v = self.value_of_slot(slot, &e.ty);
-        self.share_if_list(v, &e.ty)
+        let v = self.load_element(l, i, &e.ty, &e.loc)?;
+        self.share_value(v, &e.ty)
     }
 
     /// Built-ins. `as_value` is false for an `xs.append(v)` statement, whose
@@ -318,24 +347,17 @@ impl FnLowerer<'_, '_> {
             Builtin::Len(a) => {
                 let x = self.lower_borrowed(a)?;
                 match a.ty {
-                    Type::Str => self.rt_val(RtFn::StrLen, &[x])?,
-                    Type::List(_) => self.rt_val(RtFn::ListLen, &[x])?,
+                    // both start with their length (runtime/coex_rt.h)
+                    Type::Str | Type::List(_) => self.list_len(x),
                     ref t => return Err(self.bad(format!("len of {t:?}"))),
                 }
             }
             Builtin::Get(list, index) => self.lower_index(list, index, e)?,
-            Builtin::Append(local, value) => {
+            Builtin::Append(place, value) => self.lower_append(place, value, as_value)?,
+            Builtin::Appended(list, value) => {
+                let l = self.lower_value(list)?;
                 let v = self.lower_value(value)?;
-                let s = self.slot_of(v, &value.ty);
-                let var = self.var(*local)?;
-                let cur = self.b.use_var(var);
-                let new = self.rt_val(RtFn::ListAppend, &[cur, s])?;
-                self.b.def_var(var, new);
-                if as_value {
-                    self.rt_val(RtFn::ListShare, &[new])?
-                } else {
-                    new
-                }
+                self.append_value(l, v, &value.ty)?
             }
             Builtin::ToString(a) => {
                 let x = self.lower_value(a)?;
@@ -378,6 +400,18 @@ impl FnLowerer<'_, '_> {
         };
         Ok(Some(v))
     }
+}
+
+/// `1 / c` when `b` is a float literal `c` that is a power of two whose
+/// reciprocal is a normal double (so dividing by `c` and multiplying by
+/// the reciprocal round identically).
+fn exact_reciprocal(b: &Expr) -> Option<f64> {
+    let ExprKind::Lit(Literal::Float(c)) = b.kind else {
+        return None;
+    };
+    let r = 1.0 / c;
+    let power_of_two = c.is_normal() && c.to_bits() & ((1u64 << 52) - 1) == 0;
+    (power_of_two && r.is_normal()).then_some(r)
 }
 
 fn int_cc(op: BinOp) -> Option<IntCC> {

@@ -63,6 +63,10 @@ impl ScopeVisitor<'_> {
     fn stmt(&mut self, s: &Stmt) {
         match s {
             Stmt::Assign { value, .. } => self.expr(value),
+            Stmt::Store { place, value } => {
+                self.expr(value);
+                self.place(place);
+            }
             Stmt::If {
                 cond,
                 then_body,
@@ -125,10 +129,18 @@ impl ScopeVisitor<'_> {
         }
     }
 
+    fn place(&mut self, place: &crate::codegen::ir::Place) {
+        for step in &place.path {
+            if let crate::codegen::ir::Step::Index(i) = step {
+                self.expr(i);
+            }
+        }
+    }
+
     fn expr(&mut self, e: &crate::codegen::ir::Expr) {
         use crate::codegen::ir::Builtin as B;
         match &e.kind {
-            ExprKind::Lit(_) | ExprKind::Const(_) | ExprKind::Local(_) => {}
+            ExprKind::Lit(_) | ExprKind::Const(_) | ExprKind::Local(_) | ExprKind::Move(_) => {}
             ExprKind::Binary(_, a, b) | ExprKind::Index(a, b) => {
                 self.expr(a);
                 self.expr(b);
@@ -151,11 +163,13 @@ impl ScopeVisitor<'_> {
                 args.iter().for_each(|a| self.expr(a))
             }
             ExprKind::Builtin(b) => match b {
-                B::Len(a) | B::ToString(a) | B::Print(a) | B::Append(_, a) | B::Arg(a) => {
-                    self.expr(a)
+                B::Len(a) | B::ToString(a) | B::Print(a) | B::Arg(a) => self.expr(a),
+                B::Append(place, a) => {
+                    self.expr(a);
+                    self.place(place);
                 }
                 B::ArgCount => {}
-                B::Get(a, c) | B::Range(a, c) => {
+                B::Get(a, c) | B::Range(a, c) | B::Appended(a, c) => {
                     self.expr(a);
                     self.expr(c);
                 }

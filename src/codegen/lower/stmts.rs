@@ -37,6 +37,7 @@ impl FnLowerer<'_, '_> {
     fn lower_stmt(&mut self, s: &Stmt) -> Result<(), CodegenError> {
         match s {
             Stmt::Assign { local, value } => self.lower_assign(*local, value),
+            Stmt::Store { place, value } => self.lower_store(place, value),
             Stmt::If {
                 cond,
                 then_body,
@@ -120,7 +121,9 @@ impl FnLowerer<'_, '_> {
         self.b.ins().jump(header, &[]);
         self.b.switch_to_block(header);
         let c = self.lower_value(cond)?;
-        self.b.ins().brif(c, body_b, &[], exit, &[]);
+        // Exit edge first, as in `counted_loop`.
+        let stop = self.b.ins().icmp_imm_s(IntCC::Equal, c, 0);
+        self.b.ins().brif(stop, exit, &[], body_b, &[]);
         self.b.switch_to_block(body_b);
         self.with_loop(header, exit, body)?;
         self.b.switch_to_block(exit);
@@ -186,23 +189,24 @@ impl FnLowerer<'_, '_> {
         // The loop keeps its own reference: shared, so appends in the body
         // to the same variable copy instead of changing what we iterate.
         let l = self.lower_value(list)?;
-        let l = self.share_if_list(l, &list.ty)?;
+        let l = self.share_value(l, &list.ty)?;
         let list_v = self.b.declare_var(types::I64);
         self.b.def_var(list_v, l);
         let zero = self.b.ins().iconst(types::I64, 0);
+        // The loop's list is shared, so nothing changes it in place: the
+        // header's `i < len` is the bounds check.
         self.counted_loop(
             zero,
             body,
             |this| {
                 let l = this.b.use_var(list_v);
-                this.rt_val(RtFn::ListLen, &[l])
+                Ok(this.list_len(l))
             },
             |this, i| {
                 let l = this.b.use_var(list_v);
-                let null = this.b.ins().iconst(types::I64, 0);
-                let slot = this.rt_val(RtFn::ListGet, &[l, i, null])?;
-                let v = this.value_of_slot(slot, &elem_ty);
-                let v = this.share_if_list(v, &elem_ty)?;
+                let addr = this.slot_addr_unchecked(l, i, &elem_ty);
+                let v = this.load_at(addr, &elem_ty);
+                let v = this.share_value(v, &elem_ty)?;
                 this.b.def_var(user, v);
                 Ok(())
             },
@@ -230,8 +234,13 @@ impl FnLowerer<'_, '_> {
         self.b.switch_to_block(header);
         let i = self.b.use_var(counter);
         let n = limit(self)?;
-        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, n);
-        self.b.ins().brif(more, body_b, &[], exit, &[]);
+        // Exit edge first: Cranelift lays out the second successor first,
+        // so the body follows the header and the exit comes after it. The
+        // register allocator splits live ranges in that order: with the
+        // exit (and the calls after the loop) first, a float accumulator
+        // printed after the loop was kept on the stack inside it.
+        let done = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, i, n);
+        self.b.ins().brif(done, exit, &[], body_b, &[]);
         self.b.switch_to_block(body_b);
         bind(self, i)?;
         self.with_loop(step, exit, body)?;

@@ -51,7 +51,7 @@ impl FnLowerer<'_, '_> {
                 continue;
             }
             let v = self.b.use_var(self.vars[i]);
-            let v = self.share_if_list(v, &local.ty)?;
+            let v = self.share_local(v, &local.ty)?;
             let s = self.slot_of(v, &local.ty);
             self.b
                 .ins()
@@ -77,7 +77,14 @@ impl FnLowerer<'_, '_> {
         let fref = self.m.module.declare_func_in_func(id, self.b.func);
         let body_addr = self.b.ins().func_addr(types::I64, fref);
         let env_addr = self.b.ins().stack_addr(types::I64, env, 0);
-        let results = self.rt_val(RtFn::TaskFor, &[items_v, body_addr, env_addr])?;
+        // Without a result the yields are dropped: any 8-byte kind the
+        // collector scans will do (strings: scanned, never marked).
+        let kind = match result.map(|r| self.local_ty(r)).transpose()? {
+            Some(Type::List(elem)) => super::places::slot_kind(self.shared.program, elem),
+            _ => 2,
+        };
+        let kind = self.b.ins().iconst(types::I64, kind);
+        let results = self.rt_val(RtFn::TaskFor, &[items_v, body_addr, env_addr, kind])?;
         if let Some(r) = result {
             let rv = self.var(r)?;
             self.b.def_var(rv, results);
@@ -121,7 +128,7 @@ impl ProgramLowering<'_> {
             }
             let var_ty = l.local_ty(task.var)?.clone();
             let item_v = l.value_of_slot(item, &var_ty);
-            let item_v = l.share_if_list(item_v, &var_ty)?;
+            let item_v = l.share_value(item_v, &var_ty)?;
             let var = l.var(task.var)?;
             l.b.def_var(var, item_v);
             l.task_ctx = Some(ctx);
