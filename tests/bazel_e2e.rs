@@ -304,8 +304,8 @@ const ARCHIVE_OUTPUTS: [&str; 7] = [
 ];
 
 /// Builds examples/bazel's app with `coex build` outside Bazel: each
-/// library packed by `coex cxz pack` from its folder of the example (so
-/// greet's archive also holds its BUILD.bazel), found through `-L`, the
+/// library packed by `coex cxz pack` from its folder of the example (the
+/// very bytes of Bazel's `cxz_archive`, checked in step 1), found through `-L`, the
 /// program's files copied into a folder of their own, an empty cache.
 /// Returns the executable's bytes.
 fn coex_build_of_the_example_app(t: &Path) -> Vec<u8> {
@@ -403,6 +403,39 @@ fn bazel_builds_caches_and_shares_coex_actions() {
     assert_eq!(sha256_hex(&fs::read(&direct).unwrap()), digests1[1]);
     let checked_in = fs::read(repo_root().join("examples/bazel/third_party/counter.cxz")).unwrap();
     assert_eq!(sha256_hex(&checked_in), digests1[1]);
+    // greet's cxz_archive gives the bytes of `coex cxz pack` of its folder:
+    // the package's BUILD.bazel is never packed, and a copy with a stray
+    // build output its own .gitignore leaves out packs the same.
+    let junk = t.join("greet_with_junk");
+    copy_tree(&ws1.dir.join("greet"), &junk);
+    fs::create_dir_all(junk.join("build")).unwrap();
+    fs::write(junk.join("build/junk.o"), "stray\n").unwrap();
+    fs::write(junk.join(".gitignore"), "build/\n").unwrap();
+    for (i, folder) in [repo_root().join("examples/bazel/greet"), junk]
+        .iter()
+        .enumerate()
+    {
+        let packed = t.join(format!("greet_packed_{i}.cxz"));
+        let out = Command::new(coex_bin())
+            .args(["cxz", "pack"])
+            .arg(folder)
+            .arg("-o")
+            .arg(&packed)
+            .env("HOME", &home)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            sha256_hex(&fs::read(&packed).unwrap()),
+            digests1[0],
+            "coex cxz pack {} and Bazel's greet.cxz",
+            folder.display()
+        );
+    }
 
     // 2. After `bazel clean`, every coex action is a disk cache hit.
     ws1.ok(&["clean"]);

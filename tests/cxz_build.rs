@@ -51,9 +51,12 @@ fn ids(out: &Output, how: &str) -> Vec<String> {
     actions_that(&text(&out.stdout), how)
 }
 
-/// The summary line (the last line of stdout).
+/// The summary line (`N actions: …`; with a remote cache the round-trip
+/// line `remote cache: N requests` follows it).
 fn summary(out: &Output) -> String {
-    text(&out.stdout).lines().last().unwrap_or("").to_string()
+    let stdout = text(&out.stdout);
+    let line = stdout.lines().rev().find(|l| l.contains(" actions: "));
+    line.unwrap_or("").to_string()
 }
 
 fn warnings(out: &Output) -> Vec<String> {

@@ -354,3 +354,148 @@ fn within_abandons_a_slow_ffi_call_and_select_runs_its_arm() {
         "the 5 s call was abandoned"
     );
 }
+
+/// Writes library `name` under `<env>/src/<name>` and packs it to
+/// `<env>/lib/<name>.cxz`: one FFI unit `u` whose files have the same
+/// names in every such library (`u.c`, `u.h`), a C global `value()` of the
+/// same name, and the extern `<name>_get` (value × 100 + calls so far).
+fn pack_unit_u_library(env: &Env, name: &str, value: i64) -> std::path::PathBuf {
+    let lib = env.path().join("src").join(name);
+    std::fs::create_dir_all(lib.join("src")).unwrap();
+    std::fs::create_dir_all(lib.join("ffi/src")).unwrap();
+    std::fs::write(
+        lib.join("manifest.toml"),
+        format!(
+            "[library]\nname = \"{name}\"\nversion = \"1.0.0\"\n\n\
+             [ffi.u]\nsource = [\"u.c\"]\nheaders = [\".\"]\n\n\
+             [[ffi.u.symbols]]\nname = \"{name}_get\"\nreturns = \"int\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        lib.join(format!("src/{name}.coex")),
+        format!("extern {name}_get() -> int\n~\n"),
+    )
+    .unwrap();
+    std::fs::write(lib.join("ffi/src/u.h"), format!("#define VALUE {value}\n")).unwrap();
+    std::fs::write(
+        lib.join("ffi/src/u.c"),
+        format!(
+            "#include <stdint.h>\n#include \"u.h\"\nstatic int64_t calls;\n\
+             int64_t value(void) {{ return VALUE; }}\n\
+             int64_t {name}_get(void) {{ calls += 1; return value() * 100 + calls; }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(env.path().join("lib")).unwrap();
+    let out = env.path().join("lib").join(format!("{name}.cxz"));
+    let o = env.coex_in(
+        env.path(),
+        &[
+            "cxz",
+            "pack",
+            lib.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    out
+}
+
+#[test]
+fn two_libraries_may_each_have_a_unit_u() {
+    let env = Env::new();
+    let d = env.path();
+    let (a, b) = (
+        pack_unit_u_library(&env, "liba", 11),
+        pack_unit_u_library(&env, "libb", 22),
+    );
+    std::fs::write(
+        d.join("app.coex"),
+        "import \"liba\"\nimport \"libb\"\n\nfunc main() -> int\n    print(liba_get())\n    print(libb_get())\n    print(liba_get())\n    return 0\n~\n",
+    )
+    .unwrap();
+    let want = "1101\n2201\n1102\n";
+    let o = env.coex_in(d, &["build", "app.coex", "-o", "app"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let ran = actions_that(&text(&o.stdout), "ran");
+    for id in [
+        "compile:liba/u/u.c",
+        "link:liba/u",
+        "compile:libb/u/u.c",
+        "link:libb/u",
+    ] {
+        assert!(ran.iter().any(|r| r == id), "{id} in {ran:?}");
+    }
+    let run = std::process::Command::new(d.join("app")).output().unwrap();
+    assert_eq!(text(&run.stdout), want, "{}", text(&run.stderr));
+
+    // The Bazel path: one image per library, named by library in --unit-image.
+    let p = |x: &std::path::Path| x.to_str().unwrap().to_string();
+    let (obj, rt, exe) = (
+        p(&d.join("a.o")),
+        p(&d.join("rt.o")),
+        p(&d.join("tool_app")),
+    );
+    let libs = [format!("liba={}", p(&a)), format!("libb={}", p(&b))];
+    let mut steps = vec![
+        vec![
+            "tool", "codegen", "--main", "app.coex", "--cxz", &libs[0], "--cxz", &libs[1], "-o",
+            &obj,
+        ],
+        vec!["tool", "runtime", "--cc", "/usr/bin/clang", "-o", &rt],
+    ];
+    let images: Vec<(String, String)> = [("liba", &a), ("libb", &b)]
+        .iter()
+        .map(|(name, cxz)| {
+            let folder = d.join(format!("{name}_ffi"));
+            std::fs::create_dir_all(&folder).unwrap();
+            (p(cxz), p(&folder.join("libu.so")))
+        })
+        .collect();
+    for (cxz, image) in &images {
+        steps.push(vec![
+            "tool",
+            "ffi-unit",
+            "--cxz",
+            cxz,
+            "--unit",
+            "u",
+            "--cc",
+            "/usr/bin/clang",
+            "-o",
+            image,
+        ]);
+    }
+    let units = [
+        format!("liba:u={}", images[0].1),
+        format!("libb:u={}", images[1].1),
+    ];
+    steps.push(vec![
+        "tool",
+        "link",
+        "--object",
+        &obj,
+        "--runtime",
+        &rt,
+        "--cxz",
+        &libs[0],
+        "--cxz",
+        &libs[1],
+        "--unit-image",
+        &units[0],
+        "--unit-image",
+        &units[1],
+        "--cc",
+        "/usr/bin/clang",
+        "-o",
+        &exe,
+    ]);
+    for args in steps {
+        let o = env.coex_in(d, &args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o.stderr));
+    }
+    let run = std::process::Command::new(&exe).output().unwrap();
+    assert_eq!(text(&run.stdout), want, "{}", text(&run.stderr));
+}

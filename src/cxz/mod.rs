@@ -18,6 +18,7 @@ pub mod pack;
 pub mod paths;
 pub mod problem;
 pub mod search;
+pub mod tree;
 
 pub use archive::{CxzArchive, Limits};
 pub use digest::{content_digest, prefix_digest};

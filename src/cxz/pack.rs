@@ -15,7 +15,8 @@ use zip::{CompressionMethod, DateTime, ZipWriter};
 
 use crate::atomic_file::{check_output, write_atomically, Input, OutputError, OutputTarget};
 use crate::cxz::archive::{CxzArchive, Limits};
-use crate::cxz::CxzError;
+use crate::cxz::tree::{listed_but_excluded, read_tree, Exclusion};
+use crate::cxz::{CxzError, MANIFEST};
 
 /// Why packing failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +34,10 @@ pub enum PackError {
     /// The tree contains a file that is neither a file nor a folder.
     #[error("Cannot pack {path}: it is not a regular file")]
     Special { path: String },
+    /// A `.gitignore` or `.coexignore` of the tree cannot be read or has a
+    /// pattern that is not valid.
+    #[error("Cannot pack: {path}: {message}\n\nFix or remove the pattern: packing never guesses what an ignore file meant.")]
+    IgnoreFile { path: String, message: String },
     /// A file name is not UTF-8.
     #[error("Cannot pack {path}: the file name is not valid UTF-8")]
     NonUtf8 { path: String },
@@ -59,94 +64,11 @@ fn list(problems: &[crate::cxz::Problem]) -> String {
         .join("\n")
 }
 
-/// Folder names never packed (version control metadata).
-const SKIPPED_DIRS: &[&str] = &[".git", ".hg", ".svn", ".bzr", "_darcs", "CVS"];
-
-/// True for files that are editor or OS junk, never part of a library.
-fn is_junk_file(name: &str) -> bool {
-    name.ends_with('~')
-        || name.ends_with(".swp")
-        || name.ends_with(".swo")
-        || name.starts_with(".#")
-        || (name.starts_with('#') && name.ends_with('#'))
-        || name == ".DS_Store"
-        || name == "Thumbs.db"
-        || name == ".gitignore"
-        || name == ".gitattributes"
-}
-
-/// Reads the tree under `dir` (skipping junk and `skip`, e.g. the output file).
-pub fn collect_tree(
-    dir: &Path,
-    skip: Option<&Path>,
-) -> Result<BTreeMap<String, Vec<u8>>, PackError> {
-    let mut files = BTreeMap::new();
-    walk(dir, "", skip, &mut files)?;
-    Ok(files)
-}
-
-fn walk(
-    dir: &Path,
-    rel: &str,
-    skip: Option<&Path>,
-    files: &mut BTreeMap<String, Vec<u8>>,
-) -> Result<(), PackError> {
-    let read_err = |path: &Path, source| PackError::Read {
-        path: path.display().to_string(),
-        source,
-    };
-    let entries = std::fs::read_dir(dir).map_err(|e| read_err(dir, e))?;
-    let mut children = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| read_err(dir, e))?;
-        children.push(entry.path());
-    }
-    children.sort();
-    for path in children {
-        let Some(name) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .map(str::to_string)
-        else {
-            return Err(PackError::NonUtf8 {
-                path: path.display().to_string(),
-            });
-        };
-        let meta = std::fs::symlink_metadata(&path).map_err(|e| read_err(&path, e))?;
-        let child_rel = if rel.is_empty() {
-            name.clone()
-        } else {
-            format!("{rel}/{name}")
-        };
-        if meta.file_type().is_symlink() {
-            return Err(PackError::Symlink {
-                path: path.display().to_string(),
-            });
-        }
-        if meta.is_dir() {
-            if !SKIPPED_DIRS.contains(&name.as_str()) {
-                walk(&path, &child_rel, skip, files)?;
-            }
-        } else if meta.is_file() {
-            if is_junk_file(&name) || skip.is_some_and(|s| same_file(s, &path)) {
-                continue;
-            }
-            let bytes = std::fs::read(&path).map_err(|e| read_err(&path, e))?;
-            files.insert(child_rel, bytes);
-        } else {
-            return Err(PackError::Special {
-                path: path.display().to_string(),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// Refuses an output path inside the folder being packed, except a `.cxz`
 /// outside the library's `src/` and `ffi/` that is new or an archive (an
 /// earlier pack's output): every other file there is, or would become, one
 /// of the library's files. The output itself is never packed (see
-/// [`collect_tree`]), so `coex cxz pack .` can write `./NAME.cxz` and a
+/// [`crate::cxz::tree::read_tree`]), so `coex cxz pack .` can write `./NAME.cxz` and a
 /// re-pack gives the same bytes.
 pub fn check_output_outside_tree(dir: &Path, out: &Path, flag: &str) -> Result<(), OutputError> {
     let (Ok(root), Some(name)) = (dir.canonicalize(), out.file_name()) else {
@@ -203,13 +125,6 @@ fn is_zip(path: &Path) -> bool {
         && (head == *b"PK\x03\x04" || head == *b"PK\x05\x06")
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
-}
-
 /// The deterministic ZIP bytes of `files` (sorted, 1980-01-01, 0o644, deflate).
 pub fn write_zip(files: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, String> {
     let time = DateTime::from_date_and_time(1980, 1, 1, 0, 0, 0).map_err(|e| e.to_string())?;
@@ -231,14 +146,40 @@ pub fn write_zip(files: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, String> {
 /// Reads and validates the library in `dir` (skipping `skip`, e.g. the
 /// output file) without writing anything.
 pub fn validate_tree(dir: &Path, skip: Option<&Path>) -> Result<CxzArchive, PackError> {
-    let files = collect_tree(dir, skip)?;
-    let dir_display = dir.display().to_string();
-    CxzArchive::from_files(files, &dir_display, Limits::STANDARD).map_err(|e| PackError::Invalid {
-        dir: dir_display.clone(),
-        problems: match e {
-            CxzError::Invalid { problems, .. } => problems,
-            other => other.problems(),
-        },
+    let tree = read_tree(dir, skip)?;
+    // The manifest itself may be left out: name what it lists all the same.
+    let manifest = match tree.files.get(MANIFEST) {
+        Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        None => std::fs::read_to_string(dir.join(MANIFEST)).unwrap_or_default(),
+    };
+    validate_files(
+        tree.files,
+        &tree.excluded,
+        &manifest,
+        &dir.display().to_string(),
+    )
+}
+
+/// Validates the files packing chose (`excluded`: what it left out, and
+/// why; `manifest`: the manifest's text, to name the files it lists that
+/// were left out). `display` names the library in errors. Both `coex cxz
+/// pack` and `coex tool pack` go through here.
+pub fn validate_files(
+    files: BTreeMap<String, Vec<u8>>,
+    excluded: &BTreeMap<String, Exclusion>,
+    manifest: &str,
+    display: &str,
+) -> Result<CxzArchive, PackError> {
+    let mut problems = listed_but_excluded(manifest, excluded);
+    match CxzArchive::from_files(files, display, Limits::STANDARD) {
+        Ok(archive) if problems.is_empty() => return Ok(archive),
+        Ok(_) => {}
+        Err(CxzError::Invalid { problems: more, .. }) => problems.extend(more),
+        Err(other) => problems.extend(other.problems()),
+    }
+    Err(PackError::Invalid {
+        dir: display.to_string(),
+        problems,
     })
 }
 

@@ -23,7 +23,9 @@ use crate::toolchain::{find_clang, ToolchainError};
 /// One FFI unit of one library, as read from its archive and manifest.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FfiUnitInput {
-    /// The library's name (for messages).
+    /// The library's name: with `unit`, what identifies the unit (two
+    /// libraries may each have a unit `u`; action ids are
+    /// `compile:<library>/<unit>/…`, `link:<library>/<unit>`).
     pub library: String,
     /// The unit's name; the image is `lib<unit>.so`.
     pub unit: String,
@@ -319,6 +321,28 @@ pub fn check_image_paths<'a>(
     Ok(())
 }
 
+/// Refuses units of different libraries that would write the same
+/// `out_dir/lib<unit>.so` (units are scoped by library; one output folder
+/// holds the images of one library, as `coex cxz build` writes them).
+fn check_one_unit_per_image(units: &[PlannedUnit], out_dir: &Path) -> Result<(), FfiBuildError> {
+    let mut by_image: BTreeMap<&str, &PlannedUnit> = BTreeMap::new();
+    for u in units {
+        if let Some(first) = by_image.insert(&u.image, u) {
+            return Err(FfiBuildError::BadUnit {
+                library: u.library.clone(),
+                unit: u.unit.clone(),
+                detail: format!(
+                    "its image {} would replace the one of unit '{}' of library '{}'; write each library's images to a folder of its own",
+                    out_dir.join(&u.image).display(),
+                    first.unit,
+                    first.library
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Builds every unit (cache first, `-j N`) and writes each image to
 /// `out_dir/lib<unit>.so` (as a regular file, through a temporary file
 /// renamed into place; anything else at that path is refused, before the
@@ -331,6 +355,7 @@ pub fn build_units(
     // The compiler's identity, remembered in the cache like a program build's.
     let clang = crate::toolchain::memo::clang(Some(&opts.exec.cache_dir), opts.cc.as_deref())?;
     let plan = plan_units(inputs, &clang)?;
+    check_one_unit_per_image(&plan.units, out_dir)?;
     check_image_paths(out_dir, plan.units.iter().map(|u| u.image.as_str()), &[])?;
     let executor = Executor::new(&opts.exec);
     let report = executor.run(&plan.graph).map_err(|e| plan.explain(e))?;

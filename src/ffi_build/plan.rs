@@ -69,14 +69,15 @@ pub fn add_units_to_graph(
     inputs: &[FfiUnitInput],
     clang: &Clang,
 ) -> Result<Vec<PlannedUnit>, FfiBuildError> {
-    let mut images = BTreeSet::new();
+    // A unit is known by its library and its name: its actions are
+    // `compile:<library>/<unit>/…` and `link:<library>/<unit>`, and each
+    // action writes its image `lib<unit>.so` in its own scratch folder, so
+    // libraries that both name a unit `u` do not meet here.
+    let mut seen = BTreeSet::new();
     let mut units = Vec::new();
     for u in inputs {
-        if !images.insert(format!("lib{}.so", u.unit)) {
-            return Err(bad(
-                u,
-                "another unit already produces this image; unit names must be unique".into(),
-            ));
+        if !seen.insert((u.library.as_str(), u.unit.as_str())) {
+            return Err(bad(u, "the unit is listed twice".into()));
         }
         units.push(add_unit(graph, u, clang)?);
     }

@@ -10,12 +10,17 @@ use super::{
     read_input, split_spec, write_output_protecting, InterfaceArgs, PackArgs, ToolArgError,
 };
 use crate::atomic_file::Input;
-use crate::cxz::pack::{check_output_outside_tree, collect_tree, write_zip, PackError};
-use crate::cxz::{CxzArchive, CxzError, Limits, MANIFEST};
+use crate::cxz::pack::{
+    check_output_outside_tree, validate_files, validate_tree, write_zip, PackError,
+};
+use crate::cxz::tree::path_exclusion;
+use crate::cxz::{CxzArchive, MANIFEST};
 use crate::failure::{CmdResult, Failure};
 use crate::plan::graph::interface_archive;
+use crate::plan::library_check::extern_problems;
 
-/// Runs `coex tool pack`.
+/// Runs `coex tool pack`: the same reading rules, validation and checks
+/// as `coex cxz pack`, so both give the same bytes for the same library.
 pub fn run(args: PackArgs) -> CmdResult {
     let PackArgs {
         root,
@@ -24,24 +29,16 @@ pub fn run(args: PackArgs) -> CmdResult {
         output,
     } = args;
     let mut inputs = Vec::new();
-    let bytes = match (root, manifest) {
+    let (archive, display) = match (root, manifest) {
         (Some(root), _) => {
             check_output_outside_tree(&root, &output, "-o").map_err(Failure::new)?;
-            let files = collect_tree(&root, Some(&output)).map_err(Failure::new)?;
-            for rel in files.keys() {
+            let archive = validate_tree(&root, Some(&output)).map_err(Failure::new)?;
+            for rel in archive.files.keys() {
                 inputs.push(Input::new(root.join(rel), format!("--root file {rel}")));
             }
-            pack_files(files, &root.display().to_string())?
+            (archive, root.display().to_string())
         }
-        (None, Some(manifest)) => {
-            let list = file_list(&manifest, &file).map_err(ToolArgError::into_failure)?;
-            let mut files = BTreeMap::new();
-            for (archive_path, disk_path) in &list {
-                files.insert(archive_path.clone(), read_input(disk_path)?);
-                inputs.push(Input::new(disk_path, format!("the file of {archive_path}")));
-            }
-            pack_files(files, &manifest.display().to_string())?
-        }
+        (None, Some(manifest)) => from_list(&manifest, &file, &mut inputs)?,
         (None, None) => {
             return Err(ToolArgError::Malformed {
                 flag: "pack",
@@ -51,8 +48,46 @@ pub fn run(args: PackArgs) -> CmdResult {
             .into_failure())
         }
     };
+    let problems = extern_problems(&archive);
+    if !problems.is_empty() {
+        return Err(Failure::new(PackError::Invalid {
+            dir: display,
+            problems,
+        }));
+    }
+    let bytes = write_zip(&archive.files)
+        .map_err(|message| Failure::new(format!("cannot pack {display}: {message}")))?;
     write_output_protecting(&output, &bytes, &inputs)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The validated library of `--manifest` and `--file`s (adding each file
+/// read to `inputs`) and its name for errors. What `coex cxz pack` never
+/// packs is left out here too (a `BUILD.bazel` in `srcs`), so both give
+/// the same bytes.
+fn from_list(
+    manifest: &Path,
+    file: &[String],
+    inputs: &mut Vec<Input>,
+) -> Result<(CxzArchive, String), Failure> {
+    let list = file_list(manifest, file).map_err(ToolArgError::into_failure)?;
+    let mut files = BTreeMap::new();
+    let mut excluded = BTreeMap::new();
+    for (archive_path, disk_path) in &list {
+        if let Some(why) = path_exclusion(archive_path) {
+            excluded.insert(archive_path.clone(), why);
+            continue;
+        }
+        files.insert(archive_path.clone(), read_input(disk_path)?);
+        inputs.push(Input::new(disk_path, format!("the file of {archive_path}")));
+    }
+    let display = manifest.display().to_string();
+    let text = files
+        .get(MANIFEST)
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
+    let archive = validate_files(files, &excluded, &text, &display).map_err(Failure::new)?;
+    Ok((archive, display))
 }
 
 /// Runs `coex tool interface`: what compiling Coex code against a library
@@ -66,22 +101,6 @@ pub fn interface(args: &InterfaceArgs) -> CmdResult {
     let inputs = [Input::new(&args.cxz, "--cxz")];
     write_output_protecting(&args.output, &bytes, &inputs)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Validates the library and returns its deterministic archive bytes;
-/// `display` names the library in errors.
-fn pack_files(files: BTreeMap<String, Vec<u8>>, display: &str) -> Result<Vec<u8>, Failure> {
-    let archive = CxzArchive::from_files(files, display, Limits::STANDARD).map_err(|e| {
-        Failure::new(PackError::Invalid {
-            dir: display.to_string(),
-            problems: match e {
-                CxzError::Invalid { problems, .. } => problems,
-                other => other.problems(),
-            },
-        })
-    })?;
-    write_zip(&archive.files)
-        .map_err(|message| Failure::new(format!("cannot pack {display}: {message}")))
 }
 
 /// Checks that an archive path is relative, normalised and stays inside the archive.
