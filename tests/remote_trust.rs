@@ -104,7 +104,12 @@ struct Counts {
 
 fn counts(o: &Output) -> Counts {
     let out = text(&o.stdout);
-    let last = out.lines().last().unwrap_or_default().to_string();
+    let last = out
+        .lines()
+        .rev()
+        .find(|l| l.contains(" actions: "))
+        .unwrap_or_default()
+        .to_string();
     let nums: Vec<usize> = last
         .split(|c: char| !c.is_ascii_digit())
         .filter(|s| !s.is_empty())
