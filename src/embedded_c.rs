@@ -27,6 +27,7 @@ pub const RUNTIME_SOURCES: &[(&str, &str)] = &[
     ("rt_print.c", include_str!("../runtime/rt_print.c")),
     ("rt_strings.c", include_str!("../runtime/rt_strings.c")),
     ("rt_tasks.c", include_str!("../runtime/rt_tasks.c")),
+    ("rt_within.c", include_str!("../runtime/rt_within.c")),
 ];
 
 /// The shim linked into every unit image (instance heap, handle table).

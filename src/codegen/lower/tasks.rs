@@ -73,11 +73,14 @@ impl FnLowerer<'_, '_> {
             id,
             var,
             body: body.to_vec(),
+            under_within: self.checks_on(),
         });
         let fref = self.m.module.declare_func_in_func(id, self.b.func);
         let body_addr = self.b.ins().func_addr(types::I64, fref);
         let env_addr = self.b.ins().stack_addr(types::I64, env, 0);
         let results = self.rt_val(RtFn::TaskFor, &[items_v, body_addr, env_addr])?;
+        // Iterations cut short by a deadline: the runtime starts unwinding.
+        self.deadline_check()?;
         if let Some(r) = result {
             let rv = self.var(r)?;
             self.b.def_var(rv, results);
@@ -125,6 +128,7 @@ impl ProgramLowering<'_> {
             let var = l.var(task.var)?;
             l.b.def_var(var, item_v);
             l.task_ctx = Some(ctx);
+            l.entry_check(task.under_within)?;
             l.lower_block(&task.body)?;
             l.finish_body()
         })
