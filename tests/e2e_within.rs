@@ -288,3 +288,64 @@ func main() -> int
     );
     assert!(took < Duration::from_secs(4), "took {took:?}");
 }
+
+#[test]
+fn break_continue_and_return_out_of_within_keep_deadlines_balanced() {
+    let env = Env::new();
+    // 100,000 withins left by continue/return/break: were one level leaked
+    // per round, the last within would sit beyond the 64 levels that carry
+    // a deadline and never stop.
+    let src = format!(
+        "{FUNCS}
+func f(n: int) -> int
+    for i in 0..n
+        within 1 * time.second
+            if i % 3 == 0
+                continue
+            ~
+            if i == 7
+                break
+            ~
+            if i == n - 1
+                return i
+            ~
+            n = n + 0
+        else
+            return -1
+        ~
+    ~
+    return n
+~
+
+func main() -> int
+    s = 0
+    for i in 0..100000
+        within 1 * time.second
+            s += f(5)
+        else
+            s = -1
+        ~
+    ~
+    print(s)
+    print(f(10))
+    within 50 * time.millisecond
+        while true
+            s += f(1000)
+        ~
+    else
+        print(\"else\")
+    ~
+    within 20 * time.millisecond
+        print(forever())
+    else
+        print(\"still stops\")
+    ~
+    return 0
+~
+"
+    );
+    let exe = build(&env, &src, None);
+    let (out, took) = run(&exe);
+    assert_eq!(out, "400000\n10\nelse\nstill stops\n");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
