@@ -237,24 +237,35 @@ typedef void (*coex_ffi_tramp)(void *fn, int64_t *slots);
  * first, the call is abandoned: slots[0] is set to 0 (a NULL string, a zero
  * number), the instance is detached from the scope (later calls get a fresh
  * one) and destroyed by the helper once the C function returns, and the
- * caller continues at once (generated code then takes the else branch). */
+ * caller continues at once and the thread unwinds to the else branch
+ * (coex_within_expire_now). A call whose deadline has already passed is not
+ * started. */
 void coex_ffi_invoke(coex_ffi_tramp tramp, void *fn, int64_t *slots, int64_t nslots);
 /* The fast path saw the shim's heap-cap event after a call (the library hit
  * a heap cap): taints the scope's instance of unit; with status != NULL
  * sets *status = 1, else stops with "FFI resource exhausted" at loc. */
 void coex_ffi_cap_hit(int64_t unit, int32_t *status, const coex_loc *loc);
-/* `within` as generated code calls it: coex_within_enter/exit, then the
- * thread's fast table is switched off/on (calls under a deadline take the
- * full path, which runs them on a helper thread). */
-void coex_ffi_within_enter(int64_t ns);
-void coex_ffi_within_exit(void);
 
-/* ---- deadlines (rt_tasks.c) -------------------------------------------- */
+/* ---- deadlines (rt_within.c; docs/runtime.md "Deadlines") ---------------- */
 
-/* `within ns`: push/pop a deadline of now + ns; expired: 1 when passed. */
-void coex_within_enter(int64_t ns);
-void coex_within_exit(void);
-int32_t coex_within_expired(void);
+/* `within ns`: pushes a deadline of now + ns (never later than the enclosing
+ * one) and switches the thread's FFI fast table off; returns the level of
+ * this within (the number of withins active before it). */
+int64_t coex_within_enter(int64_t ns);
+/* Ends every within at or above `level` (its body finished, a jump left it,
+ * or its else branch starts) and an unwind to it; the fast table follows. */
+void coex_within_leave(int64_t level);
+/* Nonzero while some thread may have a deadline to act on: generated code
+ * reads it at every check point and only then calls coex_within_poll. */
+extern _Atomic int32_t coex_within_pending;
+/* -1: go on. Otherwise the level of the outermost within whose deadline has
+ * passed: the caller returns early (no within of its own at that level) or
+ * jumps to that within's else branch. The answer stays until
+ * coex_within_leave(level). */
+int64_t coex_within_poll(void);
+/* x86-64: *out = coex_within_poll(), called with Cranelift's preserve_all
+ * convention (no register is clobbered; not callable from C). */
+void coex_within_check(int64_t *out);
 
 /* ---- runtime-internal (not called by generated code) ------------------- */
 
@@ -409,10 +420,18 @@ void coex_ffi_scope_detach(int64_t unit, ffi_instance *inst);
 /* The guide's "FFI resource exhausted" error at loc; body by cause. */
 _Noreturn void coex_ffi_exhausted(const coex_loc *loc, int heap);
 void coex_rt_flush_all(void);
-/* Number of active `within` blocks on this thread (rt_tasks.c). */
+/* Number of active `within` blocks on this thread (rt_within.c). */
 extern __thread int coex_within_depth;
 /* Deadline (CLOCK_MONOTONIC ns) of the innermost `within`, or -1. */
 int64_t coex_within_deadline(void);
 int64_t coex_now_ns(void);
+/* A deadline passed where no check point sees it (an abandoned or unstarted
+ * FFI call, an aborted task for): start unwinding to the outermost expired
+ * within (the innermost if the clock says none has expired). */
+void coex_within_expire_now(void);
+/* Whether this thread is unwinding to an else branch. */
+int coex_within_unwinding(void);
+/* A task-for helper thread takes on its parent's deadline; returns the level. */
+int64_t coex_within_enter_at(int64_t deadline);
 
 #endif

@@ -153,16 +153,6 @@ void coex_ffi_cap_hit(int64_t unit, int32_t *status, const coex_loc *loc) {
     *status = 1;
 }
 
-void coex_ffi_within_enter(int64_t ns) {
-    coex_within_enter(ns);
-    coex_ffi_refresh_fast();
-}
-
-void coex_ffi_within_exit(void) {
-    coex_within_exit();
-    coex_ffi_refresh_fast();
-}
-
 typedef struct invoke_args {
     coex_ffi_tramp tramp;
     void *fn;
@@ -388,9 +378,18 @@ COLD static void cap_hit_during_call(void) { call_exhausted(); }
 COLD static void invoke_under_deadline(coex_ffi_tramp tramp, void *fn, int64_t *slots,
                                        int64_t nslots, uint32_t *ev) {
     int64_t deadline = coex_within_deadline();
+    if (deadline >= 0 && coex_now_ns() >= deadline) {
+        slots[0] = 0; /* not started: the deadline has passed */
+        coex_within_expire_now();
+        return;
+    }
     if (deadline >= 0) {
         invoke_with_deadline(tramp, fn, slots, nslots > 0 ? nslots : 1, deadline);
-        if (!call_instance) return; /* abandoned: the else branch follows */
+        if (!call_instance) {
+            /* abandoned: generated code leaves for the else branch */
+            coex_within_expire_now();
+            return;
+        }
     } else {
         run_call(tramp, fn, slots);
     }

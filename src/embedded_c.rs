@@ -29,6 +29,7 @@ pub const RUNTIME_SOURCES: &[(&str, &str)] = &[
     ("rt_stack.c", include_str!("../runtime/rt_stack.c")),
     ("rt_strings.c", include_str!("../runtime/rt_strings.c")),
     ("rt_tasks.c", include_str!("../runtime/rt_tasks.c")),
+    ("rt_within.c", include_str!("../runtime/rt_within.c")),
 ];
 
 /// The shim linked into every unit image (instance heap, handle table).

@@ -94,9 +94,9 @@ runtime_table! {
     FfiReleaseArgs = "coex_ffi_release_args"() -> void;
     FfiInvoke = "coex_ffi_invoke"(I64, I64, I64, I64) -> void;
     FfiCapHit = "coex_ffi_cap_hit"(I64, I64, I64) -> void;
-    WithinEnter = "coex_ffi_within_enter"(I64) -> void;
-    WithinExit = "coex_ffi_within_exit"() -> void;
-    WithinExpired = "coex_within_expired"() -> I32;
+    WithinEnter = "coex_within_enter"(I64) -> I64;
+    WithinLeave = "coex_within_leave"(I64) -> void;
+    WithinPoll = "coex_within_poll"() -> I64;
 }
 
 impl RtFn {

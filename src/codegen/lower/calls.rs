@@ -48,7 +48,10 @@ impl FnLowerer<'_, '_> {
         let id = self.shared.funcs[f.0 as usize];
         let fref = self.m.module.declare_func_in_func(id, self.b.func);
         let call = self.b.ins().call(fref, &vals);
-        Ok(self.b.inst_results(call).first().copied())
+        let r = self.b.inst_results(call).first().copied();
+        // The callee returns early when a deadline passed inside it.
+        self.deadline_check()?;
+        Ok(r)
     }
 
     /// Call of an extern: bare externs directly, library externs via FFI.

@@ -88,7 +88,7 @@ impl<'b> FnLowerer<'_, 'b> {
         for a in args {
             vals.push(self.lower_value(a)?);
         }
-        self.check_deadline()?;
+        self.deadline_check()?;
         let result = match self.ffi_thread {
             // Calls lexically under `within` always need the full path (the
             // runtime runs them on a helper thread), and string arguments
@@ -98,7 +98,7 @@ impl<'b> FnLowerer<'_, 'b> {
             }
             _ => self.lower_ffi_full(x, vals, args, loc, exhausted)?,
         };
-        self.check_deadline()?;
+        self.deadline_check()?;
         Ok(result)
     }
 
@@ -348,18 +348,6 @@ impl<'b> FnLowerer<'_, 'b> {
             self.b.ins().brif(status, exhausted_b, &[], ok, &[]);
             self.b.switch_to_block(ok);
         }
-    }
-
-    /// Inside `within`: leave for the innermost else branch once the
-    /// deadline has passed.
-    fn check_deadline(&mut self) -> Result<(), CodegenError> {
-        if let Some(&else_b) = self.withins.last() {
-            let expired = self.rt_val(RtFn::WithinExpired, &[])?;
-            let cont = self.b.create_block();
-            self.b.ins().brif(expired, else_b, &[], cont, &[]);
-            self.b.switch_to_block(cont);
-        }
-        Ok(())
     }
 
     /// `select case [target =] extern(args): body ~ case ResourceExhausted: … ~ ~`.

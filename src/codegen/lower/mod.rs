@@ -5,6 +5,7 @@
 //! lowering state.
 
 mod calls;
+mod deadlines;
 mod exprs;
 mod ffi;
 mod functable;
@@ -58,6 +59,8 @@ pub(crate) struct PendingTask {
     pub var: super::ir::LocalId,
     /// Body.
     pub body: Vec<Stmt>,
+    /// The body may run under a `within` deadline (check points).
+    pub under_within: bool,
 }
 
 /// Program-wide lowering state.
@@ -69,6 +72,8 @@ pub(crate) struct ProgramLowering<'p> {
     /// Whether each function must open an FFI scope (a func that may reach an
     /// FFI extern without passing through a task).
     pub needs_scope: Vec<bool>,
+    /// Whether each function may run under a `within` deadline.
+    pub under_within: Vec<bool>,
     /// Bare externs declared so far, by extern index.
     pub bare_externs: Vec<Option<FuncId>>,
     /// FFI trampolines declared so far, by extern index.
@@ -143,6 +148,7 @@ impl<'p> ProgramLowering<'p> {
             program,
             m,
             needs_scope: scopes::scope_analysis(program),
+            under_within: deadlines::under_within_analysis(program),
             bare_externs: vec![None; program.externs.len()],
             trampolines: vec![None; program.externs.len()],
             pending_tasks: Vec::new(),
@@ -184,6 +190,7 @@ impl<'p> ProgramLowering<'p> {
             program: self.program,
             funcs: &self.funcs,
             needs_scope: &self.needs_scope,
+            under_within: &self.under_within,
             bare_externs: &mut self.bare_externs,
             trampolines: &mut self.trampolines,
             pending_tasks: &mut self.pending_tasks,
@@ -220,6 +227,7 @@ impl<'p> ProgramLowering<'p> {
                 l.b.def_var(l.vars[k], v);
             }
             l.open_scope()?;
+            l.entry_check(l.shared.under_within[index])?;
             l.lower_block(&func.body)?;
             l.finish_body()
         })
@@ -274,6 +282,7 @@ pub(crate) struct ProgramShared<'a> {
     pub program: &'a Program,
     pub funcs: &'a [FuncId],
     pub needs_scope: &'a [bool],
+    pub under_within: &'a [bool],
     pub bare_externs: &'a mut Vec<Option<FuncId>>,
     pub trampolines: &'a mut Vec<Option<FuncId>>,
     pub pending_tasks: &'a mut Vec<PendingTask>,
@@ -323,8 +332,8 @@ pub(crate) struct FnLowerer<'a, 'b> {
     /// One Cranelift variable per IR local (void locals get an unused I64).
     pub vars: Vec<Variable>,
     pub loops: Vec<LoopTargets>,
-    /// Else blocks of the enclosing `within`s, innermost last.
-    pub withins: Vec<Block>,
+    /// The enclosing `within`s (innermost last) and the deadline checks.
+    pub withins: deadlines::Withins,
     /// `Some(ctx)` inside a task-for body: the yield collector.
     pub task_ctx: Option<Value>,
     pub scope: ScopeKind,
@@ -357,7 +366,7 @@ impl<'a, 'b> FnLowerer<'a, 'b> {
             func_index,
             vars,
             loops: Vec::new(),
-            withins: Vec::new(),
+            withins: deadlines::Withins::default(),
             task_ctx: None,
             scope,
             exit_block,
@@ -498,6 +507,7 @@ impl<'a, 'b> FnLowerer<'a, 'b> {
                 }
             }
         }
+        self.finish_return_unwind(&ret_ty);
         let exit = self.exit_block;
         if let Some(t) = cl_type(&ret_ty) {
             self.b.append_block_param(exit, t);

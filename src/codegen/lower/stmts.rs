@@ -1,11 +1,10 @@
-//! Statements: bindings, control flow, loops, return, `within`.
+//! Statements: bindings, control flow, loops, return (`within`: deadlines.rs).
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, Block, InstBuilder};
 
 use super::{FnLowerer, LoopTargets};
 use crate::codegen::ir::{Builtin, Expr, ExprKind, LocalId, Stmt};
-use crate::codegen::runtime_abi::RtFn;
 use crate::codegen::CodegenError;
 
 impl FnLowerer<'_, '_> {
@@ -117,6 +116,7 @@ impl FnLowerer<'_, '_> {
     fn lower_while(&mut self, cond: &Expr, body: &[Stmt]) -> Result<(), CodegenError> {
         let header = self.b.create_block();
         let body_b = self.b.create_block();
+        let latch = self.b.create_block();
         let exit = self.b.create_block();
         self.b.ins().jump(header, &[]);
         self.b.switch_to_block(header);
@@ -125,7 +125,10 @@ impl FnLowerer<'_, '_> {
         let stop = self.b.ins().icmp_imm_s(IntCC::Equal, c, 0);
         self.b.ins().brif(stop, exit, &[], body_b, &[]);
         self.b.switch_to_block(body_b);
-        self.with_loop(header, exit, body)?;
+        self.with_loop(latch, exit, body)?;
+        // Every round ends here (`continue` too): the deadline check point.
+        self.b.switch_to_block(latch);
+        self.deadline_check_then_jump(header)?;
         self.b.switch_to_block(exit);
         Ok(())
     }
@@ -248,7 +251,7 @@ impl FnLowerer<'_, '_> {
         let i = self.b.use_var(counter);
         let next = self.b.ins().iadd_imm_s(i, 1);
         self.b.def_var(counter, next);
-        self.b.ins().jump(header, &[]);
+        self.deadline_check_then_jump(header)?;
         self.b.switch_to_block(exit);
         Ok(())
     }
@@ -267,14 +270,6 @@ impl FnLowerer<'_, '_> {
         };
         self.close_withins_to(depth)?;
         self.b.ins().jump(target, &[]);
-        Ok(())
-    }
-
-    /// Pop the runtime deadlines of `within`s left by a jump out of them.
-    fn close_withins_to(&mut self, depth: usize) -> Result<(), CodegenError> {
-        for _ in depth..self.withins.len() {
-            self.rt(RtFn::WithinExit, &[])?;
-        }
         Ok(())
     }
 
@@ -304,35 +299,6 @@ impl FnLowerer<'_, '_> {
                 }
             }
         }
-        Ok(())
-    }
-
-    /// `within d body else e`: the deadline is pushed in the runtime; every
-    /// FFI call lexically inside the body checks it before and after the
-    /// call and leaves for the else branch once it has passed (the runtime
-    /// abandons a call still running at the deadline: docs/runtime.md).
-    fn lower_within(
-        &mut self,
-        deadline: &Expr,
-        body: &[Stmt],
-        else_body: &[Stmt],
-    ) -> Result<(), CodegenError> {
-        let d = self.lower_value(deadline)?;
-        self.rt(RtFn::WithinEnter, &[d])?;
-        let else_b = self.b.create_block();
-        let merge = self.b.create_block();
-        self.withins.push(else_b);
-        let r = self.lower_block(body);
-        self.withins.pop();
-        r?;
-        if !self.is_filled() {
-            self.rt(RtFn::WithinExit, &[])?;
-            self.b.ins().jump(merge, &[]);
-        }
-        self.b.switch_to_block(else_b);
-        self.rt(RtFn::WithinExit, &[])?;
-        self.lower_block_then_jump(else_body, merge)?;
-        self.b.switch_to_block(merge);
         Ok(())
     }
 }

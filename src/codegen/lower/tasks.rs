@@ -73,6 +73,7 @@ impl FnLowerer<'_, '_> {
             id,
             var,
             body: body.to_vec(),
+            under_within: self.checks_on(),
         });
         let fref = self.m.module.declare_func_in_func(id, self.b.func);
         let body_addr = self.b.ins().func_addr(types::I64, fref);
@@ -85,6 +86,8 @@ impl FnLowerer<'_, '_> {
         };
         let kind = self.b.ins().iconst(types::I64, kind);
         let results = self.rt_val(RtFn::TaskFor, &[items_v, body_addr, env_addr, kind])?;
+        // Iterations cut short by a deadline: the runtime starts unwinding.
+        self.deadline_check()?;
         if let Some(r) = result {
             let rv = self.var(r)?;
             self.b.def_var(rv, results);
@@ -132,6 +135,7 @@ impl ProgramLowering<'_> {
             let var = l.var(task.var)?;
             l.b.def_var(var, item_v);
             l.task_ctx = Some(ctx);
+            l.entry_check(task.under_within)?;
             l.lower_block(&task.body)?;
             l.finish_body()
         })
