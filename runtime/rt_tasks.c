@@ -107,7 +107,7 @@ coex_list *coex_task_for(coex_list *items, coex_task_body body, int64_t *env, in
     if (atomic_load(&job.aborted)) {
         /* the deadline passed: the caller leaves for its else branch */
         coex_within_expire_now();
-        return coex_list_new(0);
+        return coex_list_new(0, kind);
     }
 
     int64_t total = 0;
