@@ -148,7 +148,8 @@ impl Workspace {
         let or_home = |var: &str, sub: &str| -> OsString {
             std::env::var_os(var).unwrap_or_else(|| real_home.join(sub).into_os_string())
         };
-        Command::new("bazel")
+        let started = std::time::Instant::now();
+        let out = Command::new("bazel")
             .arg(&output_user_root)
             .arg("--host_jvm_args=-Xmx768m")
             .args(args)
@@ -160,7 +161,15 @@ impl Workspace {
             .env_remove("COEX_BIN")
             .env_remove("COEX_CACHE_DIR")
             .output()
-            .expect("bazel runs (Debian package bazel-bootstrap)")
+            .expect("bazel runs (Debian package bazel-bootstrap)");
+        // Shown with the output of a failing test (or with --no-capture).
+        eprintln!(
+            "[{:>6.1}s] bazel {} ({})",
+            started.elapsed().as_secs_f64(),
+            args.join(" "),
+            self.dir.display()
+        );
+        out
     }
 
     /// Runs Bazel and requires success; returns its stderr (Bazel's log).
