@@ -13,8 +13,8 @@ Where the binary comes from, first match wins:
 4. otherwise `coex` is built from this repository's own sources with cargo
    (`cargo build --locked`, offline when every crate is already in cargo's
    registry cache), once: Bazel keeps the repository until its attributes,
-   `COEX_BIN`, `COEX_CARGO_TARGET_DIR` or `Cargo.lock` change (or
-   `bazel sync --only=coex_toolchain`). Cargo's target directory is
+   `COEX_BIN`, `COEX_CARGO_TARGET_DIR`, `Cargo.toml` or `Cargo.lock` change
+   (or `bazel sync --only=coex_toolchain`). Cargo's target directory is
    `cargo-target/` inside the repository, or `COEX_CARGO_TARGET_DIR` (or
    `cargo_target_dir`) to share one across output bases and rebuilds.
 
