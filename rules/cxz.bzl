@@ -2,8 +2,8 @@
 (a `.cxz` file, checked in or downloaded, as an importable library)."""
 
 load("//toolchains:toolchain.bzl", "COEX_TOOLCHAIN_TYPE")
-load(":providers.bzl", "CoexInfo", "CxzInfo")
-load(":toolchain_access.bzl", "run_coex_tool")
+load(":providers.bzl", "CoexInfo", "CxzInfo", "FfiUnitInfo")
+load(":toolchain_access.bzl", "CC_ATTRS", "CC_TOOLCHAIN_TYPE", "run_coex_tool")
 
 def _package_prefix(ctx, strip_prefix):
     """The short_path prefix that archive paths are relative to."""
@@ -89,8 +89,8 @@ def _check_unit_name(rule_label, unit):
     if not ok:
         fail("%s: invalid FFI unit name %r (expected [A-Za-z_][A-Za-z0-9_]*, at most 64 characters)" % (rule_label, unit))
 
-def _cxz_library_impl(ctx):
-    archive = ctx.file.src
+def _unit_images(ctx, archive):
+    """One `coex tool ffi-unit` action per unit named in `units`."""
     images = {}
     for unit in ctx.attr.units:
         _check_unit_name(ctx.label, unit)
@@ -112,6 +112,31 @@ def _cxz_library_impl(ctx):
             with_cc = True,
         )
         images[unit] = image
+    return tuple([FfiUnitInfo(unit = u, image = images[u]) for u in sorted(images)])
+
+def _unit_dir(ctx, archive):
+    """One `coex tool ffi-units` action: every unit of the manifest, read when
+    the action runs, into one directory (a tree artifact)."""
+    unit_dir = ctx.actions.declare_directory("%s_ffi" % ctx.label.name)
+    args = ctx.actions.args()
+    args.add("ffi-units")
+    args.add("--cxz", archive)
+    args.add("-o", unit_dir.path)
+    run_coex_tool(
+        ctx,
+        mnemonic = "CoexFfiUnits",
+        progress = "Compiling the FFI units of %s" % archive.short_path,
+        args = args,
+        inputs = [archive],
+        outputs = [unit_dir],
+        with_cc = True,
+    )
+    return unit_dir
+
+def _cxz_library_impl(ctx):
+    archive = ctx.file.src
+    unit_images = _unit_images(ctx, archive)
+    unit_dir = None if ctx.attr.units else _unit_dir(ctx, archive)
 
     # What Coex code compiles against: the archive without its C contents,
     # so a C edit never re-runs Cranelift (this output stays the same bytes).
@@ -128,40 +153,44 @@ def _cxz_library_impl(ctx):
         inputs = [archive],
         outputs = [interface],
     )
-    import_name = ctx.attr.import_name or ctx.label.name
     library = CxzInfo(
-        import_name = import_name,
+        import_name = ctx.attr.import_name or ctx.label.name,
         archive = archive,
         interface = interface,
-        unit_images = tuple([(u, images[u]) for u in sorted(images)]),
+        unit_images = unit_images,
+        unit_dir = unit_dir,
     )
+    images = [u.image for u in unit_images] + ([unit_dir] if unit_dir else [])
     return [
-        DefaultInfo(files = depset([archive] + [images[u] for u in sorted(images)])),
+        DefaultInfo(files = depset([archive] + images)),
         library,
         CoexInfo(modules = depset(), libraries = depset([library])),
     ]
 
 cxz_library = rule(
     implementation = _cxz_library_impl,
-    doc = """A `.cxz` library as a build input: one `coex tool ffi-unit` action per FFI unit,
-and one `coex tool interface` action (the archive without its C contents, what
-Coex code is compiled against).
+    doc = """A `.cxz` library as a build input: its FFI units compiled with the C++
+toolchain's clang, and one `coex tool interface` action (the archive without
+its C contents, what Coex code is compiled against).
 
-Bazel must know every output before it runs anything, so the FFI unit names
-of the manifest are listed in `units`; the link checks that the list is
-complete and names any unit that is missing.""",
-    attrs = {
+Without `units`, one `coex tool ffi-units` action compiles every unit the
+archive's manifest lists into `<name>_ffi/lib<unit>.so` (a directory output:
+the names are read from the manifest when the action runs). With `units`,
+one `coex tool ffi-unit` action per named unit (finer-grained caching); the
+link then checks that the list is complete and names any unit missing.""",
+    attrs = dict({
         "src": attr.label(
             doc = "The archive: a checked-in `.cxz`, a `cxz_archive` target or an `http_file`.",
             mandatory = True,
             allow_single_file = [".cxz"],
         ),
         "units": attr.string_list(
-            doc = "The names of the archive's FFI units (`[ffi.<unit>]` tables of its manifest).",
+            doc = "FFI units to compile one action each (default: every unit of the manifest, one action).",
         ),
         "import_name": attr.string(
             doc = "The name Coex code imports the library by (default: the target name).",
         ),
-    },
-    toolchains = [COEX_TOOLCHAIN_TYPE],
+    }, **CC_ATTRS),
+    fragments = ["cpp"],
+    toolchains = [COEX_TOOLCHAIN_TYPE, CC_TOOLCHAIN_TYPE],
 )

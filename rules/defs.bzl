@@ -8,7 +8,13 @@ See docs/bazel.md for setup and the reference of every rule.
 
 load(":coex.bzl", _coex_binary = "coex_binary", _coex_library = "coex_library", _coex_test = "coex_test")
 load(":cxz.bzl", _cxz_archive = "cxz_archive", _cxz_library = "cxz_library")
-load(":providers.bzl", _CoexInfo = "CoexInfo", _CxzInfo = "CxzInfo")
+load(
+    ":providers.bzl",
+    _CoexInfo = "CoexInfo",
+    _CoexModuleInfo = "CoexModuleInfo",
+    _CxzInfo = "CxzInfo",
+    _FfiUnitInfo = "FfiUnitInfo",
+)
 
 coex_binary = _coex_binary
 coex_library = _coex_library
@@ -16,4 +22,6 @@ coex_test = _coex_test
 cxz_archive = _cxz_archive
 cxz_library = _cxz_library
 CoexInfo = _CoexInfo
+CoexModuleInfo = _CoexModuleInfo
 CxzInfo = _CxzInfo
+FfiUnitInfo = _FfiUnitInfo

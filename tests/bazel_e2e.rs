@@ -1,6 +1,13 @@
 //! End to end through a real, offline Bazel (Debian's bazel-bootstrap 4.2.3)
 //! and a real nginx WebDAV remote cache: the Coex rules build the example
-//! workspace of `examples/bazel` with the `coex` binary of this crate.
+//! workspace of `examples/bazel`.
+//!
+//! As in a fresh clone: the rules are a copy of this repository without
+//! `target/`, `COEX_BIN` is unset, and the example's
+//! `coex_register_toolchains()` builds `coex` from the copied sources with
+//! cargo, offline. That cargo build keeps its target directory across test
+//! runs (`target/bazel-e2e-coex`, or `COEX_E2E_CARGO_TARGET_DIR`): the first
+//! run compiles every crate once (minutes), later runs find it fresh.
 //!
 //! Bazel is slow on small machines, so everything happens in ONE test
 //! function, in sequence, with as few Bazel invocations as the checks need.
@@ -12,262 +19,26 @@
 //! requires the very bytes Bazel linked: both run the same actions.
 //!
 //! A second test does the remote-cache part again over gRPC, against a real
-//! BuildGrid (`./dev test` installs it; see tests/support/buildgrid.rs).
+//! BuildGrid (`./dev test` installs it; see tests/support/buildgrid.rs), with
+//! the other toolchain setups: `coex` downloaded from a `file://` URL through
+//! the body of the Bzlmod module extension, and a C++ toolchain whose
+//! compiler is a wrapper script around clang (then gcc, which is refused).
 //!
-//! Run it alone: `cargo test --test bazel_e2e`.
+//! Run it alone: `cargo nextest run --test bazel_e2e`.
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-use sha2::{Digest, Sha256};
-
+#[path = "support/bazel.rs"]
+mod bazel;
 #[path = "support/buildgrid.rs"]
 mod buildgrid;
 
-/// The root of this repository: the `coex_rules` Bazel repository.
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn coex_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_coex"))
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Copies `from` to `to` recursively (plain files and folders only).
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let kind = entry.file_type().unwrap();
-        let name = entry.file_name();
-        if name.to_string_lossy().starts_with("bazel-") {
-            continue; // convenience symlinks of a local run
-        }
-        let target = to.join(&name);
-        if kind.is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else if kind.is_file() {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// One Bazel workspace (a copy of examples/bazel) and its own Bazel server.
-struct Workspace {
-    dir: PathBuf,
-    user_root: PathBuf,
-    home: PathBuf,
-}
-
-impl Workspace {
-    /// Copies the example workspace to `dir` and points it at this
-    /// repository's rules and this build's `coex`.
-    fn create(dir: &Path, user_root: &Path, home: &Path) -> Workspace {
-        copy_tree(&repo_root().join("examples/bazel"), dir);
-        let root = repo_root();
-        let mut rc = fs::read_to_string(dir.join(".bazelrc")).unwrap();
-        rc.push_str(&format!(
-            "\n# Added by tests/bazel_e2e.rs: the rules of this checkout.\n\
-             common --override_repository=coex_rules={root}\n\
-             common --override_repository=remote_coverage_tools={root}/toolchains/offline/remote_coverage_tools\n\
-             build --nosandbox_debug\n",
-            root = root.display()
-        ));
-        fs::write(dir.join(".bazelrc"), rc).unwrap();
-        // A downloaded library: the checked-in archive through http_file
-        // (a file:// URL keeps it offline), wrapped by a cxz_library.
-        let archive = dir.join("third_party/counter.cxz");
-        let sha256 = sha256_hex(&fs::read(&archive).unwrap());
-        let mut ws = fs::read_to_string(dir.join("WORKSPACE")).unwrap();
-        ws.push_str(&format!(
-            "\nload(\"@bazel_tools//tools/build_defs/repo:http.bzl\", \"http_file\")\n\n\
-             http_file(\n    name = \"counter_download\",\n    urls = [\"file://{}\"],\n    \
-             sha256 = \"{sha256}\",\n    downloaded_file_path = \"counter.cxz\",\n)\n",
-            archive.display()
-        ));
-        fs::write(dir.join("WORKSPACE"), ws).unwrap();
-        let mut build = fs::read_to_string(dir.join("third_party/BUILD.bazel")).unwrap();
-        build.push_str(
-            "\ncxz_library(\n    name = \"counter_download\",\n    src = \"@counter_download//file\",\n    \
-             units = [\"counter\"],\n    import_name = \"counter\",\n)\n",
-        );
-        fs::write(dir.join("third_party/BUILD.bazel"), build).unwrap();
-        Workspace {
-            dir: dir.to_path_buf(),
-            user_root: user_root.to_path_buf(),
-            home: home.to_path_buf(),
-        }
-    }
-
-    fn bazel(&self, args: &[&str]) -> Output {
-        let output_user_root = format!("--output_user_root={}", self.user_root.display());
-        let out = Command::new("bazel")
-            .arg(&output_user_root)
-            .arg("--host_jvm_args=-Xmx768m")
-            .args(args)
-            .current_dir(&self.dir)
-            .env("COEX_BIN", coex_bin())
-            .env("HOME", &self.home)
-            .env_remove("COEX_CACHE_DIR")
-            .output()
-            .expect("bazel runs (Debian package bazel-bootstrap)");
-        out
-    }
-
-    /// Runs Bazel and requires success; returns its stderr (Bazel's log).
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.bazel(args);
-        let log = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(
-            out.status.success(),
-            "bazel {args:?} failed in {}:\n{log}\n{}",
-            self.dir.display(),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        log
-    }
-
-    fn output_digest(&self, path: &str) -> String {
-        let bytes = fs::read(self.dir.join("bazel-bin").join(path))
-            .unwrap_or_else(|e| panic!("bazel-bin/{path} in {}: {e}", self.dir.display()));
-        sha256_hex(&bytes)
-    }
-
-    fn shutdown(&self) {
-        let _ = self.bazel(&["shutdown"]);
-    }
-}
-
-/// A private nginx serving a WebDAV cache at http://127.0.0.1:PORT/cache/.
-struct Nginx {
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Nginx {
-    fn start(dir: &Path) -> Nginx {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        for sub in ["logs", "tmp", "data/cache"] {
-            fs::create_dir_all(dir.join(sub)).unwrap();
-        }
-        let d = dir.display();
-        let conf = format!(
-            "worker_processes 1; daemon on;\n\
-             pid {d}/nginx.pid;\n\
-             error_log {d}/logs/error.log warn;\n\
-             events {{ worker_connections 256; }}\n\
-             http {{\n\
-               access_log {d}/logs/access.log;\n\
-               client_body_temp_path {d}/tmp/client_body;\n\
-               proxy_temp_path {d}/tmp/proxy; fastcgi_temp_path {d}/tmp/fastcgi;\n\
-               uwsgi_temp_path {d}/tmp/uwsgi; scgi_temp_path {d}/tmp/scgi;\n\
-               server {{ listen 127.0.0.1:{port}; root {d}/data;\n\
-                 location /cache/ {{ dav_methods PUT; create_full_put_path on;\n\
-                   dav_access user:rw group:r all:r; client_max_body_size 0; }} }} }}\n"
-        );
-        fs::write(dir.join("nginx.conf"), conf).unwrap();
-        // Workers run as nobody: they must be able to write the data folders.
-        let chown = Command::new("chown")
-            .args(["-R", "nobody:nogroup"])
-            .arg(dir.join("data"))
-            .arg(dir.join("tmp"))
-            .status()
-            .unwrap();
-        assert!(chown.success());
-        let status = Command::new("nginx")
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .status()
-            .expect("nginx runs");
-        assert!(status.success(), "nginx did not start");
-        Nginx {
-            dir: dir.to_path_buf(),
-            port,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/cache", self.port)
-    }
-
-    /// Number of files nginx stores under `data/cache/<kind>/`.
-    fn entries(&self, kind: &str) -> usize {
-        fs::read_dir(self.dir.join("data/cache").join(kind))
-            .map(|d| d.count())
-            .unwrap_or(0)
-    }
-
-    fn stop(&self) {
-        if let Ok(pid) = fs::read_to_string(self.dir.join("nginx.pid")) {
-            let _ = Command::new("kill").arg(pid.trim()).status();
-        }
-    }
-}
-
-/// Stops every server this test started, whether it passes or panics.
-struct Cleanup<'a> {
-    workspaces: Vec<&'a Workspace>,
-    nginx: Option<&'a Nginx>,
-}
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        for ws in &self.workspaces {
-            ws.shutdown();
-        }
-        if let Some(nginx) = self.nginx {
-            nginx.stop();
-        }
-    }
-}
-
-/// Bazel's summary line `N processes: K remote cache hit, M internal, …` as
-/// counts by kind (`remote cache hit`, `internal`, `linux-sandbox`, …).
-fn process_counts(log: &str) -> BTreeMap<String, usize> {
-    let line = log
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("INFO: ") && (l.contains(" process: ") || l.contains(" processes")))
-        .unwrap_or_else(|| panic!("no process summary in Bazel's log:\n{log}"));
-    // "INFO: 1 process: 1 internal." / "INFO: 0 processes." / "INFO: 5 processes: 2 remote cache hit, 3 internal."
-    let Some((_, list)) = line
-        .split_once(": ")
-        .and_then(|(_, rest)| rest.split_once(": "))
-    else {
-        return BTreeMap::new();
-    };
-    let mut counts = BTreeMap::new();
-    for part in list.trim_end_matches('.').split(", ") {
-        let (n, kind) = part.split_once(' ').unwrap();
-        counts.insert(kind.to_string(), n.parse::<usize>().unwrap());
-    }
-    counts
-}
-
-/// Processes that really ran (neither Bazel-internal nor cache hits).
-fn executed(counts: &BTreeMap<String, usize>) -> usize {
-    counts
-        .iter()
-        .filter(|(kind, _)| kind.as_str() != "internal" && kind.as_str() != "remote cache hit")
-        .map(|(_, n)| n)
-        .sum()
-}
+use bazel::{
+    coex_bin, executed, process_counts, repo_root, rules_checkout, sha256_hex, Cleanup, Nginx,
+    Workspace,
+};
 
 /// The library targets and the runtime: their coex actions are two packs
 /// (greet.cxz and counter.cxz), one FFI unit per cxz_library (greet,
@@ -285,9 +56,9 @@ const ARCHIVES: [&str; 7] = [
 /// How many coex actions building them runs.
 const COEX_ACTIONS: usize = 7;
 /// The coex actions `bazel build //...` adds: the interfaces of the two
-/// libraries the programs import, and codegen and link of //app:app and
-/// //app:app_test.
-const PROGRAM_ACTIONS: usize = 6;
+/// libraries the programs import, and codegen and link of //app:app,
+/// //app:app_test, //app:args_test and //app:args_demo.
+const PROGRAM_ACTIONS: usize = 10;
 /// The coex actions a change of greet.c re-runs: greet's pack, FFI unit and
 /// interface, and the two links. Not codegen: greet's interface (what it
 /// reads) has the same bytes, so Bazel prunes there.
@@ -364,8 +135,9 @@ fn bazel_builds_caches_and_shares_coex_actions() {
     fs::create_dir_all(&home).unwrap();
     let user_root = t.join("bazel_root");
     let disk_cache = t.join("disk_cache");
-    let ws1 = Workspace::create(&t.join("ws1"), &user_root, &home);
-    let ws2 = Workspace::create(&t.join("elsewhere/deeper/ws2"), &user_root, &home);
+    let rules = rules_checkout(&t.join("coex_rules"));
+    let ws1 = Workspace::create(&t.join("ws1"), &user_root, &home, &rules);
+    let ws2 = Workspace::create(&t.join("elsewhere/deeper/ws2"), &user_root, &home, &rules);
     let nginx = Nginx::start(&t.join("nginx"));
     let _cleanup = Cleanup {
         workspaces: vec![&ws1, &ws2],
@@ -374,11 +146,14 @@ fn bazel_builds_caches_and_shares_coex_actions() {
     let disk_flag = format!("--disk_cache={}", disk_cache.display());
     let remote_flag = format!("--remote_cache={}", nginx.url());
 
-    // 1. Build the archives (filling a disk cache).
+    // 1. Build the archives (filling a disk cache). The toolchain
+    //    repository builds coex from the copied rules with cargo.
     let mut build = vec!["build", disk_flag.as_str()];
     build.extend(ARCHIVES);
     let log = ws1.ok(&build);
     assert_eq!(executed(&process_counts(&log)), COEX_ACTIONS, "{log}");
+    let toolchain = ws1.toolchain_build_file();
+    assert!(toolchain.contains("(built with cargo)"), "{toolchain}");
     let digests1: Vec<String> = ARCHIVE_OUTPUTS
         .iter()
         .map(|p| ws1.output_digest(p))
@@ -501,7 +276,17 @@ fn bazel_builds_caches_and_shares_coex_actions() {
         app_digest1,
         "two clean builds in two directories give byte-identical binaries"
     );
+    // `bazel test` runs app_test and args_test; args_test (and
+    // `bazel run` of the coex_binary args_demo) checks its args, its data
+    // file in the runfiles and its env.
     ws2.ok(&["test", "//..."]);
+    let out = ws2.bazel(&["run", "//app:args_demo"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ok\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         coex_build_of_the_example_app(t),
         fs::read(&app).unwrap(),
@@ -537,9 +322,80 @@ fn bazel_builds_caches_and_shares_coex_actions() {
     );
 }
 
+/// Replaces the example's `coex_register_toolchains()` by what Bazel 6+
+/// does for the rules' MODULE.bazel: the `coex` module extension's body
+/// (`coex_toolchains_for_modules`) run on a stand-in for
+/// `module_ctx.modules` (the rules' own module, without a tag, and a root
+/// module whose `coex.toolchain(urls, sha256)` tag downloads this build's
+/// `coex` from a `file://` URL), then `register_toolchains` as MODULE.bazel
+/// does. Only extensions.bzl's few lines are left untested.
+fn use_the_module_extension_with_a_download(ws: &Workspace) {
+    let coex = coex_bin();
+    let sha256 = sha256_hex(&fs::read(&coex).unwrap());
+    let standin = format!(
+        "load(\"@coex_rules//toolchains:repositories.bzl\", \"coex_toolchains_for_modules\")\n\n\
+         def _tag(**attrs):\n    \
+             tag = dict(path = \"\", urls = [], sha256 = \"\", cargo = \"\", cargo_profile = \"dev\",\n               \
+             cargo_target_dir = \"\", build_timeout = 3600)\n    \
+             tag.update(attrs)\n    \
+             return struct(**tag)\n\n\
+         def coex_extension_standin():\n    \
+             coex_toolchains_for_modules([\n        \
+                 struct(is_root = False, tags = struct(toolchain = [])),\n        \
+                 struct(is_root = True, tags = struct(toolchain = [\n            \
+                     _tag(urls = [\"file://{}\"], sha256 = \"{sha256}\"),\n        \
+                 ])),\n    \
+             ])\n",
+        coex.display()
+    );
+    fs::write(ws.dir.join("third_party/bzlmod_standin.bzl"), standin).unwrap();
+    let workspace = fs::read_to_string(ws.dir.join("WORKSPACE")).unwrap();
+    let call = "\ncoex_register_toolchains()\n";
+    assert!(workspace.contains(call));
+    let workspace = workspace.replace(
+        call,
+        "\nload(\"//third_party:bzlmod_standin.bzl\", \"coex_extension_standin\")\n\n\
+         coex_extension_standin()\n\n\
+         register_toolchains(\"@coex_toolchain//:toolchain\")\n",
+    );
+    fs::write(ws.dir.join("WORKSPACE"), workspace).unwrap();
+}
+
+/// Points the workspace's auto-configured C++ toolchain at a wrapper
+/// script around clang that appends its arguments to a log; returns the
+/// log's path.
+fn use_a_wrapper_clang(ws: &Workspace, dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    fs::create_dir_all(dir).unwrap();
+    let log = dir.join("clang.log");
+    let wrapper = dir.join("clang-wrapper");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec /usr/bin/clang \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    ws.append(
+        ".bazelrc",
+        &format!(
+            "\n# Added by tests/bazel_e2e.rs: clang through a wrapper that logs.\n\
+             common --repo_env=CC={}\nbuild --sandbox_writable_path={}\n",
+            wrapper.display(),
+            dir.display()
+        ),
+    );
+    log
+}
+
 /// Bazel's gRPC remote cache (`--remote_cache=grpc://…`) against a real
 /// BuildGrid: a build fills it, and after `bazel clean` every coex action is
-/// a remote cache hit.
+/// a remote cache hit. The workspace gets its toolchain as a Bzlmod setup
+/// would (the module extension's body, downloading `coex` from a `file://`
+/// URL) and its C compiler from a C++ toolchain whose compiler is a wrapper
+/// around clang; a C++ toolchain with gcc is refused with a clear error.
 #[test]
 fn bazel_shares_coex_actions_through_a_grpc_cache() {
     let grid = buildgrid::BuildGrid::start();
@@ -547,7 +403,9 @@ fn bazel_shares_coex_actions_through_a_grpc_cache() {
     let t = tmp.path();
     let home = t.join("home");
     fs::create_dir_all(&home).unwrap();
-    let ws = Workspace::create(&t.join("ws"), &t.join("bazel_root"), &home);
+    let ws = Workspace::create(&t.join("ws"), &t.join("bazel_root"), &home, &repo_root());
+    use_the_module_extension_with_a_download(&ws);
+    let clang_log = use_a_wrapper_clang(&ws, &t.join("wrapper"));
     let _cleanup = Cleanup {
         workspaces: vec![&ws],
         nginx: None,
@@ -556,7 +414,8 @@ fn bazel_shares_coex_actions_through_a_grpc_cache() {
     let mut build = vec!["build", remote_flag.as_str()];
     build.extend(ARCHIVES);
 
-    // 1. The first build runs every coex action and uploads the results.
+    // 1. The first build runs every coex action and uploads the results;
+    //    the runtime and the FFI units were compiled by the wrapper.
     let log = ws.ok(&build);
     assert_eq!(
         executed(&process_counts(&log)),
@@ -564,12 +423,22 @@ fn bazel_shares_coex_actions_through_a_grpc_cache() {
         "{log}\nBuildGrid:\n{}",
         grid.log()
     );
+    let toolchain = ws.toolchain_build_file();
+    assert!(toolchain.contains("(downloaded)"), "{toolchain}");
+    let compiled = fs::read_to_string(&clang_log).unwrap_or_default();
+    for source in ["rt_main.c", "greet.c", "counter.c"] {
+        assert!(
+            compiled.contains(source),
+            "the wrapper compiled {source}:\n{compiled}"
+        );
+    }
     let digests1: Vec<String> = ARCHIVE_OUTPUTS
         .iter()
         .map(|p| ws.output_digest(p))
         .collect();
 
-    // 2. After `bazel clean`, every one of them comes from BuildGrid.
+    // 2. After `bazel clean`, every one of them comes from BuildGrid (and
+    //    the compiler does not run).
     ws.ok(&["clean"]);
     let log = ws.ok(&build);
     let counts = process_counts(&log);
@@ -580,6 +449,12 @@ fn bazel_shares_coex_actions_through_a_grpc_cache() {
         .map(|p| ws.output_digest(p))
         .collect();
     assert_eq!(digests1, digests2, "the outputs BuildGrid gave back");
+    assert_eq!(fs::read_to_string(&clang_log).unwrap(), compiled);
+
+    // 3. A C++ toolchain whose compiler is gcc: analysis stops with why.
+    let log = ws.fails(&["build", "--repo_env=CC=/usr/bin/gcc", "//greet"]);
+    assert!(log.contains("coex needs clang"), "{log}");
+    assert!(log.contains("/usr/bin/gcc"), "{log}");
 }
 
 #[test]

@@ -217,6 +217,28 @@ fn pack_ffi_unit_runtime_and_link_make_a_program_that_runs() {
     ])
     .assert()
     .success();
+    // Every unit of the manifest into one folder (cxz_library without
+    // `units`): the same image bytes, named lib<unit>.so, nothing else.
+    tool(&[
+        "ffi-units",
+        "--cxz",
+        "greet.cxz",
+        "--cc",
+        "/usr/bin/clang",
+        "-o",
+        "units",
+    ])
+    .assert()
+    .success();
+    let names: Vec<_> = fs::read_dir(d.join("units"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["libgreet.so"]);
+    assert_eq!(
+        fs::read(d.join("units/libgreet.so")).unwrap(),
+        fs::read(d.join("libgreet.so")).unwrap()
+    );
     tool(&["runtime", "--cc", "/usr/bin/clang", "-o", "coex_rt.o"])
         .assert()
         .success();

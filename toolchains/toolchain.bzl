@@ -1,9 +1,9 @@
-"""The `coex_toolchain` rule: which `coex` binary and which C compiler run
-the Coex actions of a build.
+"""The `coex_toolchain` rule: which `coex` binary runs the Coex actions of a build.
 
-Both are ordinary input files of every action that uses them, so their
-contents are part of Bazel's action keys: a different `coex` or clang never
-hits a cache entry made by another one.
+The binary is an ordinary input file of every action that runs it, so its
+contents are part of Bazel's action keys: a different `coex` never hits a
+cache entry made by another one. The C compiler is not here: the rules take
+it from Bazel's C++ toolchain (rules/toolchain_access.bzl).
 """
 
 # Resolved against the repository this file is loaded from, whatever the
@@ -15,23 +15,16 @@ def _coex_toolchain_impl(ctx):
     return [platform_common.ToolchainInfo(
         coex = coex,
         coex_file = ctx.executable.coex,
-        cc = ctx.file.cc,
     )]
 
 coex_toolchain = rule(
     implementation = _coex_toolchain_impl,
-    doc = "Declares the `coex` binary and the C compiler used by the Coex rules.",
+    doc = "Declares the `coex` binary used by the Coex rules.",
     attrs = {
         "coex": attr.label(
-            doc = "The `coex` executable (a file, e.g. a symlink made by coex_local_toolchain).",
+            doc = "The `coex` executable (a file of the repository made by coex_toolchain_repository).",
             mandatory = True,
             executable = True,
-            allow_single_file = True,
-            cfg = "exec",
-        ),
-        "cc": attr.label(
-            doc = "The C compiler (clang) that `coex tool` runs for FFI units, the runtime and the link.",
-            mandatory = True,
             allow_single_file = True,
             cfg = "exec",
         ),

@@ -30,6 +30,8 @@ pub enum ToolCommand {
     Pack(PackArgs),
     /// Compile one FFI unit of a `.cxz` into its foreign library image
     FfiUnit(FfiUnitArgs),
+    /// Compile every FFI unit of a `.cxz` (as its manifest lists them) into one folder
+    FfiUnits(FfiUnitsArgs),
     /// Write a `.cxz`'s interface: the archive with its C sources emptied (the input of codegen)
     Interface(InterfaceArgs),
     /// Compile the C runtime linked into every Coex program
@@ -73,6 +75,21 @@ pub struct FfiUnitArgs {
     pub cc: PathBuf,
     /// The foreign library image to write
     #[arg(short = 'o', value_name = "OUT")]
+    pub output: PathBuf,
+}
+
+/// `coex tool ffi-units --cxz LIB.cxz --cc CLANG -o DIR`: `DIR/lib<unit>.so`
+/// for every `[ffi.<unit>]` of the manifest (a Bazel tree artifact).
+#[derive(Debug, Args)]
+pub struct FfiUnitsArgs {
+    /// The library archive
+    #[arg(long, value_name = "FILE")]
+    pub cxz: PathBuf,
+    /// The C compiler
+    #[arg(long, value_name = "CLANG")]
+    pub cc: PathBuf,
+    /// The folder to write the images to (created if absent)
+    #[arg(short = 'o', value_name = "DIR")]
     pub output: PathBuf,
 }
 
@@ -179,6 +196,7 @@ pub fn run(cmd: ToolCommand) -> CmdResult {
     match cmd {
         ToolCommand::Pack(args) => pack::run(args),
         ToolCommand::FfiUnit(args) => ffi_unit::run(args),
+        ToolCommand::FfiUnits(args) => ffi_unit::run_all(&args),
         ToolCommand::Interface(args) => pack::interface(&args),
         ToolCommand::Runtime(args) => program::runtime(&args),
         ToolCommand::Codegen(args) => codegen::run(&args),
