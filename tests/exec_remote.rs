@@ -116,8 +116,14 @@ fn machine_b_gets_everything_from_the_remote_then_failures_fall_back() {
         "{}",
         d.report.warnings[0]
     );
-    assert_eq!(d.report.count(Satisfied::Remote), 0);
-    assert_eq!(d.report.count(Satisfied::Ran), 4);
+    // Results whose blobs are small (<= 16 KiB) carry them inside the AC
+    // entry, checked there, so damaging the CAS cannot touch them; every
+    // action needing a damaged blob runs locally.
+    assert_eq!(
+        d.report.count(Satisfied::Remote) + d.report.count(Satisfied::Ran),
+        4
+    );
+    assert!(d.report.count(Satisfied::Ran) >= 1);
     assert_eq!(file_digest(&t.path().join("out_d/libu.so")), image_a);
     let v = LocalStore::new(&cache_d).verify().unwrap();
     assert!(

@@ -78,11 +78,45 @@ pub fn cargo_cache_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     let bin = coex_bin();
-    let target = bin
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/coex");
-    target.join("bazel-e2e-coex")
+    let profile_dir = bin.parent().expect("target/<profile>/coex");
+    let target = profile_dir.parent().expect("target/<profile>/coex");
+    let dir = target.join("bazel-e2e-coex");
+    seed_from(profile_dir, &dir.join("debug"));
+    dir
+}
+
+/// The first time: copies this build's compiled dependencies (rlibs, their
+/// build-script results and fingerprints; no test binaries) into the
+/// toolchain's cargo target dir, so its build compiles only what differs
+/// (the `coex` crate at its new path, crates whose C is compiled with
+/// `CC=clang`) instead of every crate. Later runs find the dir and skip.
+fn seed_from(profile_dir: &Path, to: &Path) {
+    if to.exists() {
+        return;
+    }
+    let deps = to.join("deps");
+    fs::create_dir_all(&deps).expect("create the seeded target dir");
+    let wanted = |name: &str| {
+        [".rlib", ".rmeta", ".so", ".d"]
+            .iter()
+            .any(|e| name.ends_with(e))
+            && !name.contains("coex")
+    };
+    if let Ok(entries) = fs::read_dir(profile_dir.join("deps")) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if wanted(&name) {
+                let _ = fs::copy(e.path(), deps.join(&name));
+            }
+        }
+    }
+    for sub in ["build", ".fingerprint"] {
+        let _ = Command::new("cp")
+            .arg("-r")
+            .arg(profile_dir.join(sub))
+            .arg(to.join(sub))
+            .status();
+    }
 }
 
 /// One Bazel workspace (a copy of examples/bazel) and its own Bazel server.

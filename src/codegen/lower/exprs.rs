@@ -347,8 +347,10 @@ impl FnLowerer<'_, '_> {
             Builtin::Len(a) => {
                 let x = self.lower_borrowed(a)?;
                 match a.ty {
-                    // both start with their length (runtime/coex_rt.h)
-                    Type::Str | Type::List(_) => self.list_len(x),
+                    // a list starts with its length (runtime/coex_rt.h)
+                    Type::List(_) => self.list_len(x),
+                    // code points, not bytes: the runtime counts them
+                    Type::Str => self.rt_val(RtFn::StrLen, &[x])?,
                     ref t => return Err(self.bad(format!("len of {t:?}"))),
                 }
             }
