@@ -81,11 +81,11 @@ grpc_url="grpc://127.0.0.1:$bg_port"
 # --- the builds ------------------------------------------------------------------
 mkdir -p "$work/lib" "$work/prog"
 "$COEX" cxz pack "$here/examples/libs/posix_regex" -o "$work/lib/posix_regex.cxz" >/dev/null
-build() { # $1 = cache dir, rest = extra flags; prints coex's stdout
+build() { # $1 = cache dir, rest = extra flags; prints coex's status (its stderr)
   rm -rf "$1"
   local c="$1"; shift
   COEX_CACHE_DIR="$c" "$COEX" build "$here/examples/regex_demo.coex" -L "$work/lib" \
-    -o "$work/prog/regex_demo" "$@"
+    -o "$work/prog/regex_demo" "$@" 2>&1
 }
 best_of3() { # rest = build arguments; prints the best seconds
   local best=999 t
@@ -104,8 +104,8 @@ via_http=$(best_of3 "$work/c-http" --remote-cache "$http_url" --remote-upload=fa
 via_grpc=$(best_of3 "$work/c-grpc" --remote-cache "$grpc_url" --remote-upload=false)
 summary_http=$(build "$work/c-http" --remote-cache "$http_url" --remote-upload=false)
 summary_grpc=$(build "$work/c-grpc" --remote-cache "$grpc_url" --remote-upload=false)
-trips() { echo "$1" | sed -n 's/^remote cache: \([0-9]*\) requests$/\1/p'; }
-actions() { echo "$1" | grep -E '^[0-9]+ actions:'; }
+trips() { echo "$1" | sed -n 's/.*(remote cache: \([0-9]*\) requests)$/\1/p'; }
+actions() { echo "$1" | grep -oE '[0-9]+ actions: [^)]*'; }
 
 ms() { awk -v s="$1" 'BEGIN { printf "%7.1f ms", s * 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }

@@ -182,7 +182,7 @@ fn bazel_builds_caches_and_shares_coex_actions() {
     // the package's BUILD.bazel is never packed, and a copy with a stray
     // build output its own .gitignore leaves out packs the same.
     let junk = t.join("greet_with_junk");
-    copy_tree(&ws1.dir.join("greet"), &junk);
+    bazel::copy_tree(&ws1.dir.join("greet"), &junk);
     fs::create_dir_all(junk.join("build")).unwrap();
     fs::write(junk.join("build/junk.o"), "stray\n").unwrap();
     fs::write(junk.join(".gitignore"), "build/\n").unwrap();

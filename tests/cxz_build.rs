@@ -10,7 +10,7 @@ mod real_zip;
 
 use assert_cmd::Command;
 use common::isolated::isolated_coex;
-use common::{actions_that, text};
+use common::{actions_that, summary_of, text};
 use nginx::Nginx;
 use real_zip::zip_r;
 use std::path::{Path, PathBuf};
@@ -29,10 +29,10 @@ fn coex(cwd: &Path, cache: &Path) -> Command {
     isolated_coex(cwd, cache, &cwd.join(".home"))
 }
 
-/// Runs `coex cxz build ARCHIVE ARGS…` and asserts it succeeded.
+/// Runs `coex cxz build -v ARCHIVE ARGS…` and asserts it succeeded.
 fn build(cwd: &Path, cache: &Path, archive: &Path, args: &[&str]) -> Output {
     let out = coex(cwd, cache)
-        .args(["cxz", "build"])
+        .args(["cxz", "build", "-v"])
         .arg(archive)
         .args(args)
         .output()
@@ -46,17 +46,15 @@ fn build(cwd: &Path, cache: &Path, archive: &Path, args: &[&str]) -> Output {
     out
 }
 
-/// Action ids the build reported as `how` (`ran`, `cached`, `remote`).
+/// Action ids the build reported on stderr as `how` (`ran`, `cached`,
+/// `remote`; the last two only with `-v`).
 fn ids(out: &Output, how: &str) -> Vec<String> {
-    actions_that(&text(&out.stdout), how)
+    actions_that(&text(&out.stderr), how)
 }
 
-/// The summary line (`N actions: …`; with a remote cache the round-trip
-/// line `remote cache: N requests` follows it).
+/// The summary (`N actions: …`) in the `Finished` line on stderr.
 fn summary(out: &Output) -> String {
-    let stdout = text(&out.stdout);
-    let line = stdout.lines().rev().find(|l| l.contains(" actions: "));
-    line.unwrap_or("").to_string()
+    summary_of(&text(&out.stderr))
 }
 
 fn warnings(out: &Output) -> Vec<String> {
@@ -164,12 +162,19 @@ fn rebuilds_rezips_and_edits_run_exactly_what_changed() {
 
     let first = build(root, &cache, &archive, &[]);
     assert_eq!(summary(&first), "6 actions: 6 ran, 0 cached, 0 remote");
-    // stderr is not a terminal here: no progress bar, nothing at all.
-    assert_eq!(text(&first.stderr), "");
+    // stderr is not a terminal here: no progress bar, only status lines;
+    // stdout stays empty.
+    assert!(
+        !text(&first.stderr).contains('\r'),
+        "{}",
+        text(&first.stderr)
+    );
+    assert!(warnings(&first).is_empty(), "{}", text(&first.stderr));
+    assert_eq!(text(&first.stdout), "");
     let core = root.join("target-coex/multi/libcore.so");
     let extra = root.join("target-coex/multi/libextra.so");
     let (core_hash, extra_hash) = (blake3_hex(&core), blake3_hex(&extra));
-    assert!(text(&first.stdout).contains("wrote target-coex/multi/libcore.so"));
+    assert!(text(&first.stderr).contains("Wrote target-coex/multi/libcore.so"));
 
     // Second build: nothing runs, same images.
     let second = build(root, &cache, &archive, &[]);
@@ -248,9 +253,9 @@ fn a_library_without_ffi_units_builds_nothing_and_succeeds() {
     let archive = t.path().join("pure.cxz");
     pack(t.path(), &lib, &archive);
     let out = build(t.path(), &t.path().join("cache"), &archive, &[]);
-    assert_eq!(
-        text(&out.stdout),
-        "library 'pure' has no FFI units: nothing to build\n"
+    assert_eq!(text(&out.stdout), "");
+    assert!(
+        text(&out.stderr).contains("Finished library 'pure' has no FFI units: nothing to build\n")
     );
     assert!(!t.path().join("target-coex").exists());
     assert!(!t.path().join("cache").exists());

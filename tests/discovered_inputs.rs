@@ -73,13 +73,15 @@ impl Env {
         assert!(out.status.success(), "{}", stderr(&out));
     }
 
-    /// `coex cxz build probe.cxz` (cache `cache`, more flags), asserting success.
+    /// `coex cxz build -v probe.cxz` (cache `cache`, more flags), asserting
+    /// success; its status lines (stderr).
     fn build(&self, cache: &str, more: &[&str]) -> String {
-        let mut args = vec!["cxz", "build", "probe.cxz", "-o", "out"];
+        let mut args = vec!["cxz", "build", "-v", "probe.cxz", "-o", "out"];
         args.extend_from_slice(more);
         let out = self.coex(cache, &args);
         assert!(out.status.success(), "build failed:\n{}", stderr(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        assert!(out.stdout.is_empty());
+        stderr(&out)
     }
 
     fn image(&self) -> Vec<u8> {
@@ -91,13 +93,19 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// How the compile of `a.c` was satisfied in a `coex cxz build` report.
+/// How the compile of `a.c` was satisfied in a `coex cxz build -v` report.
 fn compile_word(report: &str) -> &str {
-    report
+    let word = report
         .lines()
         .find(|l| l.ends_with("compile:probe/u/a.c"))
         .and_then(|l| l.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no compile line in:\n{report}"))
+        .unwrap_or_else(|| panic!("no compile line in:\n{report}"));
+    match word {
+        "Compiling" => "ran",
+        "Cached" => "cached",
+        "Remote" => "remote",
+        other => panic!("unknown status word {other} in:\n{report}"),
+    }
 }
 
 /// Asserts a failed build: exit 1, every `needle` in stderr, no panic, no image.
@@ -315,7 +323,7 @@ fn a_warm_build_reads_no_header_twice_and_reruns_nothing() {
     env.build("cache", &[]);
     let warm = env.build("cache", &[]);
     assert!(
-        warm.ends_with("2 actions: 0 ran, 2 cached, 0 remote\n"),
+        warm.ends_with("(2 actions: 0 ran, 2 cached, 0 remote)\n"),
         "{warm}"
     );
     let memo = fs::read_to_string(env.path().join("cache/memo/file-digests.json")).unwrap();

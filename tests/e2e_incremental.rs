@@ -42,11 +42,16 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Builds `app`, checks what it prints, returns the build's stdout.
+/// Builds `app` (`-v`), checks what it prints, returns the build's
+/// status lines (stderr; stdout stays empty).
 fn build_expect(env: &Env, root: &Path, prints: &str) -> String {
-    let o = env.coex_in(root, &["build", "app.coex", "-L", "libs", "-o", "app"]);
+    let o = env.coex_in(
+        root,
+        &["build", "-v", "app.coex", "-L", "libs", "-o", "app"],
+    );
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let out = text(&o.stdout);
+    assert_eq!(text(&o.stdout), "", "coex build prints nothing on stdout");
+    let out = text(&o.stderr);
     let run = std::process::Command::new(root.join("app"))
         .output()
         .unwrap();
@@ -163,11 +168,11 @@ fn two_directories_and_two_empty_caches_give_identical_executables() {
         let o = env.coex_with_cache(
             &root,
             &cache,
-            &["build", "app.coex", "-L", "libs", "-o", "app"],
+            &["build", "-v", "app.coex", "-L", "libs", "-o", "app"],
         );
         assert!(o.status.success(), "{}", text(&o.stderr));
         assert!(
-            actions_that(&text(&o.stdout), "cached").is_empty(),
+            actions_that(&text(&o.stderr), "cached").is_empty(),
             "empty cache"
         );
         bins.push(std::fs::read(root.join("app")).unwrap());
@@ -236,14 +241,14 @@ fn a_second_machine_gets_every_action_from_the_remote_cache() {
     ];
     let o = env.coex_with_cache(&root, &env.path().join("cache-a"), &args);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let first = text(&o.stdout);
+    let first = text(&o.stderr);
     let n = actions_that(&first, "ran").len();
     assert!(n >= 12, "{first}");
 
     // Another cache (another machine): everything comes from the remote.
     let o = env.coex_with_cache(&root, &env.path().join("cache-b"), &args);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let second = text(&o.stdout);
+    let second = text(&o.stderr);
     assert!(
         second.contains(&format!("{n} actions: 0 ran, 0 cached, {n} remote")),
         "{second}"

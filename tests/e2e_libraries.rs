@@ -422,7 +422,8 @@ fn two_libraries_may_each_have_a_unit_u() {
     let want = "1101\n2201\n1102\n";
     let o = env.coex_in(d, &["build", "app.coex", "-o", "app"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let ran = actions_that(&text(&o.stdout), "ran");
+    assert!(o.stdout.is_empty(), "{}", text(&o.stdout));
+    let ran = actions_that(&text(&o.stderr), "ran");
     for id in [
         "compile:liba/u/u.c",
         "link:liba/u",

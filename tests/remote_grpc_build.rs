@@ -38,34 +38,32 @@ fn project(env: &Env) -> PathBuf {
 }
 
 struct Built {
-    stdout: String,
+    /// The status lines of `coex build -v` (on stderr, like warnings).
+    status: String,
     stderr: String,
     app: Vec<u8>,
 }
 
 /// Builds `app` with cache `cache` and `extra` flags; checks it runs right.
 fn build(env: &Env, root: &Path, cache: &str, extra: &[&str]) -> Built {
-    let mut args = vec!["build", "app.coex", "-L", "libs", "-o", "app"];
+    let mut args = vec!["build", "-v", "app.coex", "-L", "libs", "-o", "app"];
     args.extend_from_slice(extra);
     let o = env.coex_with_cache(root, &env.path().join(cache), &args);
     assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(o.stdout.is_empty(), "{}", text(&o.stdout));
     let run = std::process::Command::new(root.join("app"))
         .output()
         .unwrap();
     assert_eq!(text(&run.stdout), "3\n", "the built program runs right");
     Built {
-        stdout: text(&o.stdout),
+        status: text(&o.stderr),
         stderr: text(&o.stderr),
         app: std::fs::read(root.join("app")).unwrap(),
     }
 }
 
-fn summary(stdout: &str) -> String {
-    stdout
-        .lines()
-        .find(|l| l.contains(" actions: "))
-        .unwrap_or_default()
-        .to_string()
+fn summary(status: &str) -> String {
+    summary_of(status)
 }
 
 fn warnings(stderr: &str) -> Vec<&str> {
@@ -82,19 +80,19 @@ fn a_second_builder_gets_every_action_from_buildgrid() {
     let server = BuildGrid::start();
     let url = server.url();
     let a = build(&env, &root, "cache-a", &["--remote-cache", &url]);
-    let n = actions_that(&a.stdout, "ran").len();
-    assert!(n >= 10, "{}", a.stdout);
+    let n = actions_that(&a.status, "ran").len();
+    assert!(n >= 10, "{}", a.status);
     let b = build(&env, &root, "cache-b", &["--remote-cache", &url]);
     assert_eq!(
-        summary(&b.stdout),
+        summary(&b.status),
         format!("{n} actions: 0 ran, 0 cached, {n} remote"),
         "{}\n{}",
-        b.stdout,
+        b.status,
         server.log()
     );
     assert!(warnings(&b.stderr).is_empty(), "{}", b.stderr);
     assert_eq!(a.app, b.app, "identical executables");
-    assert!(b.stdout.contains("remote cache: "), "{}", b.stdout);
+    assert!(b.status.contains("remote cache: "), "{}", b.status);
 }
 
 #[test]
@@ -114,7 +112,7 @@ fn a_stopped_server_costs_one_warning_and_no_hang() {
         "{}",
         w[0]
     );
-    assert!(summary(&b.stdout).ends_with(", 0 remote"), "{}", b.stdout);
+    assert!(summary(&b.status).ends_with(", 0 remote"), "{}", b.status);
 }
 
 #[test]
@@ -169,15 +167,15 @@ fn wrong_bytes_in_the_servers_cas_are_caught_and_rebuilt() {
     assert!(w[0].contains("does not match"), "{}", w[0]);
     assert_eq!(a.app, b.app, "the damaged blob was not used");
     assert!(
-        actions_that(&b.stdout, "ran")
+        actions_that(&b.status, "ran")
             .iter()
             .any(|a| a.starts_with("link")),
         "{}",
-        b.stdout
+        b.status
     );
     // And B's local cache holds the right executable: a warm build is all cached.
     let c = build(&env, &root, "cache-b", &[]);
-    assert!(summary(&c.stdout).contains(" 0 ran,"), "{}", c.stdout);
+    assert!(summary(&c.status).contains(" 0 ran,"), "{}", c.status);
 }
 
 fn keygen(env: &Env, name: &str) -> (PathBuf, String) {
@@ -213,7 +211,7 @@ fn readers_with_a_verify_key_use_only_results_signed_by_it() {
             ci_key.to_str().unwrap(),
         ],
     );
-    let n = actions_that(&a.stdout, "ran").len();
+    let n = actions_that(&a.status, "ran").len();
     let reader = build(
         &env,
         &root,
@@ -221,7 +219,7 @@ fn readers_with_a_verify_key_use_only_results_signed_by_it() {
         &["--remote-cache", &url, "--remote-verify-key", &ci_public],
     );
     assert_eq!(
-        summary(&reader.stdout),
+        summary(&reader.status),
         format!("{n} actions: 0 ran, 0 cached, {n} remote")
     );
     assert!(warnings(&reader.stderr).is_empty(), "{}", reader.stderr);
@@ -246,7 +244,7 @@ fn readers_with_a_verify_key_use_only_results_signed_by_it() {
     );
     assert!(w[0].contains("signature"), "{}", w[0]);
     assert_eq!(
-        summary(&wary.stdout),
+        summary(&wary.status),
         format!("{n} actions: {n} ran, 0 cached, 0 remote")
     );
     assert_eq!(wary.app, a.app);

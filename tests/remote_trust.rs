@@ -93,7 +93,7 @@ fn exe(env: &Env, out: &str) -> PathBuf {
     env.path().join("bin").join(out)
 }
 
-/// Action counts of a `coex build` stdout's summary line.
+/// Action counts of the summary in a `coex build`'s `Finished` line (stderr).
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 struct Counts {
     total: usize,
@@ -103,13 +103,8 @@ struct Counts {
 }
 
 fn counts(o: &Output) -> Counts {
-    let out = text(&o.stdout);
-    let last = out
-        .lines()
-        .rev()
-        .find(|l| l.contains(" actions: "))
-        .unwrap_or_default()
-        .to_string();
+    let out = text(&o.stderr);
+    let last = summary_of(&out);
     let nums: Vec<usize> = last
         .split(|c: char| !c.is_ascii_digit())
         .filter(|s| !s.is_empty())
@@ -309,7 +304,7 @@ fn a_second_builder_with_an_empty_cache_gets_everything_from_the_remote() {
     let bytes_b = assert_built(&env, &b, &p, "out_b");
     assert_all_remote(&b, n);
     assert!(bytes_a == bytes_b, "the two executables differ");
-    assert!(actions_that(&text(&b.stdout), "ran").is_empty());
+    assert!(actions_that(&text(&b.stderr), "ran").is_empty());
 }
 
 #[test]
@@ -377,7 +372,7 @@ fn signed_results_are_used_only_with_the_right_key() {
         "{w}"
     );
     assert!(w.contains("signature does not verify"), "{w}");
-    assert_eq!(counts(&c).ran, n, "{}", text(&c.stdout));
+    assert_eq!(counts(&c).ran, n, "{}", text(&c.stderr));
     assert_eq!(counts(&c).remote, 0);
     // C's local cache holds its own results only, complete and sound: with
     // the remote gone it answers everything itself.
@@ -511,13 +506,13 @@ fn a_result_moved_to_another_action_fools_only_a_reader_without_a_key() {
     assert_built(&env, &safe, &demo, "safe");
     let w = one_warning(&safe);
     assert!(w.contains("signature does not verify"), "{w}");
-    let stdout = text(&safe.stdout);
+    let status = text(&safe.stderr);
     assert_eq!(
-        actions_that(&stdout, "ran"),
+        actions_that(&status, "ran"),
         ["link:counter_demo"],
-        "{stdout}"
+        "{status}"
     );
-    assert_eq!(counts(&safe).remote, n - 1, "{stdout}");
+    assert_eq!(counts(&safe).remote, n - 1, "{status}");
 }
 
 #[test]
@@ -818,7 +813,8 @@ fn bad_remote_flags_are_errors_before_anything_is_built() {
             .unwrap_or_else(|| panic!("{case}: no fix: {err}"));
         assert!(!fix.trim().is_empty(), "{case}: {err}");
         assert!(!err.contains("warning:"), "{case}: {err}");
-        assert!(text(&o.stdout).is_empty(), "{case}: built something");
+        assert!(text(&o.stdout).is_empty(), "{case}: printed something");
+        assert!(!err.contains("Finished"), "{case}: built something");
         assert!(
             !env.path().join("cache").exists(),
             "{case}: wrote to the cache"

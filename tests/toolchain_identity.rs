@@ -72,9 +72,9 @@ fn library(root: &Path) -> PathBuf {
     out
 }
 
-/// `coex cxz build` with `cc` (system clang when `None`); asserts success.
+/// `coex cxz build -v` with `cc` (system clang when `None`); asserts success.
 fn build(root: &Path, cache: &Path, archive: &Path, cc: Option<&Path>) -> Output {
-    let mut args = vec!["cxz", "build", archive.to_str().unwrap(), "-o"];
+    let mut args = vec!["cxz", "build", "-v", archive.to_str().unwrap(), "-o"];
     let out_dir = root.join("out");
     args.push(out_dir.to_str().unwrap());
     if let Some(cc) = cc {
@@ -91,7 +91,7 @@ fn build(root: &Path, cache: &Path, archive: &Path, cc: Option<&Path>) -> Output
 }
 
 fn ids(out: &Output, how: &str) -> Vec<String> {
-    let mut v = actions_that(&text(&out.stdout), how);
+    let mut v = actions_that(&text(&out.stderr), how);
     v.sort();
     v
 }
@@ -194,7 +194,7 @@ fn a_copy_with_another_resource_header_never_shares_cache_entries() {
     let cache = root.join("cache");
 
     let first = build(root, &cache, &archive, None);
-    assert_eq!(ids(&first, "ran").len(), 3, "{}", text(&first.stdout));
+    assert_eq!(ids(&first, "ran").len(), 3, "{}", text(&first.stderr));
 
     let (clang, resource) = copy_clang(root);
     let stddef = resource.join("include/stddef.h");
@@ -209,7 +209,7 @@ fn a_copy_with_another_resource_header_never_shares_cache_entries() {
         v.sort();
         v
     });
-    assert!(ids(&copy, "cached").is_empty(), "{}", text(&copy.stdout));
+    assert!(ids(&copy, "cached").is_empty(), "{}", text(&copy.stderr));
 
     let sys_keys = plan(root, &archive, None);
     let copy_keys = plan(root, &archive, Some(&clang));
@@ -220,7 +220,7 @@ fn a_copy_with_another_resource_header_never_shares_cache_entries() {
 
     // And the system clang's entries were not poisoned: all still cached.
     let again = build(root, &cache, &archive, None);
-    assert!(ids(&again, "ran").is_empty(), "{}", text(&again.stdout));
+    assert!(ids(&again, "ran").is_empty(), "{}", text(&again.stderr));
 }
 
 #[test]
@@ -237,11 +237,11 @@ fn an_identical_copy_shares_entries_and_a_linker_beside_it_does_not() {
     let copy_keys = plan(root, &archive, Some(&clang));
     assert_eq!(sys_keys, copy_keys);
     let first = build(root, &cache, &archive, Some(&clang));
-    assert_eq!(ids(&first, "ran").len(), 3, "{}", text(&first.stdout));
+    assert_eq!(ids(&first, "ran").len(), 3, "{}", text(&first.stderr));
     let memo = memo_entries(&cache, &clang);
     assert_eq!(memo.len(), 1, "the copy's identity is remembered");
     let sys = build(root, &cache, &archive, None);
-    assert!(ids(&sys, "ran").is_empty(), "{}", text(&sys.stdout));
+    assert!(ids(&sys, "ran").is_empty(), "{}", text(&sys.stderr));
 
     // (b) An `ld` beside the driver is the linker clang runs now.
     let ld = clang.with_file_name("ld");
@@ -257,11 +257,11 @@ fn an_identical_copy_shares_entries_and_a_linker_beside_it_does_not() {
     // The remembered identity of the copy notices the new file beside it
     // (its directory changed): everything runs again, through the wrapper.
     let second = build(root, &cache, &archive, Some(&clang));
-    assert_eq!(ids(&second, "ran").len(), 3, "{}", text(&second.stdout));
+    assert_eq!(ids(&second, "ran").len(), 3, "{}", text(&second.stderr));
     assert!(
         ids(&second, "cached").is_empty(),
         "{}",
-        text(&second.stdout)
+        text(&second.stderr)
     );
     assert_eq!(
         memo_entries(&cache, &clang),
@@ -277,5 +277,5 @@ fn an_identical_copy_shares_entries_and_a_linker_beside_it_does_not() {
     assert_ne!(stored, memo);
     assert!(stored[0].contains("/llvm/bin/ld"), "{}", stored[0]);
     let third = build(root, &cache, &archive, Some(&clang));
-    assert!(ids(&third, "ran").is_empty(), "{}", text(&third.stdout));
+    assert!(ids(&third, "ran").is_empty(), "{}", text(&third.stderr));
 }

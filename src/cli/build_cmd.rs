@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::exec_args::ExecArgs;
+use super::status::Status;
 use crate::atomic_file::{check_output, write_atomically, Input, OutputTarget};
 use crate::failure::{CmdResult, Failure};
 use crate::plan::program::{LoadedProgram, ProgramError};
@@ -40,9 +41,6 @@ pub struct BuildArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub program: ProgramArgs,
-    /// Print the build's action lines and summary (to stderr)
-    #[arg(short = 'v', long = "verbose")]
-    pub verbose: bool,
     /// Arguments passed to the program (after `--`), byte for byte
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<std::ffi::OsString>,
@@ -60,12 +58,12 @@ pub(super) fn to_failure(e: ProgramError) -> Failure {
 
 fn build_it(
     p: &ProgramArgs,
-    quiet: bool,
+    status: &Status,
     output: Option<&Path>,
     before_run: impl FnOnce(&LoadedProgram) -> Result<(), ProgramError>,
 ) -> Result<ProgramBuild, Failure> {
     let mut exec = p.exec.options()?;
-    if quiet {
+    if status.verbosity == super::status::Verbosity::Quiet {
         exec.progress = false;
     }
     let opts = ProgramBuildOptions {
@@ -82,7 +80,7 @@ fn build_it(
     })
     .map_err(to_failure)?;
     if let Some(warnings) = &build.warnings {
-        eprint!("{}", warnings.render());
+        status.message(&warnings.render());
     }
     Ok(build)
 }
@@ -104,11 +102,12 @@ fn write_executable(target: &OutputTarget, bytes: &[u8]) -> Result<(), Failure> 
     write_atomically(target, bytes, 0o755, false).map_err(Failure::new)
 }
 
-/// `coex build`: one line per action, `wrote OUT`, then the summary. The
+/// `coex build`: on stderr, one line per action that ran (every action
+/// with `-v`), then `Finished OUT in …s (the summary)`; stdout stays empty. The
 /// output path is checked before anything is built (its folder exists,
 /// nothing but a regular file that is not one of the build's inputs is
 /// there), once more when the program's files are known, and at write time.
-pub fn build(args: BuildArgs) -> CmdResult {
+pub fn build(args: BuildArgs, status: &Status) -> CmdResult {
     let out = match args.output {
         Some(o) => o,
         None => PathBuf::from(
@@ -123,7 +122,7 @@ pub fn build(args: BuildArgs) -> CmdResult {
     let main = args.program.file.clone();
     let mut inputs = vec![Input::new(&main, "the program's source")];
     check_output(&OutputTarget::new(&out).with_inputs(&inputs)).map_err(Failure::new)?;
-    let build = build_it(&args.program, false, Some(&out), |loaded| {
+    let build = build_it(&args.program, status, Some(&out), |loaded| {
         inputs = program_inputs(&main, loaded);
         Ok(check_output(&OutputTarget::new(&out).with_inputs(&inputs))?)
     })?;
@@ -133,30 +132,17 @@ pub fn build(args: BuildArgs) -> CmdResult {
         let cache = args.program.exec.options()?.cache_dir;
         crate::plan::output_memo::remember(&cache, &out, &build.executable_digest);
     }
-    for line in build.report.action_lines() {
-        println!("{line}");
-    }
-    println!("wrote {}", out.display());
-    println!("{}", build.report.summary());
-    if let Some(line) = build.report.remote_line() {
-        println!("{line}");
-    }
+    status.report(&build.report, &out.display().to_string());
     Ok(ExitCode::SUCCESS)
 }
 
-/// `coex run`: builds quietly (stdout belongs to the program), runs the
+/// `coex run`: builds quietly unless `-v` (status on stderr; stdout belongs
+/// to the program), runs the
 /// executable with the arguments after `--`, passes its exit status on.
-pub fn run(args: &RunArgs) -> CmdResult {
-    let build = build_it(&args.program, !args.verbose, None, |_| Ok(()))?;
-    if args.verbose {
-        for line in build.report.action_lines() {
-            eprintln!("{line}");
-        }
-        eprintln!("{}", build.report.summary());
-        if let Some(line) = build.report.remote_line() {
-            eprintln!("{line}");
-        }
-    }
+pub fn run(args: &RunArgs, status: &Status) -> CmdResult {
+    let status = status.quiet_unless_verbose();
+    let build = build_it(&args.program, &status, None, |_| Ok(()))?;
+    status.report(&build.report, &args.program.file.display().to_string());
     // A private folder (swept by a later build if this process is killed):
     // `coex run` writes no path the user named.
     let dir = crate::exec::scratch::tempdir(crate::exec::scratch::RUN)

@@ -53,14 +53,14 @@ fn keygen(out: &std::path::Path) -> CmdResult {
         .and_then(|()| f.sync_all())
         .map_err(|e| Failure::new(format!("cannot write the key file {}: {e}", out.display())))?;
     let public = signer.verifier().public_hex();
-    println!("secret key written to {} (keep it private)", out.display());
-    println!("public key: {public}");
-    println!();
-    println!(
+    outln!("secret key written to {} (keep it private)", out.display());
+    outln!("public key: {public}");
+    outln!();
+    outln!(
         "writers:  coex build … --remote-signing-key {}",
         out.display()
     );
-    println!("readers:  coex build … --remote-verify-key {public}");
+    outln!("readers:  coex build … --remote-verify-key {public}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -88,16 +88,16 @@ pub fn run(cmd: CacheCommand) -> CmdResult {
             let s = store.stats().map_err(Failure::new)?;
             if json {
                 let v = serde_json::json!({ "cache_dir": dir, "stats": s });
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
-                println!("cache: {}", dir.display());
-                println!(
+                outln!("cache: {}", dir.display());
+                outln!(
                     "cas: {} entries, {} ({} bytes)",
                     s.cas_entries,
                     human(s.cas_bytes),
                     s.cas_bytes
                 );
-                println!(
+                outln!(
                     "ac:  {} entries, {} ({} bytes)",
                     s.ac_entries,
                     human(s.ac_bytes),
@@ -109,10 +109,10 @@ pub fn run(cmd: CacheCommand) -> CmdResult {
         CacheCommand::Verify => {
             let r = store.verify().map_err(Failure::new)?;
             for bad in &r.removed {
-                println!("removed bad entry {bad}");
+                outln!("removed bad entry {bad}");
             }
             if r.removed.is_empty() {
-                println!(
+                outln!(
                     "checked {} entries in {}: all good",
                     r.checked,
                     dir.display()
@@ -132,7 +132,7 @@ pub fn run(cmd: CacheCommand) -> CmdResult {
         CacheCommand::Gc { max_size } => {
             let max = parse_size(&max_size).map_err(Failure::new)?;
             let r = store.gc(max).map_err(Failure::new)?;
-            println!(
+            outln!(
                 "removed {} entries ({} freed), {} remain in {}",
                 r.removed,
                 human(r.freed),
@@ -141,7 +141,7 @@ pub fn run(cmd: CacheCommand) -> CmdResult {
             );
             let swept = crate::exec::scratch::sweep();
             if !swept.removed.is_empty() {
-                println!(
+                outln!(
                     "removed {} scratch folders of builds that no longer run from {}",
                     swept.removed.len(),
                     std::env::temp_dir().display()

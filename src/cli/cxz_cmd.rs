@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::exec_args::ExecArgs;
+use super::status::Status;
 use crate::atomic_file::Input;
 use crate::cxz::search::{parse_import, ImportTarget, LibrarySearch};
 use crate::cxz::{inspect, pack_dir_checked, CxzArchive};
@@ -64,33 +65,37 @@ pub struct CxzBuildArgs {
 }
 
 /// Runs one `coex cxz` subcommand.
-pub fn run(cmd: CxzCommand) -> CmdResult {
+pub fn run(cmd: CxzCommand, status: &Status) -> CmdResult {
     match cmd {
         CxzCommand::Pack { dir, output } => pack(&dir, output),
         CxzCommand::Inspect { file, json } => {
             let archive = CxzArchive::open(&file).map_err(Failure::new)?;
             if json {
-                print!("{}", inspect::to_json(&archive));
+                out!("{}", inspect::to_json(&archive));
             } else {
-                print!("{}", inspect::to_text(&archive));
+                out!("{}", inspect::to_text(&archive));
             }
             Ok(ExitCode::SUCCESS)
         }
         CxzCommand::Verify { file } => {
             let archive = CxzArchive::open(&file).map_err(Failure::new)?;
             let archive = verify(archive, &file.display().to_string()).map_err(Failure::new)?;
-            println!("{}", inspect::summary(&archive));
+            outln!("{}", inspect::summary(&archive));
             Ok(ExitCode::SUCCESS)
         }
         CxzCommand::Find { name, dirs } => find(&name, &dirs),
-        CxzCommand::Build(args) => build(*args),
+        CxzCommand::Build(args) => build(*args, status),
     }
 }
 
-/// `coex cxz build`: one line per action (`ran`/`cached`/`remote`), one
-/// line per image written, then the summary line.
-fn build(args: CxzBuildArgs) -> CmdResult {
-    let exec = args.exec.options()?;
+/// `coex cxz build`: on stderr, one line per action that ran (every
+/// action with `-v`, and each image written), then `Finished LIBRARY in
+/// …s (the summary)`; stdout stays empty.
+fn build(args: CxzBuildArgs, status: &Status) -> CmdResult {
+    let mut exec = args.exec.options()?;
+    if status.verbosity == super::status::Verbosity::Quiet {
+        exec.progress = false;
+    }
     // Through the cache's archive memo, as a program build opens libraries:
     // an unchanged archive is neither inflated nor hashed again.
     let archive =
@@ -99,7 +104,10 @@ fn build(args: CxzBuildArgs) -> CmdResult {
     let inputs = select_units(&library, unit_inputs(&archive), args.unit.as_deref())
         .map_err(Failure::new)?;
     if inputs.is_empty() {
-        println!("library '{library}' has no FFI units: nothing to build");
+        status.line(
+            "Finished",
+            &format!("library '{library}' has no FFI units: nothing to build"),
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let out_dir = args.out_dir.unwrap_or_else(|| default_out_dir(&library));
@@ -114,16 +122,10 @@ fn build(args: CxzBuildArgs) -> CmdResult {
         cc: args.exec.cc.clone(),
     };
     let outcome = build_units(&inputs, &opts, &out_dir).map_err(Failure::new)?;
-    for line in outcome.report.action_lines() {
-        println!("{line}");
-    }
     for image in outcome.images.values() {
-        println!("wrote {}", image.display());
+        status.detail("Wrote", &image.display().to_string());
     }
-    println!("{}", outcome.report.summary());
-    if let Some(line) = outcome.report.remote_line() {
-        println!("{line}");
-    }
+    status.report(&outcome.report, &library);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -142,7 +144,7 @@ fn pack(dir: &Path, output: Option<PathBuf>) -> CmdResult {
         }
     };
     let archive = pack_dir_checked(dir, &out, extern_problems).map_err(Failure::new)?;
-    println!(
+    outln!(
         "packed {} {} -> {} ({} files), digest {}",
         archive.manifest.library.name,
         archive.manifest.library.version,
@@ -159,7 +161,7 @@ fn find(name: &str, dirs: &[PathBuf]) -> CmdResult {
     match parse_import(name, &cwd) {
         ImportTarget::Path(p) => {
             if p.is_file() {
-                println!("{}", p.display());
+                outln!("{}", p.display());
                 Ok(ExitCode::SUCCESS)
             } else {
                 Err(Failure::new(format!(
@@ -172,7 +174,7 @@ fn find(name: &str, dirs: &[PathBuf]) -> CmdResult {
             let hit = LibrarySearch::from_env(dirs)
                 .find(&lib, &cwd)
                 .map_err(Failure::new)?;
-            println!("{}", hit.display());
+            outln!("{}", hit.display());
             Ok(ExitCode::SUCCESS)
         }
     }

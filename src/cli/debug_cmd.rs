@@ -117,7 +117,7 @@ fn codegen(a: &CodegenArgs) -> CmdResult {
     let lookup = crate::plan::resolver::Lookup::Search(a.lib_dirs.clone());
     let loaded = load_program(&a.file, lookup, None).map_err(super::build_cmd::to_failure)?;
     if let Some(warnings) = &loaded.warnings {
-        eprint!("{}", warnings.render());
+        errout!("{}", warnings.render());
     }
     let object = compile_object(&loaded).map_err(super::build_cmd::to_failure)?;
     if let Some(out) = &a.output {
@@ -159,7 +159,7 @@ fn build_unit(a: BuildUnitArgs) -> CmdResult {
     let inputs = [unit];
     if a.plan {
         let v = plan_json(&inputs, a.exec.cc.as_deref()).map_err(Failure::new)?;
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return Ok(ExitCode::SUCCESS);
     }
     let opts = FfiBuildOptions {
@@ -170,9 +170,9 @@ fn build_unit(a: BuildUnitArgs) -> CmdResult {
     let outcome = build_units(&inputs, &opts, &a.out).map_err(Failure::new)?;
     if verbose {
         for line in outcome.report.action_lines() {
-            println!("{line}");
+            outln!("{line}");
         }
     }
-    println!("{}", outcome.report.summary());
+    outln!("{}", outcome.report.summary());
     Ok(ExitCode::SUCCESS)
 }

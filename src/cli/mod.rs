@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use crate::failure::CmdResult;
 
+#[macro_use]
+mod status;
 mod build_cmd;
 mod cache_cmd;
 mod check_cmd;
@@ -15,6 +17,7 @@ mod exec_args;
 mod pkg_cmd;
 mod plan_cmd;
 mod tool_cmd;
+mod version;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -30,6 +33,8 @@ Examples:
 #[derive(Debug, Parser)]
 #[command(name = "coex", version, about, after_help = AFTER_HELP)]
 pub struct Cli {
+    #[command(flatten)]
+    pub status: status::StatusArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -42,7 +47,7 @@ pub enum Command {
     Run(build_cmd::RunArgs),
     /// Check Coex source for errors without building (e.g. `coex check app.coex`)
     Check(check_cmd::CheckArgs),
-    /// Print the action graph of a build as JSON (e.g. `coex plan app.coex --json`)
+    /// Print the action graph of a build, as a table or JSON (e.g. `coex plan app.coex --json`)
     Plan(plan_cmd::PlanArgs),
     /// Work with `.cxz` library archives (e.g. `coex cxz inspect lib.cxz`)
     #[command(subcommand)]
@@ -53,6 +58,13 @@ pub enum Command {
     /// Inspect and maintain the local build cache (e.g. `coex cache stats`)
     #[command(subcommand)]
     Cache(cache_cmd::CacheCommand),
+    /// Print a shell completion script (e.g. `coex completions bash > ~/.local/share/bash-completion/completions/coex`)
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page in roff (e.g. `coex man | man -l -`)
+    Man,
     /// Developer commands (unstable, hidden)
     #[command(subcommand, hide = true)]
     Debug(debug_cmd::DebugCommand),
@@ -63,12 +75,15 @@ pub enum Command {
 
 /// Runs one parsed command line and turns any failure into printed text.
 pub fn run(cli: Cli) -> ExitCode {
+    let st = status::Status::new(&cli.status);
     let result: CmdResult = match cli.command {
-        Command::Build(args) => build_cmd::build(args),
-        Command::Run(args) => build_cmd::run(&args),
+        Command::Build(args) => build_cmd::build(args, &st),
+        Command::Run(args) => build_cmd::run(&args, &st),
         Command::Check(args) => check_cmd::run(&args),
         Command::Plan(args) => plan_cmd::run(&args),
-        Command::Cxz(cmd) => cxz_cmd::run(cmd),
+        Command::Cxz(cmd) => cxz_cmd::run(cmd, &st),
+        Command::Completions { shell } => version::completions(shell),
+        Command::Man => version::man(),
         Command::Pkg(cmd) => pkg_cmd::run(cmd),
         Command::Cache(cmd) => cache_cmd::run(cmd),
         Command::Debug(cmd) => debug_cmd::run(cmd),
@@ -77,8 +92,13 @@ pub fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(failure) => {
-            eprintln!("{failure}");
+            st.message(&format!("{failure}\n"));
             ExitCode::from(failure.status)
         }
     }
+}
+
+/// Prints `coex --version`: the version, the host target and the clang found.
+pub fn print_long_version() {
+    version::print_long();
 }

@@ -61,7 +61,7 @@ pub fn run(cmd: PkgCommand) -> CmdResult {
             let place = Place::new(lib.as_deref()).map_err(Failure::new)?;
             let opts = InstallOptions { update, ca_pem };
             for line in install(&sources, &place, &opts).map_err(Failure::new)? {
-                println!("{line}");
+                outln!("{line}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -69,7 +69,7 @@ pub fn run(cmd: PkgCommand) -> CmdResult {
             let place = Place::new(lib.as_deref()).map_err(Failure::new)?;
             let listing = list(&place).map_err(Failure::new)?;
             for line in &listing.lines {
-                println!("{line}");
+                outln!("{line}");
             }
             match listing.problems {
                 0 => Ok(ExitCode::SUCCESS),
@@ -82,7 +82,7 @@ pub fn run(cmd: PkgCommand) -> CmdResult {
         PkgCommand::Remove { names, lib } => {
             let place = Place::new(lib.as_deref()).map_err(Failure::new)?;
             for name in &names {
-                println!("{}", remove(name, &place).map_err(Failure::new)?);
+                outln!("{}", remove(name, &place).map_err(Failure::new)?);
             }
             Ok(ExitCode::SUCCESS)
         }

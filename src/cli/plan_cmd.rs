@@ -1,4 +1,5 @@
-//! `coex plan`: the action graph of a build as JSON, without running it.
+//! `coex plan`: the action graph of a build, as a table or as JSON
+//! (`--json`), without running it.
 
 use clap::Args;
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use crate::plan::unit_inputs;
 pub struct PlanArgs {
     /// A `.cxz` library or a program's main `.coex` file
     pub file: PathBuf,
-    /// Print JSON (the only format for now, also printed without the flag)
+    /// Print the whole graph as JSON (schema `coex-plan-v1`, docs/cache.md) instead of a table
     #[arg(long)]
     pub json: bool,
     /// C compiler whose identity goes into the keys (default: $COEX_CC, else clang on PATH)
@@ -31,14 +32,58 @@ fn program(args: &PlanArgs) -> CmdResult {
     // Planning writes nothing, not even the tool identity memo.
     let (_, graph) = crate::plan::run::plan(&args.file, &args.lib_dirs, args.cc.as_deref(), None)
         .map_err(super::build_cmd::to_failure)?;
-    print_json(&graph.graph.plan_json())
+    print_plan(&graph.graph.plan_json(), args.json)
 }
 
-fn print_json(plan: &serde_json::Value) -> CmdResult {
-    let text = serde_json::to_string_pretty(plan)
-        .map_err(|e| Failure::new(format!("cannot render the plan as JSON: {e}")))?;
-    println!("{text}");
+fn print_plan(plan: &serde_json::Value, json: bool) -> CmdResult {
+    let text = if json {
+        serde_json::to_string_pretty(plan)
+            .map_err(|e| Failure::new(format!("cannot render the plan as JSON: {e}")))?
+    } else {
+        table(plan)
+    };
+    outln!("{text}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// One row per action: id, kind, and how many inputs, outputs and
+/// dependencies it has; then the number of actions.
+fn table(plan: &serde_json::Value) -> String {
+    let empty = Vec::new();
+    let actions = plan["actions"].as_array().unwrap_or(&empty);
+    let count = |a: &serde_json::Value, field: &str| match &a[field] {
+        serde_json::Value::Array(v) => v.len(),
+        serde_json::Value::Object(m) => m.len(),
+        _ => 0,
+    };
+    let rows: Vec<[String; 5]> = actions
+        .iter()
+        .map(|a| {
+            let id = a["id"].as_str().unwrap_or("?").to_string();
+            let kind = id.split(':').next().unwrap_or("").to_string();
+            let n = |f| count(a, f).to_string();
+            [id, kind, n("inputs"), n("outputs"), n("dependencies")]
+        })
+        .collect();
+    let head = ["ID", "KIND", "INPUTS", "OUTPUTS", "DEPS"].map(String::from);
+    let width = rows
+        .iter()
+        .chain(std::iter::once(&head))
+        .fold(0, |w, r| w.max(r[0].len()));
+    let mut out = String::new();
+    for r in std::iter::once(&head).chain(&rows) {
+        let line = format!(
+            "{:<width$}  {:<8} {:>6} {:>7} {:>4}",
+            r[0], r[1], r[2], r[3], r[4]
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "{} actions (--json for the whole graph)",
+        rows.len()
+    ));
+    out
 }
 
 /// Prints the plan of a library's FFI units (schema `coex-plan-v1`,
@@ -49,5 +94,5 @@ pub fn run(args: &PlanArgs) -> CmdResult {
     }
     let archive = CxzArchive::open(&args.file).map_err(Failure::new)?;
     let plan = plan_json(&unit_inputs(&archive), args.cc.as_deref()).map_err(Failure::new)?;
-    print_json(&plan)
+    print_plan(&plan, args.json)
 }

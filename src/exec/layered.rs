@@ -13,6 +13,7 @@
 //! their inputs and the command its outputs; lookups still read the cache.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -189,7 +190,7 @@ impl CacheStack {
 
     fn warn(&self, text: CacheWarning) {
         if self.echo {
-            eprintln!("{text}");
+            let _ = writeln!(std::io::stderr(), "{text}");
         }
         if let Ok(mut w) = self.warnings.lock() {
             w.push(text);

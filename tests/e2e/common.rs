@@ -71,12 +71,36 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// The `ran`/`cached` action ids of a `coex build` stdout.
-pub fn actions_that(stdout: &str, word: &str) -> Vec<String> {
-    stdout
+/// The action ids of a `coex build -v` stderr that `ran`, were `cached`
+/// or came from the `remote` cache (status lines like `   Compiling ID`,
+/// `      Cached ID`, `      Remote ID`).
+pub fn actions_that(stderr: &str, word: &str) -> Vec<String> {
+    stderr
         .lines()
-        .filter_map(|l| l.strip_prefix(word))
-        .filter(|rest| rest.starts_with(' '))
-        .map(|rest| rest.trim().to_string())
+        .filter_map(|l| {
+            let (w, rest) = l.trim_start().split_once(' ')?;
+            let how = match w {
+                "Cached" => "cached",
+                "Remote" => "remote",
+                "Compiling" | "Linking" | "Generating" | "Running" => "ran",
+                _ => return None,
+            };
+            (how == word).then(|| rest.trim().to_string())
+        })
         .collect()
+}
+
+/// `N actions: R ran, C cached, M remote` from the `Finished` line of a
+/// build's stderr (empty if there is none).
+pub fn summary_of(stderr: &str) -> String {
+    stderr
+        .lines()
+        .rev()
+        .find_map(|l| {
+            let start = l.find(" actions: ")?;
+            let from = l[..start].rfind('(')? + 1;
+            let end = l[start..].find(')')? + start;
+            Some(l[from..end].to_string())
+        })
+        .unwrap_or_default()
 }

@@ -128,7 +128,7 @@ impl StagedSources {
             )));
         }
         if !rendered.is_empty() {
-            eprint!("{rendered}");
+            errout!("{rendered}");
         }
         Ok(program)
     }

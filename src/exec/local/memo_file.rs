@@ -3,6 +3,7 @@
 //! following something that is not a regular file.
 
 use std::fs;
+use std::io::Write as _;
 use std::path::Path;
 
 use super::{read_regular, ReadOutcome, CACHE_TEMP};
@@ -36,7 +37,8 @@ pub fn read_cache_file(path: &Path) -> Option<Vec<u8>> {
                     .unwrap_or_default()
             };
             let folder = path.parent();
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "warning: dropped corrupt cache entry {}/{} ({what}) in {}; it will be rebuilt",
                 name(folder),
                 name(Some(path)),
