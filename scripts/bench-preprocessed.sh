@@ -31,17 +31,18 @@ gen() { # $1 = the comment's word; 10 lines per function
 gen one > "$lib/ffi/src/big.c"
 echo "C file: $(wc -l < "$lib/ffi/src/big.c") lines, $(du -k "$lib/ffi/src/big.c" | cut -f1) KiB"
 
-build() {
+build() { # the report goes to $work/report
   COEX_CACHE_DIR="$work/cache" "$COEX" cxz pack "$lib" -o "$work/big.cxz" >/dev/null
-  COEX_CACHE_DIR="$work/cache" "$COEX" cxz build "$work/big.cxz" -o "$work/out"
+  COEX_CACHE_DIR="$work/cache" "$COEX" cxz build "$work/big.cxz" -o "$work/out" >"$work/report" 2>&1
 }
+word() { sed -n 's|^\(.*[a-z)]\) *compile:big/big/big.c$|\1|p' "$work/report"; }
 cold=$(timed 2 build)
+cold_word=$(word)
 gen two > "$lib/ffi/src/big.c"
 edit=$(timed 2 build)
-word=$(build 2>&1 | awk '/compile:big\/big\/big.c/ {print $1}')
-gen three > "$lib/ffi/src/big.c"
-build 2>&1 | grep 'compile:big' || true
-echo "coex: cold build ${cold} s; after a comment edit ${edit} s (pack + preprocess, then '$word' on the next build)"
+edit_word=$(word)
+build
+echo "coex: cold build ${cold} s ($cold_word); after a comment edit ${edit} s ($edit_word: pack + preprocess); next build: $(word)"
 
 if command -v ccache >/dev/null; then
   cc=(env CCACHE_DIR="$work/ccache" CCACHE_NOHASHDIR=1 ccache clang -c -O2 -fPIC -o "$work/big.o" "$work/big.c")
