@@ -27,6 +27,7 @@ fn graph(script: &str, allowed: Option<Vec<PathBuf>>) -> ActionGraph {
             depfiles: vec!["deps.d".into()],
             allowed_roots: allowed,
             search_dirs: Vec::new(),
+            preprocess: None,
         }),
     })
     .unwrap();

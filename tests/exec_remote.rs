@@ -63,8 +63,9 @@ fn machine_b_gets_everything_from_the_remote_then_failures_fall_back() {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
         assert_eq!(name, sha256_hex(&std::fs::read(f).unwrap()));
     }
-    // Two per action: the discovered-inputs list and the result.
-    assert_eq!(files_under(&server.data_dir().join("ac")).len(), 8);
+    // Two per action: the discovered-inputs list and the result; and the
+    // result under the preprocessed text of each of the 3 compiles.
+    assert_eq!(files_under(&server.data_dir().join("ac")).len(), 11);
 
     // Machine B: empty cache, zero compiles, everything remote.
     let cache_b = t.path().join("cache_b");

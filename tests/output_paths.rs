@@ -219,6 +219,20 @@ fn build_into_a_missing_folder_is_refused_up_front() {
     assert!(!work.join("nodir").exists());
 }
 
+#[test]
+fn build_into_a_folder_that_is_a_file_is_refused_up_front() {
+    let env = Env::new();
+    let work = work(&env, &[("hello.coex", HELLO), ("afile", "x")]);
+    let o = coex(&env, &work, &["build", "hello.coex", "-o", "afile/app"]);
+    refused(
+        &env,
+        &o,
+        "error: cannot write afile/app: afile is not a folder\n\n\
+         Choose another output path with -o.\n",
+    );
+    assert_eq!(std::fs::read_to_string(work.join("afile")).unwrap(), "x");
+}
+
 fn is_root() -> bool {
     let out = std::process::Command::new("id").arg("-u").output().unwrap();
     text(&out.stdout).trim() == "0"

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use crate::cxz::CxzArchive;
 use crate::failure::{CmdResult, Failure};
-use crate::ffi_build::plan_json;
+use crate::ffi_build::plan_json_with_memo;
 use crate::plan::unit_inputs;
 
 /// Arguments of `coex plan`.
@@ -93,6 +93,9 @@ pub fn run(args: &PlanArgs) -> CmdResult {
         return program(args);
     }
     let archive = CxzArchive::open(&args.file).map_err(Failure::new)?;
-    let plan = plan_json(&unit_inputs(&archive), args.cc.as_deref()).map_err(Failure::new)?;
+    // The compiler's identity as the last build remembered it (read only).
+    let cache = crate::exec::local::default_cache_dir().ok();
+    let plan = plan_json_with_memo(&unit_inputs(&archive), args.cc.as_deref(), cache.as_deref())
+        .map_err(Failure::new)?;
     print_plan(&plan, args.json)
 }

@@ -92,6 +92,12 @@ pub struct Discover {
     /// while they still don't (a new header there would shadow it).
     #[serde(default)]
     pub search_dirs: Vec<std::path::PathBuf>,
+    /// For a C compile: argv[1..] of the same command run as the
+    /// preprocessor only (`-E -o coex-preprocessed.i`, same depfile). On a
+    /// miss of the direct key the executor runs it and looks the result up
+    /// by the preprocessed text (see `exec::preprocessed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preprocess: Option<Vec<String>>,
 }
 
 /// The hash naming an action in the action cache: a BLAKE3 hash of its own

@@ -124,7 +124,7 @@ fn input_bytes(stack: &CacheStack, graph: &ActionGraph, d: &Digest) -> Option<Ve
 
 /// The files outside the scratch dir that the command's dependency file
 /// names, checked against the directories it may read.
-fn discovered_list(
+pub(super) fn discovered_list(
     action: &Action,
     discover: &Discover,
     root: &Path,
@@ -152,7 +152,7 @@ fn discovered_list(
 
 /// The digests of the listed files, or `None` if one is unreadable or
 /// changed after `started` (the command may have read another version).
-fn stable_digests(
+pub(super) fn stable_digests(
     list: &DiscoveredList,
     files: &FileDigests,
     started: SystemTime,
@@ -233,9 +233,27 @@ pub fn execute(
         super::scratch::tempdir(super::scratch::SCRATCH).map_err(|e| scratch_error(action, e))?;
     let root: PathBuf = scratch.path().to_path_buf();
     materialise_inputs(stack, graph, action, &root)?;
+    let pre = super::preprocessed::lookup(stack, files, action, &key, &root)?;
+    let pre_key = match pre {
+        Some(super::preprocessed::Lookup {
+            hit: Some((satisfied, result)),
+            ..
+        }) => {
+            return Ok(ActionOutcome {
+                key,
+                satisfied,
+                result,
+            })
+        }
+        Some(found) => Some(found.key),
+        None => None,
+    };
     let (out, started) = run_tool(action, &root)?;
     let collected = collect_outputs(action, &root, out)?;
     record(stack, files, action, &key, &root, started, &collected)?;
+    if let Some(pre_key) = pre_key {
+        super::preprocessed::record(stack, &pre_key, &collected)?;
+    }
     drop(scratch);
     Ok(ActionOutcome {
         key,
@@ -293,7 +311,7 @@ fn materialise_inputs(
 /// Runs the tool in `root` with only the action's environment; returns its
 /// output and the time it started (discovered inputs changed later are not
 /// trusted), or the failure if it exited non-zero.
-fn run_tool(action: &Action, root: &Path) -> Result<(Output, SystemTime), ExecError> {
+pub(super) fn run_tool(action: &Action, root: &Path) -> Result<(Output, SystemTime), ExecError> {
     let root_str = root.to_string_lossy().into_owned();
     let Some((argv0, rest)) = action.argv.split_first() else {
         return Err(ExecError::Graph(super::graph::GraphError::EmptyArgv(
@@ -332,9 +350,9 @@ fn run_tool(action: &Action, root: &Path) -> Result<(Output, SystemTime), ExecEr
 }
 
 /// A successful run: its result and the blobs (outputs, stdout, stderr) it names.
-struct Collected {
-    result: ActionResult,
-    blobs: BTreeMap<Digest, Vec<u8>>,
+pub(super) struct Collected {
+    pub(super) result: ActionResult,
+    pub(super) blobs: BTreeMap<Digest, Vec<u8>>,
 }
 
 /// Reads the declared outputs from `root`, each required to exist, and
@@ -391,7 +409,7 @@ fn record(
 /// discovered files, then the `list` of those files under `key`.
 /// Without `digests` (a discovered file changed while the command ran) the
 /// output may match neither version, so it is used but not cached.
-fn record_discovered(
+pub(super) fn record_discovered(
     stack: &CacheStack,
     key: &ActionKey,
     list: &DiscoveredList,

@@ -60,6 +60,9 @@ impl<S: Store> Store for ReadOnly<S> {
 pub enum Satisfied {
     /// From the local cache.
     Cached,
+    /// From the local cache, found by the preprocessed text of a C compile
+    /// whose direct key missed (see `exec::preprocessed`).
+    Preprocessed,
     /// From the remote cache (now also in the local one).
     Remote,
     /// The command was run.
@@ -71,6 +74,7 @@ impl Satisfied {
     pub fn word(self) -> &'static str {
         match self {
             Satisfied::Cached => "cached",
+            Satisfied::Preprocessed => "cached (preprocessed)",
             Satisfied::Remote => "remote",
             Satisfied::Ran => "ran",
         }

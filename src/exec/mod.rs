@@ -16,6 +16,7 @@ pub mod file_digests;
 pub mod graph;
 pub mod layered;
 pub mod local;
+pub mod preprocessed;
 pub mod remote;
 pub mod scheduler;
 pub mod scratch;

@@ -81,7 +81,7 @@ impl BuildReport {
             "{} actions: {} ran, {} cached, {} remote",
             self.actions.len(),
             self.count(Satisfied::Ran),
-            self.count(Satisfied::Cached),
+            self.count(Satisfied::Cached) + self.count(Satisfied::Preprocessed),
             self.count(Satisfied::Remote)
         )
     }

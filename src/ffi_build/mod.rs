@@ -275,6 +275,17 @@ pub fn plan_json(
     Ok(plan_units(inputs, &clang)?.graph.plan_json())
 }
 
+/// [`plan_json`] with the compiler's identity as a build remembered it in
+/// `cache_dir` (read, never written; computed afresh when absent or stale).
+pub fn plan_json_with_memo(
+    inputs: &[FfiUnitInput],
+    cc: Option<&Path>,
+    cache_dir: Option<&Path>,
+) -> Result<serde_json::Value, FfiBuildError> {
+    let clang = crate::toolchain::memo::clang_read_only(cache_dir, cc)?;
+    Ok(plan_units(inputs, &clang)?.graph.plan_json())
+}
+
 /// Checks a linked unit image before it is used (today: no `DF_STATIC_TLS`).
 /// The program build calls this on every image it embeds.
 pub fn check_image(library: &str, unit: &str, image: &[u8]) -> Result<(), FfiBuildError> {

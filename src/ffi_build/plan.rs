@@ -9,6 +9,7 @@ pub use crate::embedded_c::{SHIM_HEADER, SHIM_SOURCE};
 use crate::exec::action::{fixed_env, Discover, SCRATCH};
 use crate::exec::digest::Digest;
 use crate::exec::graph::{ActionGraph, ActionSpec, InputSource};
+use crate::exec::preprocessed::preprocess_args;
 use crate::toolchain::pkg_config::{include_dirs, valid_name, PkgConfigFlags};
 use crate::toolchain::{check_system_headers, resolve_pkg_config, Clang};
 
@@ -291,6 +292,7 @@ fn add_compile_actions(
             depfiles: vec![depfile],
             allowed_roots: Some(allowed.clone()),
             search_dirs: search.clone(),
+            preprocess: Some(preprocess_args(&a.argv[1..])),
         });
         // Every file of the tree except the unit's *other* listed sources:
         // a header (or an #included .c that is not itself a source) change
@@ -349,6 +351,7 @@ fn link_action(
         depfiles: vec![shim_deps, ld_deps],
         allowed_roots: None,
         search_dirs: plan.clang.include_dirs.clone(),
+        preprocess: None,
     });
     link.argv.push(format!("-I{SHIM_DIR}"));
     link.argv.push(format!("{SHIM_DIR}/coex_shim.c"));

@@ -92,6 +92,7 @@ pub fn final_link_spec(
             depfiles: vec![LINK_DEPFILE.to_string()],
             allowed_roots: None,
             search_dirs: Vec::new(),
+            preprocess: None,
         }),
     }
 }

@@ -60,6 +60,7 @@ fn runtime_compile_spec(
             depfiles: vec![depfile],
             allowed_roots: Some(clang.readable_roots(&[])),
             search_dirs: clang.search_dirs(&[]),
+            preprocess: None,
         }),
     }
 }

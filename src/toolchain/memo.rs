@@ -88,6 +88,13 @@ fn store<T: Serialize>(path: &Path, value: &T) {
     crate::exec::local::write_cache_file(path, value);
 }
 
+/// The value remembered in `file` under `tag`, if none of its components
+/// changed since.
+fn recall<T: DeserializeOwned>(file: &Path, tag: &str) -> Option<T> {
+    let e = load::<T>(file)?;
+    (e.tag == tag && e.components.iter().all(|c| unchanged(c))).then_some(e.value)
+}
+
 /// The value remembered in `file` under `tag` while none of its components
 /// changed, else `compute()`'s, stored unless a component is racy (changed
 /// within `window`). Without a file, just `compute()`.
@@ -100,12 +107,8 @@ fn remember<T, E>(
 where
     T: Serialize + DeserializeOwned,
 {
-    if let Some(f) = file {
-        if let Some(e) = load::<T>(f) {
-            if e.tag == tag && e.components.iter().all(|c| unchanged(c)) {
-                return Ok(e.value);
-            }
-        }
+    if let Some(v) = file.and_then(|f| recall(f, tag)) {
+        return Ok(v);
     }
     let (value, components) = compute()?;
     if let Some(f) = file {
@@ -132,6 +135,21 @@ where
 /// computed once per toolchain, re-validated by metadata on every build.
 pub fn clang(cache_dir: Option<&Path>, cc: Option<&Path>) -> Result<Clang, ToolchainError> {
     clang_with(cache_dir, cc, RACY_WINDOW)
+}
+
+/// Like [`clang`], but never writes: the identity remembered in
+/// `cache_dir` by a build when it still holds, else computed afresh and not
+/// stored (what `coex plan`, which writes no cache, uses).
+pub fn clang_read_only(
+    cache_dir: Option<&Path>,
+    cc: Option<&Path>,
+) -> Result<Clang, ToolchainError> {
+    let path = locate_clang(cc)?;
+    let tag = format!("clang-v2\0{}", path.display());
+    if let Some(c) = cache_dir.and_then(|dir| recall(&entry_path(dir, "clang", &tag), &tag)) {
+        return Ok(c);
+    }
+    identify_watched(&path).map(|(c, _)| c)
 }
 
 fn clang_with(
