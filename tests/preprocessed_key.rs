@@ -47,17 +47,26 @@ fn coex(root: &Path, cache: &str, args: &[&str]) -> std::process::Output {
 /// Builds into `out` with cache `cache`: how the compile of a.c was
 /// satisfied (its report line, word for word) and the image's bytes.
 fn build(root: &Path, cache: &str, out: &str) -> (String, Vec<u8>) {
-    let o = coex(root, cache, &["cxz", "build", "probe.cxz", "-o", out]);
+    let o = coex(root, cache, &["cxz", "build", "-v", "probe.cxz", "-o", out]);
     let (stdout, stderr) = (
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     );
     assert!(o.status.success(), "{stderr}");
     let report = format!("{stdout}{stderr}");
-    let line = report
+    // `-v` status lines: `Compiling ID`, `Cached ID`, `Cached ID (preprocessed)`.
+    let status = report
         .lines()
-        .find_map(|l| l.strip_suffix("compile:probe/u/a.c"))
+        .map(str::trim)
+        .find(|l| l.contains(" compile:probe/u/a.c"))
         .unwrap_or_else(|| panic!("no compile line in:\n{report}"));
+    let line = match status.split_whitespace().next() {
+        Some("Compiling") => "ran",
+        Some("Cached") if status.ends_with("(preprocessed)") => "cached (preprocessed)",
+        Some("Cached") => "cached",
+        Some("Remote") => "remote",
+        _ => panic!("unexpected status line: {status}"),
+    };
     let image = fs::read(root.join(out).join("libu.so")).unwrap();
     (line.trim().to_string(), image)
 }

@@ -150,6 +150,9 @@ impl Status {
                 Satisfied::Remote if self.verbosity == Verbosity::Verbose => {
                     self.styled(CYAN, "Remote", id);
                 }
+                Satisfied::Preprocessed if self.verbosity == Verbosity::Verbose => {
+                    self.styled(CYAN, "Cached", &format!("{id} (preprocessed)"));
+                }
                 _ => {}
             }
         }
