@@ -36,8 +36,8 @@ mod bazel;
 mod buildgrid;
 
 use bazel::{
-    coex_bin, executed, process_counts, repo_root, rules_checkout, sha256_hex, Cleanup, Nginx,
-    Workspace,
+    coex_bin, copy_tree, executed, process_counts, repo_root, rules_checkout, sha256_hex, Cleanup,
+    Nginx, Workspace,
 };
 
 /// The library targets and the runtime: their coex actions are two packs
