@@ -28,6 +28,7 @@ corpus=$root/corpus
 "$root/release/seeds" "$corpus" >/dev/null
 
 out=$root/out/$target
+mkdir -p "$root/out"
 input=$corpus/$target
 # Resume an earlier campaign's queue rather than starting over.
 [ -d "$out/default/queue" ] && input=-
