@@ -25,6 +25,7 @@ pub mod embedded_c;
 pub mod exec;
 pub mod failure;
 pub mod ffi_build;
+pub mod fuzzing;
 pub mod lang;
 pub mod link;
 pub mod pkg;

@@ -9,6 +9,7 @@ use std::io::{Read, Seek, SeekFrom};
 use zip::ZipArchive;
 
 use crate::cxz::archive::Limits;
+use crate::cxz::layout::{check_layout, LayoutError};
 use crate::cxz::paths::normalize_relative;
 use crate::cxz::{CxzError, Problem, MANIFEST};
 
@@ -71,6 +72,16 @@ fn open_zip<R: Read + Seek>(
             detail: "\n\nThe file is empty.".to_string(),
         });
     }
+    check_layout(&mut reader, len).map_err(|e| match e {
+        LayoutError::NotZip(detail) => CxzError::NotZip {
+            path: display.to_string(),
+            detail,
+        },
+        LayoutError::Invalid(problems) => CxzError::Invalid {
+            path: display.to_string(),
+            problems,
+        },
+    })?;
     let raw_names = central_directory_names(&mut reader, len);
     reader
         .seek(SeekFrom::Start(0))
@@ -80,7 +91,7 @@ fn open_zip<R: Read + Seek>(
         })?;
     let zip = ZipArchive::new(reader).map_err(|e| CxzError::NotZip {
         path: display.to_string(),
-        detail: format!("\n\nThe ZIP reader says: {e}"),
+        detail: zip_error_detail(&e),
     })?;
     let entry_count = raw_names
         .as_ref()
@@ -95,6 +106,17 @@ fn open_zip<R: Read + Seek>(
         });
     }
     Ok((zip, raw_names))
+}
+
+/// The ZIP reader's complaint in words: its messages may name internal
+/// Rust types (`zip::format::blocks::...`), which mean nothing to a user.
+fn zip_error_detail(e: &zip::result::ZipError) -> String {
+    let text = e.to_string();
+    if text.contains("::") || text.contains("Block") {
+        "\n\nIts ZIP structure is damaged; repack the library with `coex cxz pack`.".to_string()
+    } else {
+        format!("\n\nThe ZIP reader says: {text}")
+    }
 }
 
 /// One problem per name listed twice in the central directory, or one for

@@ -13,6 +13,7 @@ pub mod externs;
 pub mod flags;
 pub mod glob;
 pub mod inspect;
+mod layout;
 pub mod manifest;
 pub mod pack;
 pub mod paths;
