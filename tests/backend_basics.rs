@@ -128,7 +128,8 @@ fn strings_concat_compare_len_to_string() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let expected = format!(
         "héllo, world\n{}\ntrue\ntrue\ntrue\ntrue\n-42true\nfalse\n\n0\n",
-        "héllo, world".len()
+        // `len` counts code points (docs/language.md), not bytes.
+        "héllo, world".chars().count()
     );
     assert_eq!(stdout(&out), expected);
 }
