@@ -10,7 +10,6 @@
 //! and `coex.lock` show the URL without credentials and without its query
 //! (`?…`), which may hold a signed token.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -148,22 +147,11 @@ impl Url {
 }
 
 fn tls_config(ca_pem: Option<&[u8]>) -> Result<ureq::tls::TlsConfig, PkgError> {
-    let mut b = ureq::tls::TlsConfig::builder();
-    if let Some(pem) = ca_pem {
-        let mut certs = Vec::new();
-        for item in ureq::tls::parse_pem(pem) {
-            match item {
-                Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
-                Ok(_) => {}
-                Err(e) => return Err(PkgError::new(format!("--ca: not valid PEM: {e}"))),
-            }
-        }
-        if certs.is_empty() {
-            return Err(PkgError::new("--ca: the file holds no certificate"));
-        }
-        b = b.root_certs(ureq::tls::RootCerts::Specific(Arc::new(certs)));
-    }
-    Ok(b.build())
+    use crate::exec::remote::http::{tls_with_roots, CaProblem};
+    tls_with_roots(ca_pem).map_err(|p| match p {
+        CaProblem::NotPem(e) => PkgError::new(format!("--ca: not valid PEM: {e}")),
+        CaProblem::NoCertificate => PkgError::new("--ca: the file holds no certificate"),
+    })
 }
 
 fn agent(ca_pem: Option<&[u8]>) -> Result<ureq::Agent, PkgError> {

@@ -74,7 +74,19 @@ pub fn redact(url: &str) -> String {
     split_url(url).map_or_else(|| "<remote cache>".to_string(), |s| s.bare)
 }
 
-fn tls_config(ca_pem: Option<&[u8]>) -> Result<ureq::tls::TlsConfig, StoreFault> {
+/// Why a CA file cannot be used (worded by each caller for its flag).
+#[derive(Debug)]
+pub enum CaProblem {
+    /// Not PEM: the parser's reason.
+    NotPem(String),
+    /// Valid PEM without a certificate.
+    NoCertificate,
+}
+
+/// A TLS configuration trusting exactly the certificates in `ca_pem`, or
+/// the public web roots when there is none: shared by the remote cache and
+/// `coex pkg install`.
+pub fn tls_with_roots(ca_pem: Option<&[u8]>) -> Result<ureq::tls::TlsConfig, CaProblem> {
     let mut b = ureq::tls::TlsConfig::builder();
     if let Some(pem) = ca_pem {
         let mut certs = Vec::new();
@@ -82,23 +94,25 @@ fn tls_config(ca_pem: Option<&[u8]>) -> Result<ureq::tls::TlsConfig, StoreFault>
             match item {
                 Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
                 Ok(_) => {}
-                Err(e) => {
-                    return Err(StoreFault::new(
-                        FaultKind::Io,
-                        format!("the CA certificate file is not valid PEM: {e}"),
-                    ))
-                }
+                Err(e) => return Err(CaProblem::NotPem(e.to_string())),
             }
         }
         if certs.is_empty() {
-            return Err(StoreFault::new(
-                FaultKind::Io,
-                "the CA certificate file holds no certificate",
-            ));
+            return Err(CaProblem::NoCertificate);
         }
         b = b.root_certs(ureq::tls::RootCerts::Specific(Arc::new(certs)));
     }
     Ok(b.build())
+}
+
+fn tls_config(ca_pem: Option<&[u8]>) -> Result<ureq::tls::TlsConfig, StoreFault> {
+    tls_with_roots(ca_pem).map_err(|p| {
+        let detail = match p {
+            CaProblem::NotPem(e) => format!("the CA certificate file is not valid PEM: {e}"),
+            CaProblem::NoCertificate => "the CA certificate file holds no certificate".to_string(),
+        };
+        StoreFault::new(FaultKind::Io, detail)
+    })
 }
 
 /// Checks that `pem` holds at least one certificate and nothing that is not
