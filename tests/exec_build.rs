@@ -166,7 +166,7 @@ fn compile_error_has_the_contract_format_and_stops_the_build() {
     assert_eq!(
         text,
         "error: FFI compilation failed for 'regex'\n\n\
-         Command: clang -c -fPIC -O2 -Werror=date-time -Isrc -Icoex -std=c99 -DNDEBUG -MD -MF obj/bad.c.o.d -o obj/bad.c.o src/bad.c\n\
+         Command: clang -c -fPIC -O2 -Isrc -Icoex -std=c99 -DNDEBUG -Werror=date-time -MD -MF obj/bad.c.o.d -o obj/bad.c.o src/bad.c\n\
          Error: src/bad.c:1:10: fatal error: 'missing.h' file not found\n\n\
          Check that all header files are included in the library's src/ directory."
     );

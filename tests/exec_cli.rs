@@ -183,7 +183,7 @@ fn compile_failure_through_the_binary() {
         .code(1)
         .stderr(
             "error: FFI compilation failed for 'regex'\n\n\
-             Command: clang -c -fPIC -O2 -Werror=date-time -Isrc -Icoex -MD -MF obj/f0.c.o.d -o obj/f0.c.o src/f0.c\n\
+             Command: clang -c -fPIC -O2 -Isrc -Icoex -Werror=date-time -MD -MF obj/f0.c.o.d -o obj/f0.c.o src/f0.c\n\
              Error: src/f0.c:1:10: fatal error: 'nope.h' file not found\n\n\
              Check that all header files are included in the library's src/ directory.\n",
         );

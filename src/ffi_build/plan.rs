@@ -275,12 +275,14 @@ fn add_compile_actions(
         a.id = format!("{}/{s}", a.id);
         // (-fPIC already means the global-dynamic TLS model; an explicit
         // initial-exec attribute is caught after the link, see elf.rs)
-        // -Werror=date-time: __DATE__ & co. would make two builds differ.
-        a.argv
-            .extend(["-c", "-fPIC", "-O2", "-Werror=date-time"].map(String::from));
+        // The manifest's cflags come after -O2, so its -O3 or -O0 wins.
+        a.argv.extend(["-c", "-fPIC", "-O2"].map(String::from));
         a.argv.extend(include_flags.iter().cloned());
         a.argv.extend(u.cflags.iter().cloned());
         a.argv.extend(plan.pkg.cflags.iter().cloned());
+        // -Werror=date-time: __DATE__ & co. would make two builds differ;
+        // after every other flag, so no -Wno-everything can switch it off.
+        a.argv.push("-Werror=date-time".to_string());
         a.argv.push(format!("-ffile-prefix-map={SCRATCH}=."));
         a.argv.push(format!("-fdebug-prefix-map={SCRATCH}=."));
         let depfile = format!("{obj}.d");
@@ -379,6 +381,8 @@ fn link_action(
             },
         );
     }
+    // -pthread in the cflags links the thread library too (flags.rs).
+    link.argv.extend(crate::cxz::flags::link_flags(&u.cflags));
     link.argv
         .extend(u.system_libs.iter().map(|l| format!("-l{l}")));
     link.argv.extend(plan.pkg.libs.iter().cloned());
