@@ -314,7 +314,8 @@ fn normalise(p: &str) -> Option<String> {
 }
 
 /// The archive paths `manifest` names literally: itself, its `[library]
-/// source` modules and the unit sources that are not globs.
+/// source` modules and the unit sources that are neither globs nor `!`
+/// exclusions.
 fn listed_paths(manifest: &str) -> Vec<String> {
     let mut listed = vec![MANIFEST.to_string()];
     let Ok(table) = manifest.parse::<toml::Table>() else {
@@ -338,7 +339,9 @@ fn listed_paths(manifest: &str) -> Vec<String> {
         if name == "system" {
             continue;
         }
-        for s in strings(Some(unit)).iter().filter(|s| !is_glob(s)) {
+        // A `!` entry takes files out of the selection: it names none to pack.
+        let literal = |s: &&String| !is_glob(s) && !s.starts_with('!');
+        for s in strings(Some(unit)).iter().filter(literal) {
             listed.extend(normalise(s).map(|s| format!("{FFI_SRC}{s}")));
         }
     }
@@ -400,7 +403,7 @@ mod tests {
     #[test]
     fn listed_paths_are_literal_and_normalised() {
         let m = "[library]\nname = \"x\"\nversion = \"1.0.0\"\nsource = [\"a.coex\", \"../b\"]\n\
-                 [ffi.u]\nsource = [\"./d/u.c\", \"g*.c\"]\n[ffi.system]\nsource = [\"no.c\"]\n";
+                 [ffi.u]\nsource = [\"./d/u.c\", \"g*.c\", \"!g1.c\"]\n[ffi.system]\nsource = [\"no.c\"]\n";
         assert_eq!(
             listed_paths(m),
             ["manifest.toml", "src/a.coex", "ffi/src/d/u.c"]

@@ -5,6 +5,7 @@
 //! `[[ffi.<unit>.symbols]]`. Problems are reported in manifest order.
 
 mod library;
+mod sources;
 mod symbols;
 mod units;
 

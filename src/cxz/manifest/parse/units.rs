@@ -1,16 +1,17 @@
 //! `[ffi.<unit>]` and `[ffi.system]`: C sources, include directories, flags
 //! and system dependencies of each FFI unit.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use toml::Table;
 
 use super::relative_path;
+use super::sources::resolve_sources;
 use super::symbols::read_symbols;
 use crate::cxz::flags::{check_cflag, ALLOWED_SUMMARY};
 use crate::cxz::manifest::toml_walk::Walker;
 use crate::cxz::manifest::{ResolvedUnit, SystemDeps};
 use crate::cxz::paths::{is_dep_name, normalize_arg_path};
-use crate::cxz::{glob, FFI_SRC};
+use crate::cxz::FFI_SRC;
 
 const UNIT_KEYS: &[&str] = &[
     "source",
@@ -190,80 +191,4 @@ fn merge(first: &[String], second: &[String]) -> Vec<String> {
         }
     }
     out
-}
-
-/// Expands `source` entries (paths or globs relative to `ffi/src/`) against
-/// the archive's files: sorted, without duplicates, only `.c` files.
-fn resolve_sources(
-    w: &mut Walker,
-    at: &str,
-    entries: &[String],
-    files: &BTreeMap<String, Vec<u8>>,
-    budget: &mut u64,
-) -> Vec<String> {
-    let mut out = BTreeSet::new();
-    for s in entries {
-        let Some(rel) = relative_path(w, at, "source", s) else {
-            continue;
-        };
-        let pattern = format!("{FFI_SRC}{rel}");
-        if glob::is_glob(&rel) {
-            let mut hits: Vec<&String> = Vec::new();
-            for p in files.keys().filter(|p| p.starts_with(FFI_SRC)) {
-                match glob::matches_within(&pattern, p, budget) {
-                    Some(true) => hits.push(p),
-                    Some(false) => {}
-                    None => {
-                        w.report(
-                            at,
-                            format!(
-                                "source: glob '{}' is too expensive to expand (over {} matching steps for the manifest); use simpler globs",
-                                s.escape_debug(),
-                                glob::GLOB_BUDGET
-                            ),
-                        );
-                        return out.into_iter().collect();
-                    }
-                }
-            }
-            if hits.is_empty() {
-                w.report(
-                    at,
-                    format!(
-                        "source: glob '{}' matches no file under {FFI_SRC}",
-                        s.escape_debug()
-                    ),
-                );
-            }
-            for h in hits {
-                if h.ends_with(".c") {
-                    out.insert(h.clone());
-                } else {
-                    w.report(
-                        at,
-                        format!(
-                            "source: glob '{}' matches '{h}', which is not a C file (*.c); narrow the glob",
-                            s.escape_debug()
-                        ),
-                    );
-                }
-            }
-        } else if !files.contains_key(&pattern) {
-            w.report(
-                at,
-                format!(
-                    "source: file '{}' not found in the archive (expected {pattern})",
-                    s.escape_debug()
-                ),
-            );
-        } else if !pattern.ends_with(".c") {
-            w.report(
-                at,
-                format!("source: '{}' is not a C file (*.c)", s.escape_debug()),
-            );
-        } else {
-            out.insert(pattern);
-        }
-    }
-    out.into_iter().collect()
 }
