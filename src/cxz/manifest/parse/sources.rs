@@ -117,14 +117,14 @@ impl Resolver<'_, '_> {
         };
         if hits.is_empty() {
             let why = if glob::is_glob(&rel) || self.files.contains_key(&full) {
-                "none of the files the entries before it select (an exclusion applies to the \
-                 entries before it)"
+                "it matches none of the files the entries before it select (an exclusion \
+                 applies only to the entries before it)"
                     .to_string()
             } else {
-                format!("no file {full} is in the archive")
+                format!("there is no file {full} in the archive")
             };
             let m = format!(
-                "source: exclusion '{}' excludes nothing: it matches {why}; remove it or fix the typo",
+                "source: exclusion '{}' excludes nothing: {why}; remove it or fix the typo",
                 s.escape_debug()
             );
             self.w.report(self.at, m);
@@ -238,7 +238,10 @@ mod tests {
         let one = |entries: &[&str]| resolve(entries, LUA).expect_err("an error").join("\n");
         let e = one(&["*.c", "!lua.x"]);
         assert!(e.contains("exclusion '!lua.x' excludes nothing"), "{e}");
-        assert!(e.contains("no file ffi/src/lua.x is in the archive"), "{e}");
+        assert!(
+            e.contains("there is no file ffi/src/lua.x in the archive"),
+            "{e}"
+        );
         let e = one(&["lvm.c", "!lua.c"]);
         assert!(
             e.contains("none of the files the entries before it select"),
