@@ -266,7 +266,10 @@ fn no_manifest_flag_switches_off_the_date_time_error() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
     let err = text(&o.stderr);
     assert!(err.contains("-Wdate-time"), "{err}");
-    assert!(err.contains("may not use __DATE__, __TIME__ or __TIMESTAMP__"), "{err}");
+    assert!(
+        err.contains("may not use __DATE__, __TIME__ or __TIMESTAMP__"),
+        "{err}"
+    );
     assert!(err.contains("-Wno-everything -Werror=date-time"), "{err}");
 }
 

@@ -1,7 +1,9 @@
 //! Globs of FFI `source` entries (`*` and `?`, never crossing `/`).
 //!
 //! Globs are expanded against the archive's own file list, never against a
-//! file system, so a manifest cannot reach outside its archive.
+//! file system, so a manifest cannot reach outside its archive. `!`
+//! exclusions use the same matching and the same budget (see
+//! `manifest/parse/sources.rs`).
 
 /// Steps one manifest may spend expanding globs: generous for any real
 /// library, and a hard stop for hostile patterns built to backtrack.
