@@ -10,7 +10,7 @@
 mod common;
 
 use common::isolated::isolated_coex;
-use common::text;
+use common::{actions_that, text};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -192,6 +192,42 @@ fn debug_info_and_the_new_flags_build_byte_identical_in_two_folders() {
     assert_ne!(image_plain, image_a);
     let image = plain.join("target-coex/flagged/libcore.so");
     assert!(!tool("readelf", &["-S", "-W"], &image).contains(".debug_info"));
+}
+
+#[test]
+fn with_debug_info_a_comment_edit_compiles_again_and_matches_a_fresh_build() {
+    // DWARF holds each source's MD5, so the preprocessed text (the same
+    // after a comment edit) must not stand for the object.
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let lib = root.join("lib-src");
+    write_library(&lib, r#"["*.c", "!main.c", "!broken_*.c"]"#, FLAGS);
+    pack_and_program(root, &lib);
+    ok(&coex(root, &["cxz", "build", "flagged.cxz"]), "first build");
+    write(
+        &lib.join("ffi/src/helper.c"),
+        "#include \"flagged.h\"\nint64_t flagged_helper(int64_t n) { /* 2n+1 */ return n * 2 + 1; }\n",
+    );
+    pack_and_program(root, &lib);
+    let o = coex(root, &["cxz", "build", "-v", "flagged.cxz"]);
+    ok(&o, "build after a comment edit");
+    let err = text(&o.stderr);
+    let ran = actions_that(&err, "ran");
+    assert!(ran.iter().any(|a| a.contains("core/helper.c")), "{err}");
+    assert!(!err.contains("(preprocessed)"), "{err}");
+    let image = "target-coex/flagged/libcore.so";
+    let incremental = std::fs::read(root.join(image)).unwrap();
+    let fresh = root.join("fresh");
+    std::fs::create_dir_all(&fresh).unwrap();
+    pack_and_program(&fresh, &lib);
+    ok(
+        &coex(&fresh, &["cxz", "build", "flagged.cxz"]),
+        "fresh build",
+    );
+    assert!(
+        std::fs::read(fresh.join(image)).unwrap() == incremental,
+        "the incremental image differs from a fresh build's"
+    );
 }
 
 #[test]

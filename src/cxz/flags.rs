@@ -74,6 +74,15 @@ pub fn link_flags(cflags: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// True if `flags` ask for debug information (their last `-g…` flag is not
+/// `-g0`). DWARF records each source file's MD5 and every line's column, so
+/// such a compile depends on the file's exact bytes, not only on its
+/// preprocessed text: a comment edit must compile again.
+pub fn wants_debug_info<'a>(flags: impl IntoIterator<Item = &'a String>) -> bool {
+    let last = flags.into_iter().filter(|f| f.starts_with("-g")).last();
+    last.is_some_and(|f| f != "-g0")
+}
+
 /// Checks one flag; `Err` carries the reason it is refused.
 pub fn check_cflag(flag: &str) -> Result<(), String> {
     if PLAIN_FLAGS.contains(&flag) || DEBUG_FLAGS.contains(&flag) {
@@ -172,7 +181,7 @@ fn check_f(rest: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{check_cflag, link_flags, ALLOWED_SUMMARY};
+    use super::{check_cflag, link_flags, wants_debug_info, ALLOWED_SUMMARY};
 
     #[test]
     fn accepts_the_allow_list() {
@@ -254,6 +263,19 @@ mod tests {
             assert!(why.contains("warnings stay warnings"), "{f}: {why}");
         }
         assert!(ALLOWED_SUMMARY.contains("not -Werror"));
+    }
+
+    #[test]
+    fn the_last_g_flag_decides_debug_info() {
+        let on = |v: &[&str]| {
+            let flags: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+            wants_debug_info(&flags)
+        };
+        assert!(on(&["-O3", "-g"]));
+        assert!(on(&["-gline-tables-only"]));
+        assert!(on(&["-g0", "-g2"]));
+        assert!(!on(&["-g", "-g0"]));
+        assert!(!on(&["-O2", "-DG=1"]));
     }
 
     #[test]

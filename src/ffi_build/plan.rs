@@ -261,6 +261,7 @@ fn add_compile_actions(
         .iter()
         .map(|s| format!("src/{}", norm(s)))
         .collect();
+    let debug = crate::cxz::flags::wants_debug_info(u.cflags.iter().chain(&plan.pkg.cflags));
     let mut objects = Vec::new();
     for src in &u.sources {
         let s = norm(src);
@@ -294,7 +295,9 @@ fn add_compile_actions(
             depfiles: vec![depfile],
             allowed_roots: Some(allowed.clone()),
             search_dirs: search.clone(),
-            preprocess: Some(preprocess_args(&a.argv[1..])),
+            // With debug info the object holds the source's MD5: no
+            // preprocessed key (flags.rs, `wants_debug_info`).
+            preprocess: (!debug).then(|| preprocess_args(&a.argv[1..])),
         });
         // Every file of the tree except the unit's *other* listed sources:
         // a header (or an #included .c that is not itself a source) change
