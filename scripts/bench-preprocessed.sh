@@ -33,9 +33,13 @@ echo "C file: $(wc -l < "$lib/ffi/src/big.c") lines, $(du -k "$lib/ffi/src/big.c
 
 build() { # the report goes to $work/report
   COEX_CACHE_DIR="$work/cache" "$COEX" cxz pack "$lib" -o "$work/big.cxz" >/dev/null
-  COEX_CACHE_DIR="$work/cache" "$COEX" cxz build "$work/big.cxz" -o "$work/out" >"$work/report" 2>&1
+  COEX_CACHE_DIR="$work/cache" "$COEX" cxz build -v "$work/big.cxz" -o "$work/out" >"$work/report" 2>&1
 }
-word() { sed -n 's|^\(.*[a-z)]\) *compile:big/big/big.c$|\1|p' "$work/report"; }
+# How the compile was satisfied, from its `-v` status line: `Compiling`,
+# `Cached`, `Cached (preprocessed)` or `Remote`.
+word() {
+  sed -n -E 's@^ *([A-Za-z]+) compile:big/big/big\.c( \(preprocessed\))?$@\1\2@p' "$work/report"
+}
 cold=$(timed 2 build)
 cold_word=$(word)
 gen two > "$lib/ffi/src/big.c"
