@@ -3,6 +3,7 @@
 # (`cargo afl`, see "Fuzzing" in the README):
 #
 #   scripts/fuzz.sh TARGET [SECONDS]     (what `./dev fuzz` runs)
+#   FUZZ_EXECS=10000000 scripts/fuzz.sh TARGET   (stop after ~N executions)
 #
 # TARGET is cxz, manifest, lang or wire (bodies in src/fuzzing.rs). The
 # instrumented build, the seed corpus and AFL++'s findings all live under
@@ -35,8 +36,15 @@ input=$corpus/$target
 
 export AFL_SKIP_CPUFREQ=1 AFL_NO_UI=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
 export AFL_NO_AFFINITY=1 AFL_AUTORESUME=1
-echo "==> fuzzing $target for ${seconds}s (findings in $out)"
-cargo afl fuzz -V "$seconds" -m none -i "$input" -o "$out" "$root/release/$target" \
+# FUZZ_EXECS stops after about that many executions instead of a time.
+if [ -n "${FUZZ_EXECS:-}" ]; then
+  limit=(-E "$FUZZ_EXECS")
+  echo "==> fuzzing $target for ~$FUZZ_EXECS executions (findings in $out)"
+else
+  limit=(-V "$seconds")
+  echo "==> fuzzing $target for ${seconds}s (findings in $out)"
+fi
+cargo afl fuzz "${limit[@]}" -m none -i "$input" -o "$out" "$root/release/$target" \
   > "$root/afl-$target.log" 2>&1 || {
   tail -n 30 "$root/afl-$target.log" >&2
   exit 1

@@ -70,15 +70,6 @@ impl<'a> OutputTarget<'a> {
 /// `error: `, with the fix after a blank line).
 #[derive(Debug)]
 pub enum OutputError {
-    /// The folder that would hold the output does not exist.
-    MissingFolder {
-        /// The output.
-        path: PathBuf,
-        /// Its folder.
-        folder: PathBuf,
-        /// The flag naming the output.
-        flag: String,
-    },
     /// The output's folder is something else (a file).
     NotAFolder {
         /// The output.
@@ -110,8 +101,7 @@ impl OutputError {
     /// The output path the error is about.
     pub fn path(&self) -> &Path {
         match self {
-            OutputError::MissingFolder { path, .. }
-            | OutputError::NotAFolder { path, .. }
+            OutputError::NotAFolder { path, .. }
             | OutputError::Refused { path, .. }
             | OutputError::Io { path, .. } => path,
         }
@@ -121,14 +111,6 @@ impl OutputError {
 impl fmt::Display for OutputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            OutputError::MissingFolder { path, folder, flag } => write!(
-                f,
-                "cannot write {}: folder {} does not exist\n\n\
-                 Create it first (mkdir -p {}) or choose another output path with {flag}.",
-                path.display(),
-                folder.display(),
-                folder.display()
-            ),
             OutputError::NotAFolder { path, folder, flag } => write!(
                 f,
                 "cannot write {}: {} is not a folder\n\nChoose another output path with {flag}.",
@@ -181,43 +163,56 @@ fn folder_of(out: &Path) -> PathBuf {
     }
 }
 
-/// Checks that `target` can be written: its folder exists, and nothing but
+/// Checks that `target` can be written: its folder is a folder, or is
+/// missing below one (then [`write_atomically`] creates it, as cargo does
+/// for its output folders, and only once the output exists), and nothing but
 /// a regular file that is not an input is at its path. Call it before a
 /// build (a bad output costs nothing) — [`write_atomically`] checks again.
 pub fn check_output(target: &OutputTarget) -> Result<(), OutputError> {
     let out = target.path;
-    let folder = folder_of(out);
-    match std::fs::metadata(&folder) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => {
-            return Err(OutputError::NotAFolder {
-                path: out.to_path_buf(),
-                folder,
-                flag: target.flag.to_string(),
-            })
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(OutputError::MissingFolder {
-                path: out.to_path_buf(),
-                folder,
-                flag: target.flag.to_string(),
-            })
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
-            return Err(OutputError::NotAFolder {
-                path: out.to_path_buf(),
-                folder,
-                flag: target.flag.to_string(),
-            })
-        }
-        Err(e) => {
-            return Err(OutputError::Io {
-                path: out.to_path_buf(),
-                source: e,
-            })
+    let not_a_folder = |folder: &Path| OutputError::NotAFolder {
+        path: out.to_path_buf(),
+        folder: folder.to_path_buf(),
+        flag: target.flag.to_string(),
+    };
+    let mut folder = folder_of(out);
+    loop {
+        match std::fs::metadata(&folder) {
+            Ok(m) if m.is_dir() => break,
+            Ok(_) => return Err(not_a_folder(&folder)),
+            // Missing: the first folder up the path that exists decides.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                folder = match folder.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                    _ => break,
+                };
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+                return Err(not_a_folder(&first_non_folder(&folder)))
+            }
+            Err(e) => {
+                return Err(OutputError::Io {
+                    path: out.to_path_buf(),
+                    source: e,
+                })
+            }
         }
     }
     check_target(target)
+}
+
+/// The first ancestor of `path` (from the top) that exists and is not a
+/// folder: what a user must move out of the way.
+fn first_non_folder(path: &Path) -> PathBuf {
+    path.ancestors()
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .find(|p| {
+            !p.as_os_str().is_empty() && std::fs::metadata(p).is_ok_and(|m| !m.is_dir())
+        })
+        .unwrap_or(path)
+        .to_path_buf()
 }
 
 /// The part of [`check_output`] about the path itself.
@@ -286,6 +281,10 @@ pub fn write_atomically(
 ) -> Result<(), OutputError> {
     check_output(target)?;
     let out = target.path;
+    std::fs::create_dir_all(folder_of(out)).map_err(|source| OutputError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
     let how = TempWrite {
         prefix: ".coex-out-",
         suffix: ".tmp",

@@ -773,8 +773,6 @@ fn the_readme_blocks_and_the_quick_start_run() {
     // "Building programs": a program that prints its arguments.
     let prog = root.join("prog");
     fs::create_dir_all(prog.join("libs")).unwrap();
-    // TODO(missing-out-dir): `-o out/app` needs `out/` until -o creates it.
-    fs::create_dir_all(prog.join("out")).unwrap();
     fs::write(
         prog.join("app.coex"),
         "func main() -> int\n    i = 0\n    while i < arg_count()\n        print(arg(i))\n        i += 1\n    ~\n    return 0\n~\n",

@@ -196,13 +196,16 @@ fn write_library(root: &Path, lua: &Path) -> Vec<String> {
     }
     fs::write(lib.join("ffi/src/coex_lua.c"), GLUE).unwrap();
     fs::write(lib.join("src/lua.coex"), MODULE).unwrap();
-    // TODO(glob-exclusions): source = ["coex_lua.c", "lua/*.c", "!lua/lua.c", "!lua/luac.c"]
-    // once globs can exclude; until then every file is listed.
-    let listed = sources
-        .iter()
-        .map(|s| format!("\"{s}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
+    // One glob takes the whole tree, as an upstream Lua tree would be
+    // wrapped; lua.c and luac.c (each with a main(), absent from lua-src's
+    // copy) are excluded where they exist.
+    let mut entries = vec!["\"coex_lua.c\"".to_string(), "\"lua/*.c\"".to_string()];
+    for main in ["lua.c", "luac.c"] {
+        if names.iter().any(|n| n == main) {
+            entries.push(format!("\"!lua/{main}\""));
+        }
+    }
+    let listed = entries.join(", ");
     let manifest = format!(
         "[library]\nname = \"lua\"\nversion = \"5.4.0\"\n\
          description = \"Lua 5.4, from the lua-src crate's sources\"\n\

@@ -206,17 +206,39 @@ fn build_onto_a_directory_is_refused() {
 }
 
 #[test]
-fn build_into_a_missing_folder_is_refused_up_front() {
+fn build_into_missing_folders_creates_them() {
     let env = Env::new();
     let work = work(&env, &[("hello.coex", HELLO)]);
-    let o = coex(&env, &work, &["build", "hello.coex", "-o", "nodir/app"]);
+    let o = coex(&env, &work, &["build", "hello.coex", "-o", "out/bin/app"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let run = std::process::Command::new(work.join("out/bin/app"))
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    assert!(!text(&run.stdout).is_empty());
+}
+
+#[test]
+fn a_failed_build_into_a_missing_folder_creates_nothing() {
+    let env = Env::new();
+    let work = work(&env, &[("bad.coex", "func main() -> int\n    return nope\n~\n")]);
+    let o = coex(&env, &work, &["build", "bad.coex", "-o", "nodir/app"]);
+    assert!(!o.status.success());
+    assert!(!work.join("nodir").exists(), "a failed build left nodir/");
+}
+
+#[test]
+fn build_below_a_file_is_refused_up_front_naming_the_file() {
+    let env = Env::new();
+    let work = work(&env, &[("hello.coex", HELLO), ("afile", "x")]);
+    let o = coex(&env, &work, &["build", "hello.coex", "-o", "afile/sub/app"]);
     refused(
         &env,
         &o,
-        "error: cannot write nodir/app: folder nodir does not exist\n\n\
-         Create it first (mkdir -p nodir) or choose another output path with -o.\n",
+        "error: cannot write afile/sub/app: afile is not a folder\n\n\
+         Choose another output path with -o.\n",
     );
-    assert!(!work.join("nodir").exists());
+    assert_eq!(std::fs::read_to_string(work.join("afile")).unwrap(), "x");
 }
 
 #[test]

@@ -64,6 +64,23 @@ fn list(problems: &[crate::cxz::Problem]) -> String {
         .join("\n")
 }
 
+/// `path` with its existing part resolved (links, `..`) and the missing
+/// rest appended: where an output folder `-o` creates would end up.
+fn canonical_even_if_missing(path: &Path) -> Option<std::path::PathBuf> {
+    let mut missing = Vec::new();
+    let mut existing = path;
+    loop {
+        if let Ok(c) = existing.canonicalize() {
+            return Some(missing.iter().rev().fold(c, |p, part| p.join(part)));
+        }
+        missing.push(existing.file_name()?);
+        existing = match existing.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+    }
+}
+
 /// Refuses an output path inside the folder being packed, except a `.cxz`
 /// outside the library's `src/` and `ffi/` that is new or an archive (an
 /// earlier pack's output): every other file there is, or would become, one
@@ -78,7 +95,7 @@ pub fn check_output_outside_tree(dir: &Path, out: &Path, flag: &str) -> Result<(
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let Ok(folder) = folder.canonicalize() else {
+    let Some(folder) = canonical_even_if_missing(folder) else {
         return Ok(());
     };
     let Ok(rel) = folder.join(name).strip_prefix(&root).map(Path::to_path_buf) else {
