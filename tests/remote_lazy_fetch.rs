@@ -250,3 +250,74 @@ fn blobs_the_remote_lost_are_made_again() {
     // (the re-run uploaded it).
     assert!(server.read_stored(&format!("cas/{object}")).is_some());
 }
+
+#[path = "support/buildgrid.rs"]
+mod buildgrid;
+
+/// [`build`] with `COEX_REMOTE_DOWNLOAD` set to `download` when given.
+fn build_with(env: &Env, root: &Path, cache: &str, url: &str, download: Option<&str>) -> String {
+    let mut cmd = isolated::isolated_coex(root, &env.path().join(cache), &env.path().join("home"));
+    if let Some(d) = download {
+        cmd.env("COEX_REMOTE_DOWNLOAD", d);
+    }
+    let o = cmd
+        .args(["build", "-v", "app.coex", "-L", "libs", "-o", "app"])
+        .args(["--remote-cache", url])
+        .output()
+        .unwrap();
+    let status = text(&o.stderr);
+    assert!(o.status.success(), "{status}");
+    let run = std::process::Command::new(root.join("app"))
+        .output()
+        .unwrap();
+    assert_eq!(text(&run.stdout), expected_output(), "{status}");
+    status
+}
+
+/// The object file of big.c in a local cache's `cas/`.
+fn object_in_cache(cache: &Path) -> Vec<u8> {
+    let mut found = Vec::new();
+    for shard in std::fs::read_dir(cache.join("cas")).unwrap().flatten() {
+        for f in std::fs::read_dir(shard.path()).unwrap().flatten() {
+            let b = std::fs::read(f.path()).unwrap();
+            if b.starts_with(b"\x7fELF") && b.get(16) == Some(&1) && b.windows(14).any(|w| w == b"big_table_d41d") {
+                found.push(b);
+            }
+        }
+    }
+    assert_eq!(found.len(), 1, "one object file of big.c");
+    found.remove(0)
+}
+
+#[test]
+fn through_buildgrid_the_object_stays_remote_until_a_link_needs_it() {
+    let env = Env::new();
+    let root = project(&env, "");
+    let server = buildgrid::BuildGrid::start_on_disk();
+    let url = server.url();
+    build_with(&env, &root, "cache-a", &url, None);
+    let object = object_in_cache(&env.path().join("cache-a"));
+    assert!(object.len() > 16 * 1024);
+
+    // Now vs every blob (the behaviour before): the difference is at least
+    // the object file, which B never asked for.
+    let lazy = build_with(&env, &root, "cache-b", &url, None);
+    let all = build_with(&env, &root, "cache-c", &url, Some("all"));
+    assert!(actions_that(&lazy, "ran").is_empty(), "{lazy}");
+    let (got, got_all) = (bytes_downloaded(&lazy), bytes_downloaded(&all));
+    assert!(got + object.len() as u64 <= got_all, "{got} vs {got_all}\n{lazy}\n{all}");
+    assert!(!env.path().join("cache-b/cas").join(&blake3_hex(&object)[..2]).join(blake3_hex(&object)).exists());
+
+    // The server loses the object; a unit link must run: the compile runs.
+    std::fs::remove_file(server.cas_object(&sha256_hex(&object))).unwrap();
+    pack(&env, &root, "\"m\"");
+    let d = build_with(&env, &root, "cache-b", &url, None);
+    let ran = actions_that(&d, "ran");
+    assert!(ran.contains(&"compile:big/big/big.c".to_string()), "{d}");
+    assert!(ran.contains(&"link:big/big".to_string()), "{d}");
+    assert!(!d.contains("warning:"), "{d}");
+}
+
+fn blake3_hex(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}

@@ -35,6 +35,10 @@ pub struct CacheStack {
     verified: VerifiedMemo,
     /// Wire names of the blobs of local results left on the remote.
     remote_held: lazy::RemoteHeld,
+    /// `COEX_REMOTE_DOWNLOAD=all`: every blob of a remote hit is fetched at
+    /// once (as before build without the bytes; for benchmarks, or a
+    /// machine about to go offline).
+    download_all: bool,
     remote: Option<Box<dyn Store>>,
     remote_off: AtomicBool,
     /// Set by the first unsigned or forged remote result (one warning).
@@ -53,6 +57,7 @@ impl CacheStack {
         CacheStack {
             verified: VerifiedMemo::new(local.root()),
             remote_held: lazy::RemoteHeld::new(local.root()),
+            download_all: std::env::var_os("COEX_REMOTE_DOWNLOAD").is_some_and(|v| v == "all"),
             local,
             remote,
             remote_off: AtomicBool::new(false),
@@ -287,7 +292,10 @@ impl CacheStack {
         let blobs = r.blobs();
         let missing: Vec<&Digest> = blobs
             .into_iter()
-            .filter(|d| self.local_blob(d).is_none() && lazy::fetched_eagerly(remote, d))
+            .filter(|d| {
+                self.local_blob(d).is_none()
+                    && (self.download_all || lazy::fetched_eagerly(remote, d))
+            })
             .collect();
         for (d, got) in missing.iter().zip(remote.get_blobs(&missing)) {
             match got {
