@@ -13,7 +13,8 @@ use common::*;
 use nginx::Nginx;
 use std::path::{Path, PathBuf};
 
-const APP: &str = "import \"big\"\n\nfunc main() -> int\n    print(big_total(5))\n    return 0\n~\n";
+const APP: &str =
+    "import \"big\"\n\nfunc main() -> int\n    print(big_total(5))\n    return 0\n~\n";
 
 /// What the program prints: the sum of the table's first 5 entries.
 fn expected_output() -> String {
@@ -74,13 +75,7 @@ fn pack(env: &Env, root: &Path, system_libs: &str) {
     write_library(&src, system_libs);
     let o = env.coex_in(
         root,
-        &[
-            "cxz",
-            "pack",
-            src.to_str().unwrap(),
-            "-o",
-            "libs/big.cxz",
-        ],
+        &["cxz", "pack", src.to_str().unwrap(), "-o", "libs/big.cxz"],
     );
     assert!(o.status.success(), "{}", text(&o.stderr));
 }
@@ -181,12 +176,17 @@ fn a_second_builder_downloads_the_outputs_not_the_intermediates() {
     assert!(actions_that(&b, "ran").is_empty(), "{b}");
     let gets = cas_gets(&server.access_log()[seen..]);
     assert!(gets.contains(&sha256_hex(&app_b)), "{gets:?}\n{b}");
-    assert!(!gets.contains(&object), "the object file was downloaded\n{b}");
+    assert!(
+        !gets.contains(&object),
+        "the object file was downloaded\n{b}"
+    );
     let stored = server.stored();
     let image = gets
         .iter()
         .filter_map(|sha| stored.get(&format!("cas/{sha}")))
-        .find(|bytes| bytes.starts_with(b"\x7fELF") && bytes.windows(14).any(|w| w == b"big_table_d41d"));
+        .find(|bytes| {
+            bytes.starts_with(b"\x7fELF") && bytes.windows(14).any(|w| w == b"big_table_d41d")
+        });
     assert!(image.is_some(), "the unit image was downloaded: {gets:?}");
     let everything: usize = stored
         .iter()
@@ -202,8 +202,16 @@ fn a_second_builder_downloads_the_outputs_not_the_intermediates() {
 
     // B again: all local, the remote is not asked.
     let (b2, _) = build(&env, &root, "cache-b", &url);
-    let n = summary_of(&b).split(' ').next().unwrap_or_default().to_string();
-    assert_eq!(summary_of(&b2), format!("{n} actions: 0 ran, {n} cached, 0 remote"), "{b2}");
+    let n = summary_of(&b)
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        summary_of(&b2),
+        format!("{n} actions: 0 ran, {n} cached, 0 remote"),
+        "{b2}"
+    );
     assert!(!b2.contains("remote cache:"), "{b2}");
 
     // The unit's link must run (another system library): the object file,
@@ -211,8 +219,18 @@ fn a_second_builder_downloads_the_outputs_not_the_intermediates() {
     pack(&env, &root, "\"m\"");
     let seen = server.access_log().len();
     let (b3, _) = build(&env, &root, "cache-b", &url);
-    assert_eq!(actions_that(&b3, "ran").iter().filter(|a| a.starts_with("compile:")).count(), 0, "{b3}");
-    assert!(actions_that(&b3, "ran").contains(&"link:big/big".to_string()), "{b3}");
+    assert_eq!(
+        actions_that(&b3, "ran")
+            .iter()
+            .filter(|a| a.starts_with("compile:"))
+            .count(),
+        0,
+        "{b3}"
+    );
+    assert!(
+        actions_that(&b3, "ran").contains(&"link:big/big".to_string()),
+        "{b3}"
+    );
     let gets = cas_gets(&server.access_log()[seen..]);
     assert!(gets.contains(&object), "{gets:?}\n{b3}");
     assert!(!b3.contains("warning:"), "{b3}");
@@ -280,7 +298,10 @@ fn object_in_cache(cache: &Path) -> Vec<u8> {
     for shard in std::fs::read_dir(cache.join("cas")).unwrap().flatten() {
         for f in std::fs::read_dir(shard.path()).unwrap().flatten() {
             let b = std::fs::read(f.path()).unwrap();
-            if b.starts_with(b"\x7fELF") && b.get(16) == Some(&1) && b.windows(14).any(|w| w == b"big_table_d41d") {
+            if b.starts_with(b"\x7fELF")
+                && b.get(16) == Some(&1)
+                && b.windows(14).any(|w| w == b"big_table_d41d")
+            {
                 found.push(b);
             }
         }
@@ -305,8 +326,16 @@ fn through_buildgrid_the_object_stays_remote_until_a_link_needs_it() {
     let all = build_with(&env, &root, "cache-c", &url, Some("all"));
     assert!(actions_that(&lazy, "ran").is_empty(), "{lazy}");
     let (got, got_all) = (bytes_downloaded(&lazy), bytes_downloaded(&all));
-    assert!(got + object.len() as u64 <= got_all, "{got} vs {got_all}\n{lazy}\n{all}");
-    assert!(!env.path().join("cache-b/cas").join(&blake3_hex(&object)[..2]).join(blake3_hex(&object)).exists());
+    assert!(
+        got + object.len() as u64 <= got_all,
+        "{got} vs {got_all}\n{lazy}\n{all}"
+    );
+    assert!(!env
+        .path()
+        .join("cache-b/cas")
+        .join(&blake3_hex(&object)[..2])
+        .join(blake3_hex(&object))
+        .exists());
 
     // The server loses the object; a unit link must run: the compile runs.
     std::fs::remove_file(server.cas_object(&sha256_hex(&object))).unwrap();

@@ -212,7 +212,13 @@ impl Store for RemoteStore {
         let named: Vec<Option<String>> = digests
             .iter()
             .zip(&known)
-            .map(|(d, k)| if k.is_some() { None } else { self.known_wire_name(d) })
+            .map(|(d, k)| {
+                if k.is_some() {
+                    None
+                } else {
+                    self.known_wire_name(d)
+                }
+            })
             .collect();
         let ask: Vec<WireDigest> = digests
             .iter()

@@ -266,7 +266,9 @@ impl Executor {
                 .map_err(|_| ExecError::Cache("a worker thread panicked".to_string()))?;
             wanted
                 .iter()
-                .filter_map(|(id, p)| Some((id.clone(), st.done.get(id)?.result.outputs.get(p)?.clone())))
+                .filter_map(|(id, p)| {
+                    Some((id.clone(), st.done.get(id)?.result.outputs.get(p)?.clone()))
+                })
                 .collect()
         };
         let digests: Vec<&Digest> = outputs.iter().map(|(_, d)| d).collect();
@@ -304,12 +306,14 @@ impl Executor {
                 let st = state
                     .lock()
                     .map_err(|_| ExecError::Cache("a worker thread panicked".to_string()))?;
-                graph
-                    .get(id)
-                    .and_then(|spec| spec.resolve(|a, p| st.done.get(a)?.result.outputs.get(p).cloned()))
+                graph.get(id).and_then(|spec| {
+                    spec.resolve(|a, p| st.done.get(a)?.result.outputs.get(p).cloned())
+                })
             };
             let Some(action) = action else {
-                return Err(ExecError::Cache(format!("outputs needed by '{id}' are missing")));
+                return Err(ExecError::Cache(format!(
+                    "outputs needed by '{id}' are missing"
+                )));
             };
             let missing = match execute(&self.stack, &self.files, graph, &action, force) {
                 Err(ExecError::MissingInput { path, digest, .. }) => (path, digest),
