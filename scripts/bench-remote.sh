@@ -178,9 +178,9 @@ unset COEX_REMOTE_DOWNLOAD
 mb() { awk -v b="$1" 'BEGIN { printf "%.2f MB", b / 1e6 }'; }
 echo
 echo "build without the bytes: program importing a library with a 250,000-entry C table (best of 3):"
-printf '  %-46s %s\n' "cold build, writing the remote" "$(ms "$big_cold")"
-printf '  %-46s %s   %s downloaded  [%s]\n' "second builder, now (outputs only)" "$(ms "$lazy_t")" \
+printf '  %-50s %s\n' "cold build, writing the remote" "$(ms "$big_cold")"
+printf '  %-50s %s   %s downloaded  [%s]\n' "second builder, now (outputs only)" "$(ms "$lazy_t")" \
   "$(mb "$(downloaded "$lazy_s")")" "$(actions "$lazy_s")"
-printf '  %-46s %s   %s downloaded  [%s]\n' "second builder, COEX_REMOTE_DOWNLOAD=all (before)" "$(ms "$all_t")" \
+printf '  %-50s %s   %s downloaded  [%s]\n' "second builder, COEX_REMOTE_DOWNLOAD=all (before)" "$(ms "$all_t")" \
   "$(mb "$(downloaded "$all_s")")" "$(actions "$all_s")"
-printf '  %-46s %s (executable + unit image: %s)\n' "blobs stored by the writer" "$(mb "$stored")" "$(mb "$outputs")"
+printf '  %-50s %s (executable + unit image: %s)\n' "blobs stored by the writer" "$(mb "$stored")" "$(mb "$outputs")"

@@ -481,10 +481,20 @@ mod tests {
         let images = dir.path().join("memo/images-ok");
         fs::create_dir_all(&images).unwrap();
         fs::write(images.join("e".repeat(64)), "").unwrap();
+        // Wire names of remote-held blobs: kept with their result, and
+        // `verify` takes their folder for a memo's.
+        let remote = dir.path().join("memo/remote/cc");
+        fs::create_dir_all(&remote).unwrap();
+        fs::write(remote.join(format!("{key}.json")), "{}").unwrap();
+        let remote_gone = remote.join(format!("{}.json", "d".repeat(64)));
+        fs::write(&remote_gone, "{}").unwrap();
+        assert!(s.verify().unwrap().removed.is_empty());
         s.gc(u64::MAX).unwrap();
         assert!(verified.join(format!("{key}.json")).exists());
         assert!(!gone.exists());
         assert!(!images.join("e".repeat(64)).exists());
+        assert!(remote.join(format!("{key}.json")).exists());
+        assert!(!remote_gone.exists());
     }
 
     #[test]
