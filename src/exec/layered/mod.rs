@@ -388,7 +388,7 @@ impl Store for CacheStack {
         }
         self.fetch_remote(
             |remote| remote.get_result(key),
-            |r| self.store_result_held(key, r),
+            |r| self.store_result(key, r),
         )
     }
 
