@@ -5,7 +5,12 @@
 #   1. cold local build of examples/regex_demo.coex (empty cache, no remote)
 #   2. the same with an empty local cache and a warm remote: nginx (Bazel HTTP
 #      protocol) and BuildGrid (REAPI over gRPC), best of 3 each
-#   3. the round trips each of those made ("remote cache: N requests")
+#   3. the round trips each of those made ("remote cache: N requests, …")
+#   4. build without the bytes: a program importing a library whose C unit
+#      has a large table (object file and image of about 2 MB each), a
+#      second builder through nginx: bytes downloaded and time, as built now
+#      (the image and the executable) and with COEX_REMOTE_DOWNLOAD=all
+#      (every blob of every hit, as before), best of 3 each
 #
 # Figures are ratios to (1), measured in this one run. Needs nginx and
 # BuildGrid (`./dev bench` installs both; BuildGrid lives in
@@ -104,7 +109,8 @@ via_http=$(best_of3 "$work/c-http" --remote-cache "$http_url" --remote-upload=fa
 via_grpc=$(best_of3 "$work/c-grpc" --remote-cache "$grpc_url" --remote-upload=false)
 summary_http=$(build "$work/c-http" --remote-cache "$http_url" --remote-upload=false)
 summary_grpc=$(build "$work/c-grpc" --remote-cache "$grpc_url" --remote-upload=false)
-trips() { echo "$1" | sed -n 's/.*(remote cache: \([0-9]*\) requests)$/\1/p'; }
+trips() { echo "$1" | sed -n 's/.*(remote cache: \([0-9]*\) requests.*/\1/p'; }
+downloaded() { echo "$1" | sed -n 's/.*, \([0-9]*\) bytes downloaded)$/\1/p'; }
 actions() { echo "$1" | grep -oE '[0-9]+ actions: [^)]*'; }
 
 ms() { awk -v s="$1" 'BEGIN { printf "%7.1f ms", s * 1000 }'; }
@@ -115,3 +121,66 @@ printf '  %-34s %s  %s   %s round trips  [%s]\n' "through nginx (HTTP)" "$(ms "$
   "$(ratio "$via_http" "$cold")" "$(trips "$summary_http")" "$(actions "$summary_http")"
 printf '  %-34s %s  %s   %s round trips  [%s]\n' "through BuildGrid (gRPC)" "$(ms "$via_grpc")" \
   "$(ratio "$via_grpc" "$cold")" "$(trips "$summary_grpc")" "$(actions "$summary_grpc")"
+
+# --- build without the bytes -------------------------------------------------------
+big="$work/big"; mkdir -p "$big/src" "$big/ffi/src" "$work/bigprog/libs"
+cat > "$big/manifest.toml" <<'TOML'
+[library]
+name = "big"
+version = "0.1.0"
+source = ["big.coex"]
+
+[ffi.big]
+source = ["big.c"]
+headers = ["."]
+
+[[ffi.big.symbols]]
+name = "coex_big_sum"
+params = ["int"]
+returns = "int"
+TOML
+printf 'extern coex_big_sum(n: int) -> int\n~\n\nfunc big_total(n: int) -> int\n    return coex_big_sum(n)\n~\n' > "$big/src/big.coex"
+python3 - "$big/ffi/src/big.c" <<'PY'
+import sys
+n = 250000
+with open(sys.argv[1], "w") as f:
+    f.write("#include <stdint.h>\nstatic const int64_t table[%d] = {\n" % n)
+    f.write(",\n".join(str((i * 2654435761) % 1000003) for i in range(n)))
+    f.write("};\nint64_t coex_big_sum(int64_t n) {\n  int64_t s = 0;\n"
+            "  for (int64_t i = 0; i < n; i++) s += table[i %% %d];\n  return s;\n}\n" % n)
+PY
+printf 'import "big"\n\nfunc main() -> int\n    print(big_total(5))\n    return 0\n~\n' > "$work/bigprog/app.coex"
+"$COEX" cxz pack "$big" -o "$work/bigprog/libs/big.cxz" >/dev/null
+big_url="$http_url/big"   # a namespace of its own: its files are this build's
+big_build() { # $1 = cache dir, rest = extra flags
+  rm -rf "$1"
+  local c="$1"; shift
+  (cd "$work/bigprog" && COEX_CACHE_DIR="$c" "$COEX" build app.coex -L libs -o app "$@" 2>&1)
+}
+big_cold=$(timed 3 big_build "$work/b-writer" --remote-cache "$big_url")
+stored=$(find "$ng/data/cache/big/cas" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
+COEX_CACHE_DIR="$work/b-writer" "$COEX" cxz build "$work/bigprog/libs/big.cxz" -o "$work/bigimg" -q
+outputs=$(( $(stat -c %s "$work/bigprog/app") + $(stat -c %s "$work/bigimg/libbig.so") ))
+best_big() { # rest = flags (and env through `env`); prints the best seconds
+  local best=999 t
+  for _ in 1 2 3; do
+    t=$(timed 4 "$@")
+    best=$(awk -v a="$best" -v b="$t" 'BEGIN { print (b < a) ? b : a }')
+  done
+  echo "$best"
+}
+lazy_t=$(best_big big_build "$work/b-lazy" --remote-cache "$big_url" --remote-upload=false)
+lazy_s=$(big_build "$work/b-lazy" --remote-cache "$big_url" --remote-upload=false)
+export COEX_REMOTE_DOWNLOAD=all
+all_t=$(best_big big_build "$work/b-all" --remote-cache "$big_url" --remote-upload=false)
+all_s=$(big_build "$work/b-all" --remote-cache "$big_url" --remote-upload=false)
+unset COEX_REMOTE_DOWNLOAD
+mb() { awk -v b="$1" 'BEGIN { printf "%.2f MB", b / 1e6 }'; }
+echo
+echo "build without the bytes: program importing a library with a 250,000-entry C table (best of 3):"
+printf '  %-50s %s\n' "cold build, writing the remote" "$(ms "$big_cold")"
+printf '  %-50s %s   %s downloaded  [%s]\n' "second builder, now (outputs only)" "$(ms "$lazy_t")" \
+  "$(mb "$(downloaded "$lazy_s")")" "$(actions "$lazy_s")"
+printf '  %-50s %s   %s downloaded  [%s]\n' "second builder, COEX_REMOTE_DOWNLOAD=all (before)" "$(ms "$all_t")" \
+  "$(mb "$(downloaded "$all_s")")" "$(actions "$all_s")"
+printf '  %-50s %s (executable + unit image: %s)\n' "blobs stored by the writer" "$(mb "$stored")" "$(mb "$outputs")"

@@ -109,7 +109,8 @@ pub struct ActionOutcome {
     pub result: ActionResult,
 }
 
-/// Finds an input's bytes: plan-time blobs first, then the local CAS.
+/// Finds an input's bytes: plan-time blobs first, then the local CAS (a
+/// remote-held input was fetched by [`materialise_inputs`] just before).
 fn input_bytes(stack: &CacheStack, graph: &ActionGraph, d: &Digest) -> Option<Vec<u8>> {
     if let Some(b) = graph.blob(d) {
         // Plan-time blobs enter the CAS when first needed, so every input of
@@ -202,7 +203,7 @@ fn lookup_discovered(
     outputs: &[String],
 ) -> Option<(Satisfied, ActionResult)> {
     let (first, stage1) = stack.lookup(key, &[LIST_OUTPUT.to_string()])?;
-    let list = DiscoveredList::from_bytes(&stack.local_blob(stage1.outputs.get(LIST_OUTPUT)?)?)?;
+    let list = DiscoveredList::from_bytes(&stack.blob(stage1.outputs.get(LIST_OUTPUT)?)?)?;
     let digests = list.digests(files)?;
     let (second, result) = stack.lookup(&second_key(key, &digests), outputs)?;
     let how = if first == Satisfied::Remote || second == Satisfied::Remote {
@@ -213,16 +214,22 @@ fn lookup_discovered(
     Some((how, result))
 }
 
-/// Satisfies one resolved action from the cache or by running it.
-/// `files` remembers digests of discovered inputs for the whole build.
+/// Satisfies one resolved action from the cache or by running it; `force`
+/// runs it whatever the caches hold (the blobs of its cached result could
+/// not be fetched). `files` remembers digests of discovered inputs for the
+/// whole build.
 pub fn execute(
     stack: &CacheStack,
     files: &FileDigests,
     graph: &ActionGraph,
     action: &Action,
+    force: bool,
 ) -> Result<ActionOutcome, ExecError> {
     let key = action.key();
-    if let Some((satisfied, result)) = cache_hit(stack, files, action, &key) {
+    if let Some((satisfied, result)) = (!force)
+        .then(|| cache_hit(stack, files, action, &key))
+        .flatten()
+    {
         return Ok(ActionOutcome {
             key,
             satisfied,
@@ -233,7 +240,10 @@ pub fn execute(
         super::scratch::tempdir(super::scratch::SCRATCH).map_err(|e| scratch_error(action, e))?;
     let root: PathBuf = scratch.path().to_path_buf();
     materialise_inputs(stack, graph, action, &root)?;
-    let pre = super::preprocessed::lookup(stack, files, action, &key, &root)?;
+    let pre = match force {
+        true => None,
+        false => super::preprocessed::lookup(stack, files, action, &key, &root)?,
+    };
     let pre_key = match pre {
         Some(super::preprocessed::Lookup {
             hit: Some((satisfied, result)),
@@ -286,12 +296,21 @@ fn scratch_error(action: &Action, source: std::io::Error) -> ExecError {
 
 /// Writes every input into the scratch dir `root` and creates the parent
 /// directories of the declared outputs, so the tool finds both in place.
+/// Inputs left on the remote are fetched first, in one batch; one that
+/// cannot be is [`ExecError::MissingInput`] (the scheduler then re-runs the
+/// action that produced it).
 fn materialise_inputs(
     stack: &CacheStack,
     graph: &ActionGraph,
     action: &Action,
     root: &Path,
 ) -> Result<(), ExecError> {
+    let remote: Vec<&Digest> = action
+        .inputs
+        .values()
+        .filter(|d| graph.blob(d).is_none())
+        .collect();
+    stack.fetch_missing(&remote);
     for (path, d) in &action.inputs {
         let bytes = input_bytes(stack, graph, d).ok_or_else(|| ExecError::MissingInput {
             id: action.id.clone(),

@@ -102,18 +102,18 @@ pub(super) fn lookup(
     // preprocessor read are those the compile would have read.
     let list = discovered_list(action, discover, root)?;
     let digests = stable_digests(&list, files, started);
-    let blobs: Option<BTreeMap<Digest, Vec<u8>>> = result
+    // Blobs left on the remote stay there (the stack records them as
+    // remote-held); those held here are stored again with the result.
+    let blobs: BTreeMap<Digest, Vec<u8>> = result
         .blobs()
         .into_iter()
-        .map(|d| Some((d.clone(), stack.local_blob(d)?)))
+        .filter_map(|d| Some((d.clone(), stack.local_blob(d)?)))
         .collect();
-    if let Some(blobs) = blobs {
-        let collected = Collected {
-            result: result.clone(),
-            blobs,
-        };
-        record_discovered(stack, direct, &list, digests, &collected)?;
-    }
+    let collected = Collected {
+        result: result.clone(),
+        blobs,
+    };
+    record_discovered(stack, direct, &list, digests, &collected)?;
     let how = match how {
         Satisfied::Cached => Satisfied::Preprocessed,
         other => other,

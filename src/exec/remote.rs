@@ -19,6 +19,7 @@ pub mod transport;
 pub mod wire;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use self::options::RemoteOptions;
@@ -52,6 +53,8 @@ pub struct RemoteStore {
     /// answer reads without a round trip.
     small: Mutex<HashMap<Blake3Hash, Vec<u8>>>,
     trust: Trust,
+    /// Bytes of blobs and results received (before their checks).
+    received: AtomicU64,
 }
 
 impl RemoteStore {
@@ -65,6 +68,7 @@ impl RemoteStore {
             names: Mutex::new(HashMap::new()),
             small: Mutex::new(HashMap::new()),
             trust,
+            received: AtomicU64::new(0),
         }
     }
 
@@ -139,7 +143,7 @@ impl RemoteStore {
         self.small.lock().ok()?.get(&d.hash).cloned()
     }
 
-    fn wire_name(&self, d: &Digest) -> Option<String> {
+    fn known_wire_name(&self, d: &Digest) -> Option<String> {
         self.names.lock().ok()?.get(&d.hash).cloned()
     }
 
@@ -208,7 +212,13 @@ impl Store for RemoteStore {
         let named: Vec<Option<String>> = digests
             .iter()
             .zip(&known)
-            .map(|(d, k)| if k.is_some() { None } else { self.wire_name(d) })
+            .map(|(d, k)| {
+                if k.is_some() {
+                    None
+                } else {
+                    self.known_wire_name(d)
+                }
+            })
             .collect();
         let ask: Vec<WireDigest> = digests
             .iter()
@@ -217,7 +227,18 @@ impl Store for RemoteStore {
             .collect();
         let mut answers = match self.transport() {
             _ if ask.is_empty() => Vec::new().into_iter(),
-            Ok(t) => t.read_blobs(&ask).into_iter(),
+            Ok(t) => {
+                let got = t.read_blobs(&ask);
+                let bytes: u64 = got
+                    .iter()
+                    .map(|f| match f {
+                        Fetch::Hit(b) => b.len() as u64,
+                        _ => 0,
+                    })
+                    .sum();
+                self.received.fetch_add(bytes, Ordering::Relaxed);
+                got.into_iter()
+            }
             Err(f) => vec![Fetch::Fault(f); ask.len()].into_iter(),
         };
         digests
@@ -265,7 +286,11 @@ impl Store for RemoteStore {
         };
         let kb = key_bytes(key);
         let wire = match t.get_action_result(&action_digest(&kb)) {
-            Fetch::Hit(w) => w,
+            Fetch::Hit(w) => {
+                let size = prost::Message::encoded_len(&w) as u64;
+                self.received.fetch_add(size, Ordering::Relaxed);
+                w
+            }
             Fetch::Miss => return Fetch::Miss,
             Fetch::Fault(f) => return Fetch::Fault(f),
         };
@@ -321,5 +346,17 @@ impl Store for RemoteStore {
             Some(Ok(t)) => t.requests(),
             _ => 0,
         }
+    }
+
+    fn bytes_downloaded(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    fn wire_name(&self, digest: &Digest) -> Option<String> {
+        self.known_wire_name(digest)
+    }
+
+    fn learn_wire_name(&self, digest: &Digest, name: &str) {
+        self.remember(digest.hash, name);
     }
 }

@@ -12,7 +12,7 @@ use std::sync::{Condvar, Mutex};
 use super::digest::Digest;
 use super::executor::{execute, ActionOutcome, ExecError};
 use super::file_digests::FileDigests;
-use super::graph::ActionGraph;
+use super::graph::{ActionGraph, InputSource};
 use super::layered::{CacheStack, CacheWarning, ReadOnly, Satisfied};
 use super::local::LocalStore;
 use super::remote::RemoteStore;
@@ -67,6 +67,9 @@ pub struct BuildReport {
     pub warnings: Vec<CacheWarning>,
     /// Round trips to the remote cache during this run.
     pub remote_requests: u64,
+    /// Bytes received from the remote cache during this run (blobs and
+    /// action results as the server sent them).
+    pub remote_bytes: u64,
 }
 
 impl BuildReport {
@@ -86,11 +89,16 @@ impl BuildReport {
         )
     }
 
-    /// `remote cache: 7 requests` when the remote was asked anything: how
-    /// well lookups and uploads were batched, printed after the summary.
+    /// `remote cache: 7 requests, 51234 bytes downloaded` when the remote
+    /// was asked anything: how well lookups and uploads were batched, and
+    /// what was fetched, printed after the summary.
     pub fn remote_line(&self) -> Option<String> {
-        (self.remote_requests > 0)
-            .then(|| format!("remote cache: {} requests", self.remote_requests))
+        (self.remote_requests > 0).then(|| {
+            format!(
+                "remote cache: {} requests, {} bytes downloaded",
+                self.remote_requests, self.remote_bytes
+            )
+        })
     }
 
     /// One line per action, sorted by id: `ran     compile:demo/u/a.c`.
@@ -154,13 +162,28 @@ impl Executor {
         &self.stack
     }
 
-    /// The verified bytes of a blob from the local cache.
+    /// The verified bytes of a blob: from the local cache (where
+    /// [`Self::run`] put the outputs it was asked for), else the remote.
     pub fn read_blob(&self, d: &Digest) -> Option<Vec<u8>> {
-        self.stack.local_blob(d)
+        self.stack.blob(d)
     }
 
-    /// Runs every action of `graph` (dependencies first, `jobs` at a time).
+    /// Runs every action of `graph` (dependencies first, `jobs` at a time);
+    /// afterwards the outputs of the actions no other action uses are in the
+    /// local cache, for [`Self::read_blob`]. Intermediates of cache hits may
+    /// stay on the remote (see `layered/lazy.rs`).
     pub fn run(&self, graph: &ActionGraph) -> Result<BuildReport, ExecError> {
+        self.run_wanting(graph, &[])
+    }
+
+    /// [`Self::run`], also bringing the outputs `wanted` (action id, output
+    /// path) into the local cache: what the caller reads besides the final
+    /// outputs (a program build checks each unit image).
+    pub fn run_wanting(
+        &self,
+        graph: &ActionGraph,
+        wanted: &[(String, String)],
+    ) -> Result<BuildReport, ExecError> {
         graph.validate()?;
         // Scratch directories of killed builds go once per build.
         super::scratch::sweep();
@@ -206,18 +229,113 @@ impl Executor {
         if let Some(b) = bar {
             b.finish_and_clear();
         }
-        self.files.save();
-        let st = state
-            .into_inner()
-            .map_err(|_| ExecError::Cache("a worker thread panicked".to_string()))?;
-        if let Some(e) = st.failed {
+        let panicked = || ExecError::Cache("a worker thread panicked".to_string());
+        if let Some(e) = state.lock().map_err(|_| panicked())?.failed.take() {
+            self.files.save();
             return Err(e);
         }
+        let mut wanted = wanted.to_vec();
+        for a in graph.actions() {
+            if !users.contains_key(&a.id) {
+                wanted.extend(a.outputs.iter().map(|o| (a.id.clone(), o.clone())));
+            }
+        }
+        let fetched = self.fetch_wanted(graph, &state, &wanted);
+        self.files.save();
+        fetched?;
+        let st = state.into_inner().map_err(|_| panicked())?;
         Ok(BuildReport {
             actions: st.done,
             warnings: self.stack.warnings(),
             remote_requests: self.stack.remote_requests(),
+            remote_bytes: self.stack.remote_bytes(),
         })
+    }
+
+    /// Brings the `wanted` outputs into the local cache (one batch); an
+    /// action whose output cannot be fetched runs again.
+    fn fetch_wanted(
+        &self,
+        graph: &ActionGraph,
+        state: &Mutex<State>,
+        wanted: &[(String, String)],
+    ) -> Result<(), ExecError> {
+        let outputs: Vec<(String, Digest)> = {
+            let st = state
+                .lock()
+                .map_err(|_| ExecError::Cache("a worker thread panicked".to_string()))?;
+            wanted
+                .iter()
+                .filter_map(|(id, p)| {
+                    Some((id.clone(), st.done.get(id)?.result.outputs.get(p)?.clone()))
+                })
+                .collect()
+        };
+        let digests: Vec<&Digest> = outputs.iter().map(|(_, d)| d).collect();
+        self.stack.fetch_missing(&digests);
+        let mut again: Vec<&String> = outputs
+            .iter()
+            .filter(|(_, d)| !self.stack.holds(d))
+            .map(|(id, _)| id)
+            .collect();
+        again.sort();
+        again.dedup();
+        for id in again {
+            let o = self.satisfy(graph, state, id, true)?;
+            if let Ok(mut st) = state.lock() {
+                st.done.insert(id.clone(), o);
+            }
+        }
+        Ok(())
+    }
+
+    /// Satisfies action `id` (from the caches unless `force`). When an
+    /// input made by another action can no longer be fetched (its blob left
+    /// both caches, or the remote failed), that action runs again (and so
+    /// on up the graph), then `id` is tried again.
+    fn satisfy(
+        &self,
+        graph: &ActionGraph,
+        state: &Mutex<State>,
+        id: &str,
+        force: bool,
+    ) -> Result<ActionOutcome, ExecError> {
+        let mut rerun = std::collections::BTreeSet::new();
+        loop {
+            let action = {
+                let st = state
+                    .lock()
+                    .map_err(|_| ExecError::Cache("a worker thread panicked".to_string()))?;
+                graph.get(id).and_then(|spec| {
+                    spec.resolve(|a, p| st.done.get(a)?.result.outputs.get(p).cloned())
+                })
+            };
+            let Some(action) = action else {
+                return Err(ExecError::Cache(format!(
+                    "outputs needed by '{id}' are missing"
+                )));
+            };
+            let missing = match execute(&self.stack, &self.files, graph, &action, force) {
+                Err(ExecError::MissingInput { path, digest, .. }) => (path, digest),
+                other => return other,
+            };
+            let producer = match graph.get(id).and_then(|s| s.inputs.get(&missing.0)) {
+                Some(InputSource::Output { action, .. }) => Some(action.clone()),
+                _ => None,
+            };
+            let Some(producer) = producer.filter(|p| rerun.insert(p.clone())) else {
+                return Err(ExecError::MissingInput {
+                    id: id.to_string(),
+                    path: missing.0,
+                    digest: missing.1,
+                });
+            };
+            let o = self.satisfy(graph, state, &producer, true)?;
+            let mut st = state
+                .lock()
+                .map_err(|_| ExecError::Cache("a worker thread panicked".to_string()))?;
+            st.done.insert(producer, o);
+        }
     }
 
     fn worker(
@@ -229,7 +347,7 @@ impl Executor {
         bar: Option<&indicatif::ProgressBar>,
     ) {
         loop {
-            let (id, action) = {
+            let id = {
                 let Ok(mut st) = state.lock() else { return };
                 loop {
                     if st.failed.is_some() {
@@ -237,10 +355,7 @@ impl Executor {
                     }
                     if let Some(id) = st.ready.pop_front() {
                         st.running += 1;
-                        let Some(spec) = graph.get(&id) else { return };
-                        let resolved =
-                            spec.resolve(|a, p| st.done.get(a)?.result.outputs.get(p).cloned());
-                        break (id, resolved);
+                        break id;
                     }
                     if st.running == 0 {
                         return;
@@ -254,12 +369,7 @@ impl Executor {
             if let Some(b) = bar {
                 b.set_message(id.clone());
             }
-            let outcome = match action {
-                Some(a) => execute(&self.stack, &self.files, graph, &a),
-                None => Err(ExecError::Cache(format!(
-                    "outputs needed by '{id}' are missing"
-                ))),
-            };
+            let outcome = self.satisfy(graph, state, &id, false);
             let Ok(mut st) = state.lock() else { return };
             st.running -= 1;
             match outcome {

@@ -110,4 +110,17 @@ pub trait Store: Send + Sync {
     fn requests(&self) -> u64 {
         0
     }
+    /// Bytes received so far: blobs and action results as sent by the
+    /// server (0 for a local store).
+    fn bytes_downloaded(&self) -> u64 {
+        0
+    }
+    /// The name this store gives blob `digest` on its wire (a remote's
+    /// SHA-256 hex), when known from a result it returned or a blob it took.
+    fn wire_name(&self, _digest: &Digest) -> Option<String> {
+        None
+    }
+    /// Tells the store blob `digest`'s wire name, remembered from a result
+    /// it returned in an earlier build, so [`Store::get_blobs`] can ask for it.
+    fn learn_wire_name(&self, _digest: &Digest, _name: &str) {}
 }

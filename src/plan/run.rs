@@ -78,7 +78,16 @@ pub fn build_program_checked(
     )?;
     before_run(&loaded)?;
     let executor = Executor::new(&opts.exec);
-    let report = executor.run(&pg.graph).map_err(|e| explain(&pg, e))?;
+    // The executable and each unit image (checked below) come into the
+    // local cache; intermediates of cache hits may stay on the remote.
+    let images: Vec<(String, String)> = pg
+        .units
+        .iter()
+        .map(|u| (u.link_action.clone(), u.image.clone()))
+        .collect();
+    let report = executor
+        .run_wanting(&pg.graph, &images)
+        .map_err(|e| explain(&pg, e))?;
     reject_unloadable_images(&pg, &report, &executor)?;
     let vanished = || ProgramError::ExecutableVanished;
     let digest = report

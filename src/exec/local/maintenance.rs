@@ -267,7 +267,7 @@ impl LocalStore {
     }
 
     /// One folder of `memo/` (the memos of `plan::`, `toolchain::` and `exec::` keep
-    /// sub-folders: `verified/ab/`, `archives/`, `outputs/`, `images-ok/`):
+    /// sub-folders: `verified/ab/`, `remote/ab/`, `archives/`, `outputs/`, `images-ok/`):
     /// folders are walked, files must be regular and hold JSON (the
     /// markers of `images-ok/` are empty), anything else is removed.
     fn verify_memo_dir(&self, dir: &Path, rel: &str, rep: &mut VerifyReport) {
@@ -286,8 +286,9 @@ impl LocalStore {
             // Folders only where the memos keep them; any other folder is
             // a bad entry like a FIFO or a link.
             let folder_here = match rel {
-                "memo" => ["verified", "archives", "outputs", "images-ok"].contains(&name.as_str()),
-                "memo/verified" => name.len() == 2,
+                "memo" => ["verified", "remote", "archives", "outputs", "images-ok"]
+                    .contains(&name.as_str()),
+                "memo/verified" | "memo/remote" => name.len() == 2,
                 _ => false,
             };
             if folder_here && fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
@@ -315,7 +316,8 @@ impl LocalStore {
     }
 
     /// Drops memo files about entries that are gone: the verified-blob memo
-    /// of an action result no longer cached (`memo/verified/ab/KEY.json`),
+    /// and the remote-held memo of an action result no longer cached
+    /// (`memo/verified/ab/KEY.json`, `memo/remote/ab/KEY.json`),
     /// the checked-image marker of a blob no longer cached
     /// (`memo/images-ok/HASH`). Without this they would only ever grow.
     fn prune_memos(&self) {
@@ -325,7 +327,10 @@ impl LocalStore {
                 .map(|r| r.flatten().map(|e| e.path()).collect())
                 .unwrap_or_default()
         };
-        for shard in files_in(&memo.join("verified")) {
+        let shards = files_in(&memo.join("verified"))
+            .into_iter()
+            .chain(files_in(&memo.join("remote")));
+        for shard in shards {
             for f in files_in(&shard) {
                 let key = f
                     .file_stem()
@@ -476,10 +481,20 @@ mod tests {
         let images = dir.path().join("memo/images-ok");
         fs::create_dir_all(&images).unwrap();
         fs::write(images.join("e".repeat(64)), "").unwrap();
+        // Wire names of remote-held blobs: kept with their result, and
+        // `verify` takes their folder for a memo's.
+        let remote = dir.path().join("memo/remote/cc");
+        fs::create_dir_all(&remote).unwrap();
+        fs::write(remote.join(format!("{key}.json")), "{}").unwrap();
+        let remote_gone = remote.join(format!("{}.json", "d".repeat(64)));
+        fs::write(&remote_gone, "{}").unwrap();
+        assert!(s.verify().unwrap().removed.is_empty());
         s.gc(u64::MAX).unwrap();
         assert!(verified.join(format!("{key}.json")).exists());
         assert!(!gone.exists());
         assert!(!images.join("e".repeat(64)).exists());
+        assert!(remote.join(format!("{key}.json")).exists());
+        assert!(!remote_gone.exists());
     }
 
     #[test]

@@ -24,131 +24,21 @@ use super::local::LocalStore;
 use super::store::{FaultKind, Fetch, Put, Store, StoreFault};
 use super::verified::VerifiedMemo;
 
-/// A store that answers reads from `inner` and ignores writes.
-pub struct ReadOnly<S: Store>(pub S);
+mod kinds;
+mod lazy;
 
-impl<S: Store> Store for ReadOnly<S> {
-    fn get_blob(&self, digest: &Digest) -> Fetch<Vec<u8>> {
-        self.0.get_blob(digest)
-    }
-    fn get_blobs(&self, digests: &[&Digest]) -> Vec<Fetch<Vec<u8>>> {
-        self.0.get_blobs(digests)
-    }
-    fn put_blob(&self, _digest: &Digest, _bytes: &[u8]) -> Result<Put, StoreFault> {
-        Ok(Put::Skipped)
-    }
-    fn put_blobs(&self, _blobs: &[(&Digest, &[u8])]) -> Result<Put, StoreFault> {
-        Ok(Put::Skipped)
-    }
-    fn get_result(&self, key: &ActionKey) -> Fetch<ActionResult> {
-        self.0.get_result(key)
-    }
-    fn put_result(&self, _key: &ActionKey, _result: &ActionResult) -> Result<Put, StoreFault> {
-        Ok(Put::Skipped)
-    }
-    fn location(&self) -> String {
-        format!("{} (read-only)", self.0.location())
-    }
-    fn requests(&self) -> u64 {
-        self.0.requests()
-    }
-}
-
-/// How an action's result was obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Satisfied {
-    /// From the local cache.
-    Cached,
-    /// From the local cache, found by the preprocessed text of a C compile
-    /// whose direct key missed (see `exec::preprocessed`).
-    Preprocessed,
-    /// From the remote cache (now also in the local one).
-    Remote,
-    /// The command was run.
-    Ran,
-}
-
-impl Satisfied {
-    /// The word used in reports.
-    pub fn word(self) -> &'static str {
-        match self {
-            Satisfied::Cached => "cached",
-            Satisfied::Preprocessed => "cached (preprocessed)",
-            Satisfied::Remote => "remote",
-            Satisfied::Ran => "ran",
-        }
-    }
-}
-
-/// Something a build got past but the user should hear about, once: kept
-/// as data (tests and callers match on the kind), worded by `Display`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub enum CacheWarning {
-    /// A local entry was bad (wrong bytes, not a regular file) and dropped;
-    /// its action re-runs. `entry` names it and the cache.
-    CorruptEntry {
-        /// `cas/ab/… in DIR` (and what was there).
-        entry: String,
-    },
-    /// Another local cache problem (an entry that could not be read).
-    Local {
-        /// What happened.
-        detail: String,
-    },
-    /// The remote failed; it is not used for the rest of the build.
-    RemoteDisabled {
-        /// The remote's location (credentials never included).
-        remote: String,
-        /// What failed.
-        detail: String,
-    },
-    /// The remote sent a result not signed by the required key; it was
-    /// treated as a miss (said once per build; the remote stays in use).
-    RemoteUntrusted {
-        /// The remote's location.
-        remote: String,
-        /// Which entry and why.
-        detail: String,
-    },
-    /// The local cache cannot be written; results are not stored.
-    LocalUnwritable {
-        /// The cache root.
-        cache: String,
-        /// The write error.
-        detail: String,
-    },
-}
-
-impl std::fmt::Display for CacheWarning {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CacheWarning::CorruptEntry { entry } => write!(
-                f,
-                "warning: dropped corrupt cache entry {entry}; it will be rebuilt"
-            ),
-            CacheWarning::Local { detail } => write!(f, "warning: local cache: {detail}"),
-            CacheWarning::RemoteDisabled { remote, detail } => write!(
-                f,
-                "warning: remote cache {remote} failed ({detail}); building locally without it"
-            ),
-            CacheWarning::RemoteUntrusted { remote, detail } => write!(
-                f,
-                "warning: remote cache {remote}: {detail}; not used (rebuilt locally). \
-                 Results are used only when signed by --remote-verify-key"
-            ),
-            CacheWarning::LocalUnwritable { cache, detail } => write!(
-                f,
-                "warning: cannot write to the local cache {cache} ({detail}); building without storing results"
-            ),
-        }
-    }
-}
+pub use kinds::{CacheWarning, ReadOnly, Satisfied};
 
 /// Local cache + optional remote, with the warning policy of a build.
 pub struct CacheStack {
     local: LocalStore,
     verified: VerifiedMemo,
+    /// Wire names of the blobs of local results left on the remote.
+    remote_held: lazy::RemoteHeld,
+    /// `COEX_REMOTE_DOWNLOAD=all`: every blob of a remote hit is fetched at
+    /// once (as before build without the bytes; for benchmarks, or a
+    /// machine about to go offline).
+    download_all: bool,
     remote: Option<Box<dyn Store>>,
     remote_off: AtomicBool,
     /// Set by the first unsigned or forged remote result (one warning).
@@ -166,6 +56,8 @@ impl CacheStack {
     pub fn new(local: LocalStore, remote: Option<Box<dyn Store>>, echo: bool) -> Self {
         CacheStack {
             verified: VerifiedMemo::new(local.root()),
+            remote_held: lazy::RemoteHeld::new(local.root()),
+            download_all: std::env::var_os("COEX_REMOTE_DOWNLOAD").is_some_and(|v| v == "all"),
             local,
             remote,
             remote_off: AtomicBool::new(false),
@@ -324,11 +216,12 @@ impl CacheStack {
         }
     }
 
-    /// Every blob of `r` is in the local cache and hashes to its name: read
-    /// and hashed unless its metadata is what it was when last verified
-    /// (see `verified.rs`).
+    /// Every blob of `r` is in the local cache and hashes to its name (read
+    /// and hashed unless its metadata is what it was when last verified, see
+    /// `verified.rs`), or is remote-held (see `lazy.rs`): fetched when needed.
     fn local_has_all(&self, key: &ActionKey, r: &ActionResult) -> bool {
         let known = self.verified.load(key);
+        let mut held = None;
         let mut now = BTreeMap::new();
         let mut learned = false;
         for d in r.blobs() {
@@ -343,6 +236,9 @@ impl CacheStack {
             // Absent, odd, or changed since: the full check (which also
             // drops a bad entry with its warning).
             if self.local_blob(d).is_none() {
+                if self.remote_holds(key, &mut held, d) {
+                    continue;
+                }
                 return false;
             }
             if let Ok(m) = std::fs::metadata(&path) {
@@ -357,8 +253,9 @@ impl CacheStack {
     }
 
     /// Finds a usable result: local first (with every blob present and
-    /// verified), then remote (every blob fetched, verified, then copied into
-    /// the local cache before the result is recorded locally).
+    /// verified, or remote-held), then remote: its small blobs are fetched,
+    /// verified and copied into the local cache, the others stay remote
+    /// (see `lazy.rs`), then the result is recorded locally.
     /// A result must name exactly the declared outputs (the key covers
     /// them, so anything else is a damaged or foreign entry) and be a success.
     pub fn lookup(&self, key: &ActionKey, outputs: &[String]) -> Option<(Satisfied, ActionResult)> {
@@ -390,11 +287,15 @@ impl CacheStack {
                 return None;
             }
         };
-        // Every missing blob in one request (one round trip over gRPC).
+        // Every missing small blob in one request (one round trip over
+        // gRPC; those inside the result cost none).
         let blobs = r.blobs();
         let missing: Vec<&Digest> = blobs
             .into_iter()
-            .filter(|d| self.local_blob(d).is_none())
+            .filter(|d| {
+                self.local_blob(d).is_none()
+                    && (self.download_all || lazy::fetched_eagerly(remote, d))
+            })
             .collect();
         for (d, got) in missing.iter().zip(remote.get_blobs(&missing)) {
             match got {
@@ -406,7 +307,7 @@ impl CacheStack {
                 }
             }
         }
-        self.store_result(key, &r);
+        self.store_result_held(key, &r);
         Some((Satisfied::Remote, r))
     }
 
@@ -434,9 +335,7 @@ impl CacheStack {
         for (d, b) in blobs {
             self.store_blob(d, b);
         }
-        if self.local_writable() {
-            self.store_result(key, result);
-        }
+        self.store_result_held(key, result);
         if let Some(remote) = self.remote() {
             // One existence check and batched uploads, then the result.
             let all: Vec<(&Digest, &[u8])> = blobs.iter().map(|(d, b)| (d, b.as_slice())).collect();
