@@ -208,9 +208,7 @@ fn first_non_folder(path: &Path) -> PathBuf {
         .collect::<Vec<_>>()
         .into_iter()
         .rev()
-        .find(|p| {
-            !p.as_os_str().is_empty() && std::fs::metadata(p).is_ok_and(|m| !m.is_dir())
-        })
+        .find(|p| !p.as_os_str().is_empty() && std::fs::metadata(p).is_ok_and(|m| !m.is_dir()))
         .unwrap_or(path)
         .to_path_buf()
 }

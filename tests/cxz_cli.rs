@@ -176,19 +176,45 @@ fn write_good_tree(lib: &Path) {
 }
 
 #[test]
-fn pack_into_a_missing_folder_names_it_and_writes_nothing() {
+fn pack_into_missing_folders_creates_them() {
     let dir = tempfile::tempdir().unwrap();
     write_good_tree(&dir.path().join("tree"));
-    let before = listing(dir.path());
     let out = coex(dir.path())
         .args(["cxz", "pack", "tree", "-o", "no/such/good.cxz"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let same = coex(dir.path())
+        .args(["cxz", "pack", "tree", "-o", "good.cxz"])
+        .output()
+        .unwrap();
+    assert!(same.status.success());
     assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "error: cannot write no/such/good.cxz: folder no/such does not exist\n\n\
-         Create it first (mkdir -p no/such) or choose another output path with -o.\n"
+        std::fs::read(dir.path().join("no/such/good.cxz")).unwrap(),
+        std::fs::read(dir.path().join("good.cxz")).unwrap()
+    );
+}
+
+#[test]
+fn pack_into_a_new_folder_inside_the_library_is_refused_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write_good_tree(&dir.path().join("tree"));
+    let before = listing(dir.path());
+    let out = coex(dir.path())
+        .args(["cxz", "pack", "tree", "-o", "tree/ffi/new/good.cxz"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "error: refusing to write tree/ffi/new/good.cxz: it is inside the library folder tree"
+        ),
+        "{stderr}"
     );
     assert_eq!(listing(dir.path()), before);
 }

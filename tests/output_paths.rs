@@ -221,7 +221,10 @@ fn build_into_missing_folders_creates_them() {
 #[test]
 fn a_failed_build_into_a_missing_folder_creates_nothing() {
     let env = Env::new();
-    let work = work(&env, &[("bad.coex", "func main() -> int\n    return nope\n~\n")]);
+    let work = work(
+        &env,
+        &[("bad.coex", "func main() -> int\n    return nope\n~\n")],
+    );
     let o = coex(&env, &work, &["build", "bad.coex", "-o", "nodir/app"]);
     assert!(!o.status.success());
     assert!(!work.join("nodir").exists(), "a failed build left nodir/");
