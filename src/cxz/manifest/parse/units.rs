@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use toml::Table;
 
+use super::imports::read_allow_imports;
 use super::relative_path;
 use super::symbols::read_symbols;
 use crate::cxz::flags::{check_cflag, ALLOWED_SUMMARY};
@@ -13,6 +14,7 @@ use crate::cxz::paths::{is_dep_name, normalize_arg_path};
 use crate::cxz::{glob, FFI_SRC};
 
 const UNIT_KEYS: &[&str] = &[
+    "allow_imports",
     "source",
     "headers",
     "cflags",
@@ -58,8 +60,10 @@ pub(super) fn read_unit(
     let pkg_config = read_dep_names(w, t, at, "pkg_config");
 
     let symbols = read_symbols(w, name, t, seen_symbols);
+    let allow_imports = read_allow_imports(w, t, at);
 
     ResolvedUnit {
+        allow_imports,
         cflags,
         include_dirs,
         name: name.to_string(),
