@@ -19,9 +19,9 @@
  * The handle table lives in the instance heap (the shim's malloc), so it is
  * released with the instance.
  *
- * Heap. `malloc`, `calloc`, `realloc`, `free`, `strdup`, `strndup`,
- * `posix_memalign`, `aligned_alloc`, `memalign` and `malloc_usable_size`
- * called by the unit's own code are served by the instance's private heap
+ * Heap. `malloc`, `calloc`, `realloc`, `reallocarray`, `free`, `strdup`,
+ * `strndup`, `posix_memalign`, `aligned_alloc`, `memalign`, `valloc`,
+ * `pvalloc` and `malloc_usable_size` called by the unit's own code are served by the instance's private heap
  * (released wholesale when the instance is destroyed or reset). Under the
  * heap caps (docs/ffi.md) an allocation returns NULL; the call then ends in
  * Coex's ResourceExhausted case whatever the library returns.

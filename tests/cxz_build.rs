@@ -131,11 +131,10 @@ returns = "float"
         ("b", "return x * SCALE + MULTI_CORE;"),
         ("c", "return x - SCALE;"),
     ] {
-        let ret = if name == "a" { "int" } else { "long" };
-        let arg = if name == "a" { "int" } else { "long" };
+        // `long` is int64_t on the 64-bit targets: the manifest's int.
         write(
             &dir.join(format!("ffi/src/core/{name}.c")),
-            &format!("#include \"core.h\"\n{ret} coex_multi_{name}({arg} x) {{ {body} }}\n"),
+            &format!("#include \"core.h\"\nlong coex_multi_{name}(long x) {{ {body} }}\n"),
         );
     }
     write(

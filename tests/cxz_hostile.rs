@@ -298,7 +298,7 @@ fn bad_toml() {
 fn unknown_key_in_unit() {
     manifest_case(
         &good_manifest_replacing("headers = [\".\"]", "headers = [\".\"]\nsourse = [\"a.c\"]"),
-        "manifest.toml [ffi.unit]: unknown key 'sourse' (known keys: cflags, headers, pkg_config, source, symbols, system_headers, system_libs)",
+        "manifest.toml [ffi.unit]: unknown key 'sourse' (known keys: allow_imports, cflags, headers, pkg_config, source, symbols, system_headers, system_libs)",
     );
 }
 

@@ -127,7 +127,7 @@ fn an_absolute_host_include_is_refused_with_the_path_named() {
     let host = env.path().join("host.h");
     fs::write(&host, "#define HOST_VALUE 7\n").unwrap();
     let c = format!(
-        "#include \"{}\"\nint probe_value(void) {{ return HOST_VALUE; }}\n",
+        "#include \"{}\"\nlong probe_value(void) {{ return HOST_VALUE; }}\n",
         host.display()
     );
     write_library(env.path(), &c, "");
@@ -152,7 +152,7 @@ fn an_include_climbing_out_of_ffi_src_is_refused() {
     fs::write(&host, "#define HOST_VALUE 7\n").unwrap();
     write_library(
         env.path(),
-        "#include \"../../host.h\"\nint probe_value(void) { return HOST_VALUE; }\n",
+        "#include \"../../host.h\"\nlong probe_value(void) { return HOST_VALUE; }\n",
         "",
     );
     env.pack();
@@ -170,7 +170,7 @@ fn has_include_and_incbin_of_host_files_are_refused_before_compiling() {
     let env = Env::new();
     write_library(
         env.path(),
-        "int probe_value(void) { return 1; }\n#if __has_include(\"/etc/hostname\")\nint h;\n#endif\n",
+        "long probe_value(void) { return 1; }\n#if __has_include(\"/etc/hostname\")\nint h;\n#endif\n",
         "",
     );
     env.pack();
@@ -183,7 +183,7 @@ fn has_include_and_incbin_of_host_files_are_refused_before_compiling() {
     );
     write_library(
         env.path(),
-        "int probe_value(void) { return 1; }\n__asm__(\".section .rodata\\n.incbin \\\"/etc/hostname\\\"\\n.text\\n\");\n",
+        "long probe_value(void) { return 1; }\n__asm__(\".section .rodata\\n.incbin \\\"/etc/hostname\\\"\\n.text\\n\");\n",
         "",
     );
     env.pack();
@@ -195,7 +195,7 @@ fn date_and_time_macros_are_an_error_naming_file_and_line() {
     let env = Env::new();
     write_library(
         env.path(),
-        "const char *stamp = \"x\";\nconst char *when = __DATE__;\nint probe_value(void) { return 1; }\n",
+        "const char *stamp = \"x\";\nconst char *when = __DATE__;\nlong probe_value(void) { return 1; }\n",
         "",
     );
     env.pack();
@@ -211,7 +211,7 @@ fn date_and_time_macros_are_an_error_naming_file_and_line() {
     for m in ["__TIME__", "__TIMESTAMP__"] {
         write_library(
             env.path(),
-            &format!("const char *w = {m};\nint probe_value(void) {{ return 1; }}\n"),
+            &format!("const char *w = {m};\nlong probe_value(void) {{ return 1; }}\n"),
             "",
         );
         env.pack();
@@ -252,7 +252,7 @@ fn package_library(env: &Env, include_dirs: &[PathBuf]) {
     .unwrap();
     write_library(
         env.path(),
-        "#include <probe_value.h>\nint probe_value(void) { return PROBE_VALUE; }\n",
+        "#include <probe_value.h>\nlong probe_value(void) { return PROBE_VALUE; }\n",
         "pkg_config = [\"coexprobe\"]\n",
     );
     env.pack();
@@ -316,7 +316,7 @@ fn a_warm_build_reads_no_header_twice_and_reruns_nothing() {
     let env = Env::new();
     write_library(
         env.path(),
-        "#include <stdio.h>\n#include <string.h>\nint probe_value(void) { return (int)strlen(\"abc\"); }\n",
+        "#include <stdio.h>\n#include <string.h>\nlong probe_value(void) { return (int)strlen(\"abc\"); }\n",
         "",
     );
     env.pack();

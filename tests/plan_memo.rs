@@ -45,7 +45,7 @@ fn a_warm_plan_runs_no_clang_and_a_cold_one_writes_no_cache() {
     .unwrap();
     fs::write(
         lib.join("ffi/src/a.c"),
-        "int probe_value(void) { return 7; }\n",
+        "long probe_value(void) { return 7; }\n",
     )
     .unwrap();
     ok(&coex(

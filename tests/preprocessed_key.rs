@@ -72,7 +72,7 @@ fn build(root: &Path, cache: &str, out: &str) -> (String, Vec<u8>) {
 }
 
 const SOURCE: &str = "/* version one */\n#include <string.h>\n\
-    int probe_value(void) { return (int)strlen(\"abc\") + __LINE__; }\n";
+    long probe_value(void) { return (int)strlen(\"abc\") + __LINE__; }\n";
 
 #[test]
 fn a_comment_edit_is_a_preprocessed_hit_equal_to_a_fresh_compile() {

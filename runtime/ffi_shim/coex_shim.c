@@ -266,6 +266,26 @@ HIDDEN int posix_memalign(void **out, size_t align, size_t n) {
     return 0;
 }
 
+HIDDEN void *reallocarray(void *p, size_t n, size_t size) {
+    if (size && n > (size_t)-1 / size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(p, n * size);
+}
+
+/* valloc/pvalloc: aligned to 4 KiB, the page size of x86-64 and of most
+ * aarch64 systems (callers use it as an alignment, never map the pages). */
+HIDDEN void *valloc(size_t n) { return memalign(4096, n); }
+
+HIDDEN void *pvalloc(size_t n) {
+    if (n > (size_t)-1 - 4095) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return memalign(4096, (n + 4095) & ~(size_t)4095);
+}
+
 HIDDEN size_t malloc_usable_size(void *p) {
     if (!p || !ours(p)) return 0;
     return usable_of(p);

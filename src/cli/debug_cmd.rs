@@ -155,6 +155,8 @@ fn build_unit(a: BuildUnitArgs) -> CmdResult {
         system_headers: a.system_headers,
         system_libs: a.system_libs,
         pkg_config: a.pkg_config,
+        symbols: Vec::new(),
+        allow_imports: Vec::new(),
     };
     let inputs = [unit];
     if a.plan {

@@ -11,8 +11,8 @@ use crate::failure::Failure;
 /// Execution flags.
 #[derive(Debug, Clone, Args)]
 pub struct ExecArgs {
-    /// Run at most N actions at once (default: number of cores)
-    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    /// Run at most N actions at once, N >= 1 (default: number of cores)
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
     /// C compiler to use (default: $COEX_CC, else clang on PATH)
     #[arg(long = "cc", value_name = "PATH")]
@@ -38,6 +38,16 @@ pub struct ExecArgs {
     /// Public key (64 hex digits, or a file holding them): use only remote results it signed; without --remote-signing-key nothing is uploaded (default: $COEX_REMOTE_VERIFY_KEY)
     #[arg(long = "remote-verify-key", value_name = "KEY|FILE")]
     pub remote_verify_key: Option<String>,
+}
+
+/// `-j N`: a whole number of at least 1 (0 would run nothing; leaving
+/// `-j` out means one action per core).
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("0 would run no action at all: give 1 or more, or leave -j out to run one action per core".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{s}' is not a whole number: give 1 or more, or leave -j out to run one action per core")),
+    }
 }
 
 fn env_nonempty(name: &str) -> Option<String> {

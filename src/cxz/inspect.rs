@@ -125,6 +125,10 @@ pub fn to_text(archive: &CxzArchive) -> String {
             "    pkg-config:     {}",
             join_or_none(&u.pkg_config)
         ));
+        line(format!(
+            "    allow imports:  {}",
+            join_or_none(&u.allow_imports)
+        ));
         line(format!("    symbols ({}):", u.symbols.len()));
         for s in &u.symbols {
             line(format!("      {}", s.signature()));

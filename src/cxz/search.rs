@@ -118,6 +118,28 @@ pub fn find_library(
     LibrarySearch::from_env(search_dirs).find(name, import_dir)
 }
 
+/// How many searched places a not-found message lists at most: the first
+/// ones (`-L`, `COEX_PATH`), a count of the rest, and the last
+/// [`SHOWN_LAST`] (the project's lib folder, `~/.coex/lib`, the system
+/// folder), so 20,000 `-L` folders do not print 20,000 lines.
+pub const SHOWN_PLACES: usize = 12;
+/// The places always shown at the end of a capped list.
+const SHOWN_LAST: usize = 3;
+
+/// The searched places as listed: all of them up to [`SHOWN_PLACES`], else
+/// the first ones, `… and N more`, and the last [`SHOWN_LAST`].
+fn shown_places(searched: &[String]) -> Vec<String> {
+    if searched.len() <= SHOWN_PLACES {
+        return searched.to_vec();
+    }
+    let head = SHOWN_PLACES - SHOWN_LAST - 1;
+    let tail = searched.len() - SHOWN_LAST;
+    let mut out: Vec<String> = searched[..head].to_vec();
+    out.push(format!("… and {} more", tail - head));
+    out.extend(searched[tail..].iter().cloned());
+    out
+}
+
 /// A library was not found; displays as the §3 message (without `error: `).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct LibraryNotFound {
@@ -134,7 +156,7 @@ impl fmt::Display for LibraryNotFound {
         writeln!(f, "Library '{}' not found", self.name)?;
         writeln!(f)?;
         writeln!(f, "Searched in:")?;
-        for s in &self.searched {
+        for s in shown_places(&self.searched) {
             writeln!(f, "  - {s}")?;
         }
         writeln!(f)?;
@@ -175,6 +197,30 @@ mod tests {
              coex pkg install --lib /nonexistent-dir/lib path/to/regex.cxz\n  \
              coex pkg install --lib /nonexistent-dir/lib https://…/regex.cxz"
         );
+    }
+
+    #[test]
+    fn a_long_search_list_is_capped_with_a_count() {
+        let dirs: Vec<PathBuf> = (0..20_000)
+            .map(|i| PathBuf::from(format!("/d{i}")))
+            .collect();
+        let s = LibrarySearch::with_env(&dirs, None, Some(PathBuf::from("/nonexistent-home")));
+        let err = s.find("x", Path::new("/nonexistent-dir")).unwrap_err();
+        assert_eq!(err.searched.len(), 20_003);
+        let text = err.to_string();
+        let listed: Vec<&str> = text.lines().filter(|l| l.starts_with("  - ")).collect();
+        assert_eq!(listed.len(), SHOWN_PLACES, "{text}");
+        assert_eq!(listed[0], "  - /d0/x.cxz");
+        assert_eq!(listed[7], "  - /d7/x.cxz");
+        assert_eq!(listed[8], "  - … and 19992 more");
+        assert_eq!(listed[9], "  - /nonexistent-dir/lib/x.cxz");
+        assert_eq!(listed[11], "  - /usr/local/lib/coex/x.cxz");
+        // a short list is shown whole
+        let few: Vec<PathBuf> = (0..9).map(|i| PathBuf::from(format!("/d{i}"))).collect();
+        let s = LibrarySearch::with_env(&few, None, Some(PathBuf::from("/nonexistent-home")));
+        let text = s.find("x", Path::new("/n")).unwrap_err().to_string();
+        assert_eq!(text.lines().filter(|l| l.starts_with("  - ")).count(), 12);
+        assert!(!text.contains("more"), "{text}");
     }
 
     #[test]

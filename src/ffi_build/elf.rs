@@ -4,10 +4,60 @@
 //! TLS uses the initial-exec model (`DF_STATIC_TLS`) would exhaust glibc's
 //! static TLS block after a handful of instances. The build refuses such an
 //! image up front instead of letting the program fail at run time.
+//!
+//! The image's dynamic symbol table tells which manifest symbols it defines
+//! itself and which functions it imports ([`dynamic_symbols`]).
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use object::elf::{FileHeader64, DF_STATIC_TLS, DT_FLAGS, DT_NULL};
-use object::read::elf::{Dyn, FileHeader, ProgramHeader};
-use object::Endianness;
+use object::read::elf::{Dyn, ElfFile64, FileHeader, ProgramHeader};
+use object::{Endianness, Object, ObjectSymbol, SymbolKind};
+
+/// What a defined dynamic symbol is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Defined {
+    /// A function (`STT_FUNC`, `STT_GNU_IFUNC`).
+    Function,
+    /// Anything else: a variable, a TLS object, …
+    Other,
+}
+
+/// An image's dynamic symbol table, split in what it defines (exports) and
+/// what it imports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DynamicSymbols {
+    /// Defined global or weak symbols (what `dlsym` on the image finds in
+    /// the image itself), by name.
+    pub defined: BTreeMap<String, Defined>,
+    /// Undefined symbols (resolved from libc and the `DT_NEEDED` libraries
+    /// at load time), by name without version.
+    pub imported: BTreeSet<String>,
+}
+
+/// The dynamic symbols of a 64-bit ELF image; `None` when the bytes are not
+/// one (or its symbol table cannot be read).
+pub fn dynamic_symbols(image: &[u8]) -> Option<DynamicSymbols> {
+    let file = ElfFile64::<Endianness>::parse(image).ok()?;
+    let mut out = DynamicSymbols::default();
+    for sym in file.dynamic_symbols() {
+        let Ok(name) = sym.name() else { continue };
+        if name.is_empty() {
+            continue;
+        }
+        if sym.is_undefined() {
+            out.imported.insert(name.to_string());
+        } else if sym.is_global() || sym.is_weak() {
+            let kind = if sym.kind() == SymbolKind::Text {
+                Defined::Function
+            } else {
+                Defined::Other
+            };
+            out.defined.insert(name.to_string(), kind);
+        }
+    }
+    Some(out)
+}
 
 /// `Some(true)` when the image is a 64-bit ELF file whose dynamic segment
 /// has `DF_STATIC_TLS` set in `DT_FLAGS`; `None` when the bytes are not such
@@ -79,6 +129,31 @@ mod tests {
         assert_eq!(has_static_tls(&gd), Some(false));
         let plain = shared_object(dir.path(), "long f(long x) { return x + 1; }\n");
         assert_eq!(has_static_tls(&plain), Some(false));
+    }
+
+    #[test]
+    fn dynamic_symbols_split_exports_and_imports() {
+        let dir = tempfile::tempdir().unwrap();
+        let so = shared_object(
+            dir.path(),
+            "#include <stdio.h>\n#include <sys/mman.h>\n\
+             long exported_var = 1;\n\
+             static long local(long x) { return x; }\n\
+             __attribute__((visibility(\"hidden\"))) long hidden(long x) { return x; }\n\
+             long f(long x) { printf(\"%ld\", x); return local(x) + hidden(x) + (long)mmap(0, 1, 0, 0, -1, 0); }\n",
+        );
+        let syms = dynamic_symbols(&so).unwrap();
+        assert_eq!(syms.defined.get("f"), Some(&Defined::Function));
+        assert_eq!(syms.defined.get("exported_var"), Some(&Defined::Other));
+        assert!(!syms.defined.contains_key("local"));
+        assert!(!syms.defined.contains_key("hidden"));
+        assert!(syms.imported.contains("printf"));
+        assert!(syms.imported.contains("mmap"));
+        assert!(!syms.imported.contains("f"));
+        assert_eq!(dynamic_symbols(b"hello"), None);
+        for len in [0, 16, 64, so.len() / 2] {
+            let _ = dynamic_symbols(&so[..len]);
+        }
     }
 
     #[test]

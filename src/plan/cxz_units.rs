@@ -108,6 +108,8 @@ fn unit_input(archive: &CxzArchive, manifest: &Manifest, unit: &ResolvedUnit) ->
         system_headers: unit.system_headers.clone(),
         system_libs: unit.system_libs.clone(),
         pkg_config: unit.pkg_config.clone(),
+        symbols: unit.symbols.clone(),
+        allow_imports: unit.allow_imports.clone(),
     }
 }
 

@@ -112,25 +112,31 @@ pub fn build_program_checked(
 }
 
 /// Refuses unit images the runtime could not load once per instance
-/// (`DF_STATIC_TLS`), so the problem shows at build time, not at run time.
+/// (`DF_STATIC_TLS`), that lack a manifest symbol or import a guarded
+/// function (`ffi_build::check_image`), so the problem shows at build time,
+/// not at run time.
 fn reject_unloadable_images(
     pg: &ProgramGraph,
     report: &crate::exec::BuildReport,
     executor: &Executor,
 ) -> Result<(), ProgramError> {
     // An image that passed once passes again (the check reads only its
-    // bytes): a marker per digest spares warm builds reading every image.
+    // bytes and the unit's manifest symbols and allowed imports): a marker
+    // per check key spares warm builds reading every image.
     let checked = executor.cache_dir().join("memo").join("images-ok");
     for u in &pg.units {
         let Some(digest) = report.output(&u.link_action, &u.image) else {
             continue;
         };
-        let marker = checked.join(digest.hash.hex().as_str());
+        let marker = checked.join(crate::ffi_build::image_check_key(
+            u,
+            digest.hash.hex().as_str(),
+        ));
         if marker.is_file() {
             continue;
         }
         if let Some(bytes) = executor.read_blob(digest) {
-            crate::ffi_build::check_image(&u.library, &u.unit, &bytes)?;
+            crate::ffi_build::check_image(u, &bytes)?;
             if std::fs::create_dir_all(&checked).is_ok() {
                 let _ = std::fs::write(&marker, b"");
             }

@@ -40,6 +40,9 @@ pub struct LibraryInfo {
 /// One FFI unit, ready for the build: every path is an archive path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ResolvedUnit {
+    /// `allow_imports`: guarded imports the unit may use anyway
+    /// (`ffi_build::boundary`), in manifest order, without duplicates.
+    pub allow_imports: Vec<String>,
     /// cflags from the manifest, all on the allow-list, in manifest order.
     pub cflags: Vec<String>,
     /// Include directories as archive paths (`ffi/src`, `ffi/src/rxspencer`).

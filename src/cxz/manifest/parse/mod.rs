@@ -4,6 +4,7 @@
 //! `[ffi.<unit>]` and `[ffi.system]`, [`symbols`] for
 //! `[[ffi.<unit>.symbols]]`. Problems are reported in manifest order.
 
+mod imports;
 mod library;
 mod sources;
 mod symbols;
@@ -21,6 +22,11 @@ use units::{read_system, read_unit};
 
 const TOP_KEYS: &[&str] = &["library", "ffi"];
 const MAX_NAME: usize = 64;
+/// FFI units one library may declare (docs/cxz.md, "Limits"): every unit
+/// is a link action and a shared object loaded per instance.
+pub const MAX_UNITS: usize = 256;
+/// C sources one unit may list (globs expanded): one compile action each.
+pub const MAX_SOURCES_PER_UNIT: usize = 4096;
 
 /// Reads each table in manifest order, so problems come out in the order a reader meets them.
 pub(super) fn parse_manifest(
@@ -102,19 +108,30 @@ fn split_ffi_tables<'t>(w: &mut Walker, top: &'t Table) -> (SystemDeps, Vec<(Str
     (system, raw_units)
 }
 
-/// Reads the units in name order, sharing one symbol namespace and one glob budget.
+/// Reads the units in name order, sharing one symbol namespace and one glob
+/// budget; more than [`MAX_UNITS`] units are refused before any is read.
 fn read_units(
     w: &mut Walker,
     raw_units: Vec<(String, &Table)>,
     system: &SystemDeps,
     files: &BTreeMap<String, Vec<u8>>,
 ) -> Vec<ResolvedUnit> {
+    if raw_units.len() > MAX_UNITS {
+        w.report(
+            "[ffi]",
+            format!(
+                "the library declares {} FFI units; at most {MAX_UNITS} are allowed (each unit is a link and a shared object loaded per instance): put related C files into one unit",
+                raw_units.len()
+            ),
+        );
+        return Vec::new();
+    }
     let mut seen_symbols: BTreeMap<String, String> = BTreeMap::new();
     let mut glob_budget = glob::GLOB_BUDGET;
     raw_units
         .into_iter()
         .map(|(name, table)| {
-            read_unit(
+            let unit = read_unit(
                 w,
                 &name,
                 table,
@@ -122,7 +139,17 @@ fn read_units(
                 files,
                 &mut seen_symbols,
                 &mut glob_budget,
-            )
+            );
+            if unit.sources.len() > MAX_SOURCES_PER_UNIT {
+                w.report(
+                    &format!("[ffi.{name}]"),
+                    format!(
+                        "source: the unit lists {} C files; at most {MAX_SOURCES_PER_UNIT} are allowed per unit: split it into several units",
+                        unit.sources.len()
+                    ),
+                );
+            }
+            unit
         })
         .collect()
 }

@@ -6,6 +6,7 @@ use toml::{Table, Value};
 use crate::cxz::manifest::toml_walk::Walker;
 use crate::cxz::manifest::{BoundaryType, Symbol};
 use crate::cxz::paths::is_c_identifier;
+use crate::ffi_build::boundary::reserved_symbol_name;
 
 const SYMBOL_KEYS: &[&str] = &["name", "params", "returns"];
 
@@ -78,6 +79,12 @@ fn claim_name(
         w.report(
             at,
             "symbol name must be a C identifier ([A-Za-z_][A-Za-z0-9_]*)",
+        );
+        false
+    } else if let Some(why) = reserved_symbol_name(name) {
+        w.report(
+            at,
+            format!("symbol name {why}; rename the symbol in the manifest, in the C code and in the Coex extern (for example to 'coex_<library>_{name}')", name = name.trim_start_matches('_')),
         );
         false
     } else if let Some(other) = seen.get(name) {

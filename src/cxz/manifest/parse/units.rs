@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use toml::Table;
 
+use super::imports::read_allow_imports;
 use super::relative_path;
 use super::sources::resolve_sources;
 use super::symbols::read_symbols;
@@ -14,6 +15,7 @@ use crate::cxz::paths::{is_dep_name, normalize_arg_path};
 use crate::cxz::FFI_SRC;
 
 const UNIT_KEYS: &[&str] = &[
+    "allow_imports",
     "source",
     "headers",
     "cflags",
@@ -59,8 +61,10 @@ pub(super) fn read_unit(
     let pkg_config = read_dep_names(w, t, at, "pkg_config");
 
     let symbols = read_symbols(w, name, t, seen_symbols);
+    let allow_imports = read_allow_imports(w, t, at);
 
     ResolvedUnit {
+        allow_imports,
         cflags,
         include_dirs,
         name: name.to_string(),
