@@ -379,19 +379,20 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_folder_is_named_with_the_fix() {
+    fn missing_folders_are_created_and_a_file_on_the_way_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("no/such/x.bin");
-        let e = write(&out, b"abc", 0o644, true).unwrap_err();
-        let folder = dir.path().join("no/such");
+        write(&out, b"abc", 0o644, true).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"abc");
+        std::fs::write(dir.path().join("afile"), b"x").unwrap();
+        let below = dir.path().join("afile/sub/x.bin");
+        let e = write(&below, b"abc", 0o644, true).unwrap_err();
         assert_eq!(
             e.to_string(),
             format!(
-                "cannot write {}: folder {} does not exist\n\n\
-                 Create it first (mkdir -p {}) or choose another output path with -o.",
-                out.display(),
-                folder.display(),
-                folder.display()
+                "cannot write {}: {} is not a folder\n\nChoose another output path with -o.",
+                below.display(),
+                dir.path().join("afile").display()
             )
         );
     }

@@ -377,10 +377,7 @@ fn check_writes_a_stamp_for_modules_that_pass() {
             ])
             .assert()
     };
-    check()
-        .code(1)
-        .stderr(predicate::str::contains("cannot write"));
-    fs::create_dir_all(d.join("out")).unwrap();
+    // A missing output folder is created, as Bazel would have made it.
     check().success();
     assert_eq!(
         fs::read_to_string(d.join("out/lib.checked")).unwrap(),

@@ -72,17 +72,21 @@ fn build_without_a_compiler_names_the_one_it_looked_for() {
 }
 
 #[test]
-fn build_into_a_missing_folder_says_it_cannot_write_there() {
+fn build_into_a_missing_folder_creates_it_only_once_the_build_succeeded() {
     let env = Env::new();
-    let work = work_with(&env, &[("hello.coex", HELLO)]);
-    let o = env.coex_in(&work, &["build", "hello.coex", "-o", "no/such/dir/hello"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
-    assert_eq!(
-        text(&o.stderr),
-        "error: cannot write no/such/dir/hello: folder no/such/dir does not exist\n\n\
-         Create it first (mkdir -p no/such/dir) or choose another output path with -o.\n"
+    let work = work_with(
+        &env,
+        &[
+            ("hello.coex", HELLO),
+            ("bad.coex", "func main() -> int\n    return nope\n~\n"),
+        ],
     );
-    assert_eq!(files_in(&work), ["hello.coex"]);
+    let o = env.coex_in(&work, &["build", "bad.coex", "-o", "no/such/dir/bad"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert_eq!(files_in(&work), ["bad.coex", "hello.coex"]);
+    let o = env.coex_in(&work, &["build", "hello.coex", "-o", "no/such/dir/hello"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(work.join("no/such/dir/hello").is_file());
 }
 
 #[test]
