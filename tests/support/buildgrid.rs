@@ -119,8 +119,10 @@ fn config(
             cert.display()
         ),
     };
+    // thread-pool-size is also the server's limit of concurrent RPCs (10 on
+    // 2 cores by default): the concurrency tests run more callers than that.
     format!(
-        "server:\n  - !channel\n    address: \"127.0.0.1:{port}\"\n{channel}\
+        "thread-pool-size: 64\nserver:\n  - !channel\n    address: \"127.0.0.1:{port}\"\n{channel}\
          storages:\n{storage}\
          caches:\n  - !lru-action-cache &ac\n    storage: *cas\n    max-cached-refs: 10000\n    \
          allow-updates: {allow_updates}\n\
