@@ -12,7 +12,7 @@ use common::{actions_that, text};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 const MANIFEST: &str = r#"[library]
 name = "ident"
@@ -167,6 +167,13 @@ fn copy_clang(root: &Path) -> (PathBuf, PathBuf) {
 
 /// Waits until every file written so far is older than the memo's racy
 /// window (2 s), so the next identity computed is remembered.
+/// Sets the modification time of `path`, a file or a folder.
+fn set_mtime(path: &Path, when: SystemTime) {
+    std::fs::File::open(path)
+        .and_then(|f| f.set_modified(when))
+        .unwrap_or_else(|e| panic!("set mtime of {}: {e}", path.display()));
+}
+
 fn let_files_settle() {
     std::thread::sleep(Duration::from_millis(2200));
 }
@@ -247,6 +254,11 @@ fn an_identical_copy_shares_entries_and_a_linker_beside_it_does_not() {
     let ld = clang.with_file_name("ld");
     write(&ld, "#!/bin/sh\nexec /usr/bin/ld \"$@\"\n");
     std::fs::set_permissions(&ld, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // Keep the change racy however slow this machine is: a modification
+    // time in the future stays within the racy window until reset below.
+    let future = SystemTime::now() + Duration::from_secs(3600);
+    set_mtime(&ld, future);
+    set_mtime(ld.parent().unwrap(), future);
     let with_ld = plan(root, &archive, Some(&clang));
     for (id, (key, fingerprint)) in &with_ld {
         assert_ne!(fingerprint, &copy_keys[id].1, "{id}");
@@ -270,6 +282,9 @@ fn an_identical_copy_shares_entries_and_a_linker_beside_it_does_not() {
     );
 
     // Once settled, the new identity is remembered and reused.
+    let past = SystemTime::now() - Duration::from_secs(60);
+    set_mtime(&ld, past);
+    set_mtime(ld.parent().unwrap(), past);
     let_files_settle();
     build(root, &cache, &archive, Some(&clang));
     let stored = memo_entries(&cache, &clang);
