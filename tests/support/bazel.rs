@@ -86,10 +86,12 @@ pub fn cargo_cache_dir() -> PathBuf {
 }
 
 /// The first time: copies this build's compiled dependencies (rlibs, their
-/// build-script results and fingerprints; no test binaries) into the
-/// toolchain's cargo target dir, so its build compiles only what differs
-/// (the `coex` crate at its new path, crates whose C is compiled with
-/// `CC=clang`) instead of every crate. Later runs find the dir and skip.
+/// build-script results and fingerprints, with their modification times;
+/// no test binaries) into the toolchain's cargo target dir, so its build
+/// compiles only what differs (the `coex` crate at its new path, crates
+/// whose features the tests' dev-dependencies widen, crates whose C is
+/// compiled with `CC=clang`) instead of every crate. Later runs find the
+/// dir and skip.
 fn seed_from(profile_dir: &Path, to: &Path) {
     if to.exists() {
         return;
@@ -106,16 +108,31 @@ fn seed_from(profile_dir: &Path, to: &Path) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if wanted(&name) {
-                let _ = fs::copy(e.path(), deps.join(&name));
+                copy_keeping_mtime(&e.path(), &deps.join(&name));
             }
         }
     }
     for sub in ["build", ".fingerprint"] {
         let _ = Command::new("cp")
-            .arg("-r")
+            .arg("-rp")
             .arg(profile_dir.join(sub))
             .arg(to.join(sub))
             .status();
+    }
+}
+
+/// Copies `from` to `to` with its modification time: cargo compares the
+/// times of a crate's outputs with its dependents' fingerprints, so copies
+/// stamped "now" in any order make every seeded crate stale.
+fn copy_keeping_mtime(from: &Path, to: &Path) {
+    let Ok(mtime) = fs::metadata(from).and_then(|m| m.modified()) else {
+        return;
+    };
+    if fs::copy(from, to).is_ok() {
+        let _ = fs::File::options()
+            .write(true)
+            .open(to)
+            .and_then(|f| f.set_modified(mtime));
     }
 }
 
