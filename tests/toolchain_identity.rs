@@ -165,8 +165,6 @@ fn copy_clang(root: &Path) -> (PathBuf, PathBuf) {
     (clang, resource)
 }
 
-/// Waits until every file written so far is older than the memo's racy
-/// window (2 s), so the next identity computed is remembered.
 /// Sets the modification time of `path`, a file or a folder.
 fn set_mtime(path: &Path, when: SystemTime) {
     std::fs::File::open(path)
@@ -174,6 +172,8 @@ fn set_mtime(path: &Path, when: SystemTime) {
         .unwrap_or_else(|e| panic!("set mtime of {}: {e}", path.display()));
 }
 
+/// Waits until every file written so far is older than the memo's racy
+/// window (2 s), so the next identity computed is remembered.
 fn let_files_settle() {
     std::thread::sleep(Duration::from_millis(2200));
 }

@@ -52,10 +52,7 @@ pub fn copy_tree(from: &Path, to: &Path) {
         if kind.is_dir() {
             copy_tree(&entry.path(), &target);
         } else if kind.is_file() {
-            fs::copy(entry.path(), &target).unwrap();
-            let modified = entry.metadata().unwrap().modified().unwrap();
-            let file = fs::File::options().write(true).open(&target).unwrap();
-            file.set_modified(modified).unwrap();
+            copy_keeping_mtime(&entry.path(), &target).unwrap();
         }
     }
 }
@@ -108,7 +105,7 @@ fn seed_from(profile_dir: &Path, to: &Path) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if wanted(&name) {
-                copy_keeping_mtime(&e.path(), &deps.join(&name));
+                let _ = copy_keeping_mtime(&e.path(), &deps.join(&name));
             }
         }
     }
@@ -121,19 +118,16 @@ fn seed_from(profile_dir: &Path, to: &Path) {
     }
 }
 
-/// Copies `from` to `to` with its modification time: cargo compares the
-/// times of a crate's outputs with its dependents' fingerprints, so copies
-/// stamped "now" in any order make every seeded crate stale.
-fn copy_keeping_mtime(from: &Path, to: &Path) {
-    let Ok(mtime) = fs::metadata(from).and_then(|m| m.modified()) else {
-        return;
-    };
-    if fs::copy(from, to).is_ok() {
-        let _ = fs::File::options()
-            .write(true)
-            .open(to)
-            .and_then(|f| f.set_modified(mtime));
-    }
+/// Copies the file `from` to `to` with its modification time: cargo
+/// compares times (a crate's outputs with its dependents' fingerprints, a
+/// source with its last build), so copies stamped "now" look changed.
+fn copy_keeping_mtime(from: &Path, to: &Path) -> std::io::Result<()> {
+    let modified = fs::metadata(from)?.modified()?;
+    fs::copy(from, to)?;
+    fs::File::options()
+        .write(true)
+        .open(to)?
+        .set_modified(modified)
 }
 
 /// One Bazel workspace (a copy of examples/bazel) and its own Bazel server.
